@@ -1,0 +1,180 @@
+//! Small value types shared by every record: metadata, actors, date windows.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, DomainResult, required_text};
+use crate::ids::NodeId;
+
+/// Metadata every record carries: its single owner node and its version. Only the owner changes
+/// the record; each change bumps the version, and replicas keep the highest version they saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub owner: NodeId,
+    pub version: u64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Who acts in an office (巡察办), a group (巡察组), an inspected unit, a receiving body, or an
+/// operator. Permission rules (only the office signs off, ...) are checked against the role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 巡察办: plans rounds, approves, signs off, supervises.
+    Office,
+    /// 巡察组: records findings, gives feedback, hands over leads.
+    Group,
+    /// 被巡察单位: reports rectification progress.
+    Unit,
+    /// 纪委监委: receives discipline leads.
+    DisciplineCommission,
+    /// 组织部: receives cadre-selection leads.
+    OrganisationDepartment,
+    /// 运维: node operations, no business changes.
+    Operator,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Office,
+        Role::Group,
+        Role::Unit,
+        Role::DisciplineCommission,
+        Role::OrganisationDepartment,
+        Role::Operator,
+    ];
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Office => "巡察办",
+            Role::Group => "巡察组",
+            Role::Unit => "被巡察单位",
+            Role::DisciplineCommission => "纪委监委",
+            Role::OrganisationDepartment => "组织部",
+            Role::Operator => "运维",
+        }
+    }
+}
+
+/// The person acting, as recorded in the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn new(name: &str, role: Role) -> DomainResult<Self> {
+        Ok(Self {
+            name: required_text("actor.name", name, 64)?,
+            role,
+        })
+    }
+
+    /// Rejects the command unless the actor has one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &str) -> DomainResult<()> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.label_zh()).collect();
+            Err(DomainError::denied(
+                "actor.role",
+                format!(
+                    "{what} may be done only by {}; {} is {}",
+                    allowed.join(" or "),
+                    self.name,
+                    self.role.label_zh()
+                ),
+            ))
+        }
+    }
+}
+
+/// An inclusive range of calendar days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DateWindow {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DateWindow {
+    pub fn new(field: &str, from: NaiveDate, to: NaiveDate) -> DomainResult<Self> {
+        if from > to {
+            return Err(DomainError::invalid(
+                field,
+                format!("starts {from} after it ends {to}"),
+            ));
+        }
+        Ok(Self { from, to })
+    }
+
+    pub fn overlaps(&self, other: &DateWindow) -> bool {
+        self.from <= other.to && other.from <= self.to
+    }
+
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.from <= day && day <= self.to
+    }
+}
+
+impl std::fmt::Display for DateWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}~{}", self.from, self.to)
+    }
+}
+
+/// Offices work on Beijing time; "today" for deadlines is the date there.
+pub const OFFICE_UTC_OFFSET_HOURS: i64 = 8;
+
+pub fn office_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + Duration::hours(OFFICE_UTC_OFFSET_HOURS)).date_naive()
+}
+
+/// Adds calendar months, clamping to the month's last day (Jan 31 + 1 month = Feb 28/29).
+pub fn add_months(day: NaiveDate, months: u32) -> NaiveDate {
+    let total = day.year() * 12 + day.month0() as i32 + months as i32;
+    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12) as u32);
+    let mut d = day.day();
+    loop {
+        if let Some(date) = NaiveDate::from_ymd_opt(year, month0 + 1, d) {
+            return date;
+        }
+        d -= 1;
+    }
+}
+
+/// Parses `YYYY-MM-DD` for a request field.
+pub fn parse_date(field: &str, text: &str) -> DomainResult<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| DomainError::invalid(field, format!("'{text}' is not a date (YYYY-MM-DD)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_clamp_to_month_end() {
+        let d = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+        assert_eq!(
+            add_months(d, 2),
+            NaiveDate::from_ymd_opt(2025, 2, 28).unwrap()
+        );
+        let d = NaiveDate::from_ymd_opt(2024, 11, 15).unwrap();
+        assert_eq!(
+            add_months(d, 2),
+            NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()
+        );
+    }
+
+    #[test]
+    fn windows_overlap_inclusively() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+        let a = DateWindow::new("a", d(3, 1), d(3, 31)).unwrap();
+        let b = DateWindow::new("b", d(3, 31), d(4, 30)).unwrap();
+        let c = DateWindow::new("c", d(4, 1), d(4, 30)).unwrap();
+        assert!(a.overlaps(&b));
+        assert!(!a.overlaps(&c));
+        assert!(DateWindow::new("x", d(4, 1), d(3, 1)).is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! Domain rules of xuncha (巡察联动): the records, their lifecycles and every rule of
+//! DOMAIN.md, as pure functions. `decide(state, node, envelope)` returns the new versions of
+//! records and the ledger events, or a [`DomainError`] naming the field and the reason. Nothing
+//! here does I/O; the store persists outcomes and replication carries them between nodes.
+
+pub mod command;
+pub mod common;
+pub mod error;
+pub mod finding;
+pub mod ids;
+pub mod labels;
+pub mod ledger;
+pub mod linkage;
+pub mod model;
+pub mod oversight;
+pub mod record;
+pub mod rectification;
+pub mod roster;
+pub mod round;
+pub mod staffing;
+pub mod state;
+pub mod term;
+
+pub use command::{Command, Envelope, Outcome, decide};
+pub use common::{Actor, DateWindow, Meta, Role};
+pub use error::{DomainError, DomainResult, ErrorKind};
+pub use ids::NodeId;
+pub use ledger::LedgerEvent;
+pub use record::{Audience, Kind, Record};
+pub use state::State;

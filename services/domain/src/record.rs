@@ -1,0 +1,248 @@
+//! Every record as one enum, with its kind, key, metadata and audience (where it replicates).
+
+use serde::{Deserialize, Serialize};
+
+use crate::common::Meta;
+use crate::ids::NodeId;
+use crate::model::*;
+
+/// The kind of a record, as stored (`records.kind`) and sent in sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Term,
+    Unit,
+    Person,
+    Category,
+    Round,
+    Group,
+    Target,
+    Finding,
+    Lead,
+    Rectification,
+    Notice,
+    NoticeResponse,
+    LinkagePlan,
+    Assignment,
+    AssignmentResponse,
+    SecondmentRequest,
+    SecondmentDecision,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 17] = [
+        Kind::Term,
+        Kind::Unit,
+        Kind::Person,
+        Kind::Category,
+        Kind::Round,
+        Kind::Group,
+        Kind::Target,
+        Kind::Finding,
+        Kind::Lead,
+        Kind::Rectification,
+        Kind::Notice,
+        Kind::NoticeResponse,
+        Kind::LinkagePlan,
+        Kind::Assignment,
+        Kind::AssignmentResponse,
+        Kind::SecondmentRequest,
+        Kind::SecondmentDecision,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Term => "term",
+            Kind::Unit => "unit",
+            Kind::Person => "person",
+            Kind::Category => "category",
+            Kind::Round => "round",
+            Kind::Group => "group",
+            Kind::Target => "target",
+            Kind::Finding => "finding",
+            Kind::Lead => "lead",
+            Kind::Rectification => "rectification",
+            Kind::Notice => "notice",
+            Kind::NoticeResponse => "notice_response",
+            Kind::LinkagePlan => "linkage_plan",
+            Kind::Assignment => "assignment",
+            Kind::AssignmentResponse => "assignment_response",
+            Kind::SecondmentRequest => "secondment_request",
+            Kind::SecondmentDecision => "secondment_decision",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Kinds a county may own (and so push to the city).
+    pub fn county_may_own(self) -> bool {
+        !matches!(
+            self,
+            Kind::LinkagePlan | Kind::Assignment | Kind::SecondmentRequest
+        )
+    }
+
+    /// Kinds only the city may own.
+    pub fn city_may_own(self) -> bool {
+        !matches!(self, Kind::AssignmentResponse | Kind::SecondmentDecision)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a record's changes go beyond its owner.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Stays on its node.
+    Local,
+    /// A county's record, copied to the city for oversight and as the county's off-site copy.
+    City,
+    /// A city record addressed to one county.
+    County(String),
+    /// A city record every county receives (categories).
+    AllCounties,
+}
+
+/// Any record. The payload types live in [`crate::model`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Term(Term),
+    Unit(Unit),
+    Person(Person),
+    Category(Category),
+    Round(Round),
+    Group(Group),
+    Target(Target),
+    Finding(Finding),
+    Lead(Lead),
+    Rectification(RectificationItem),
+    Notice(SupervisionNotice),
+    NoticeResponse(NoticeResponse),
+    LinkagePlan(LinkagePlan),
+    Assignment(LinkedAssignment),
+    AssignmentResponse(AssignmentResponse),
+    SecondmentRequest(SecondmentRequest),
+    SecondmentDecision(SecondmentDecision),
+}
+
+/// Runs `$body` with `$r` bound to the payload of any variant.
+macro_rules! each_variant {
+    ($rec:expr, $r:ident => $body:expr) => {
+        match $rec {
+            Record::Term($r) => $body,
+            Record::Unit($r) => $body,
+            Record::Person($r) => $body,
+            Record::Category($r) => $body,
+            Record::Round($r) => $body,
+            Record::Group($r) => $body,
+            Record::Target($r) => $body,
+            Record::Finding($r) => $body,
+            Record::Lead($r) => $body,
+            Record::Rectification($r) => $body,
+            Record::Notice($r) => $body,
+            Record::NoticeResponse($r) => $body,
+            Record::LinkagePlan($r) => $body,
+            Record::Assignment($r) => $body,
+            Record::AssignmentResponse($r) => $body,
+            Record::SecondmentRequest($r) => $body,
+            Record::SecondmentDecision($r) => $body,
+        }
+    };
+}
+
+impl Record {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::Term(_) => Kind::Term,
+            Record::Unit(_) => Kind::Unit,
+            Record::Person(_) => Kind::Person,
+            Record::Category(_) => Kind::Category,
+            Record::Round(_) => Kind::Round,
+            Record::Group(_) => Kind::Group,
+            Record::Target(_) => Kind::Target,
+            Record::Finding(_) => Kind::Finding,
+            Record::Lead(_) => Kind::Lead,
+            Record::Rectification(_) => Kind::Rectification,
+            Record::Notice(_) => Kind::Notice,
+            Record::NoticeResponse(_) => Kind::NoticeResponse,
+            Record::LinkagePlan(_) => Kind::LinkagePlan,
+            Record::Assignment(_) => Kind::Assignment,
+            Record::AssignmentResponse(_) => Kind::AssignmentResponse,
+            Record::SecondmentRequest(_) => Kind::SecondmentRequest,
+            Record::SecondmentDecision(_) => Kind::SecondmentDecision,
+        }
+    }
+
+    /// The record's id as text (a UUID; the code for categories).
+    pub fn id_string(&self) -> String {
+        match self {
+            Record::Category(c) => c.code.clone(),
+            Record::Term(r) => r.id.to_string(),
+            Record::Unit(r) => r.id.to_string(),
+            Record::Person(r) => r.id.to_string(),
+            Record::Round(r) => r.id.to_string(),
+            Record::Group(r) => r.id.to_string(),
+            Record::Target(r) => r.id.to_string(),
+            Record::Finding(r) => r.id.to_string(),
+            Record::Lead(r) => r.id.to_string(),
+            Record::Rectification(r) => r.id.to_string(),
+            Record::Notice(r) => r.id.to_string(),
+            Record::NoticeResponse(r) => r.id.to_string(),
+            Record::LinkagePlan(r) => r.id.to_string(),
+            Record::Assignment(r) => r.id.to_string(),
+            Record::AssignmentResponse(r) => r.id.to_string(),
+            Record::SecondmentRequest(r) => r.id.to_string(),
+            Record::SecondmentDecision(r) => r.id.to_string(),
+        }
+    }
+
+    pub fn meta(&self) -> &Meta {
+        each_variant!(self, r => &r.meta)
+    }
+
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        each_variant!(self, r => &mut r.meta)
+    }
+
+    pub fn owner(&self) -> &NodeId {
+        &self.meta().owner
+    }
+
+    pub fn version(&self) -> u64 {
+        self.meta().version
+    }
+
+    /// Where changes of this record go. Decided from the record alone so every replica agrees.
+    pub fn audience(&self) -> Audience {
+        let owner = self.owner();
+        if !owner.is_city() {
+            return match self {
+                // Leads leave a county only when it marks them for the city.
+                Record::Lead(l) if !l.released_to_city => Audience::Local,
+                _ => Audience::City,
+            };
+        }
+        match self {
+            Record::Assignment(a) => Audience::County(a.county.clone()),
+            Record::SecondmentRequest(s) => Audience::County(s.county.clone()),
+            Record::Notice(n) => match &n.addressee {
+                Addressee::County(c) => Audience::County(c.clone()),
+                Addressee::Unit(_) => Audience::Local,
+            },
+            Record::Person(p) => match &p.from_county {
+                Some(c) => Audience::County(c.clone()),
+                None => Audience::Local,
+            },
+            Record::Category(_) => Audience::AllCounties,
+            _ => Audience::Local,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Terms (届), the term plan (巡察规划) and the units that can be inspected.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Decision;
+use crate::common::{DateWindow, Role};
+use crate::error::{DomainError, DomainResult, ensure, required_text};
+use crate::ids::{TermId, UnitId};
+use crate::model::{Term, Unit, UnitKind};
+use crate::record::Record;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTerm {
+    pub name: String,
+    pub window: DateWindow,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanUnits {
+    pub term: TermId,
+    pub add: Vec<UnitId>,
+    pub remove: Vec<UnitId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterUnit {
+    pub name: String,
+    pub kind: UnitKind,
+    pub parent: Option<UnitId>,
+}
+
+pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
+    d.actor.require(&[Role::Office], "creating a term")?;
+    let name = required_text("name", &c.name, 64)?;
+    ensure(c.window.from < c.window.to, || {
+        DomainError::invalid("window", "a term must end after it starts")
+    })?;
+    ensure(
+        !d.state
+            .terms
+            .values()
+            .any(|t| &t.meta.owner == d.me && t.name == name),
+        || DomainError::exists("name", format!("term '{name}'")),
+    )?;
+    let term = Term {
+        id: d.fresh_id(),
+        meta: d.new_meta(),
+        name: name.clone(),
+        window: c.window,
+        planned_units: BTreeSet::new(),
+    };
+    d.save(
+        Record::Term(term),
+        "term.created",
+        format!("新建届次「{name}」"),
+        None,
+    );
+    Ok(())
+}
+
+pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
+    d.actor.require(&[Role::Office], "changing the term plan")?;
+    let term = d
+        .state
+        .terms
+        .get(&c.term)
+        .ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
+    d.require_owned("term", &term.meta)?;
+    ensure(!c.add.is_empty() || !c.remove.is_empty(), || {
+        DomainError::invalid("add", "name at least one unit to add or remove")
+    })?;
+    for (i, u) in c.add.iter().enumerate() {
+        let unit = d
+            .state
+            .units
+            .get(u)
+            .ok_or_else(|| DomainError::not_found(format!("add[{i}]"), format!("unit {u}")))?;
+        ensure(&unit.meta.owner == d.me, || {
+            DomainError::invalid(
+                format!("add[{i}]"),
+                format!(
+                    "unit '{}' belongs to {}, not to this node's plan",
+                    unit.name, unit.meta.owner
+                ),
+            )
+        })?;
+    }
+    for (i, u) in c.remove.iter().enumerate() {
+        ensure(term.planned_units.contains(u), || {
+            DomainError::invalid(
+                format!("remove[{i}]"),
+                format!("unit {u} is not in the plan"),
+            )
+        })?;
+    }
+    let mut next = term.clone();
+    next.meta = d.next_meta(&term.meta);
+    next.planned_units.extend(c.add.iter().copied());
+    for u in &c.remove {
+        next.planned_units.remove(u);
+    }
+    let summary = format!(
+        "调整「{}」巡察规划:新增{}个单位,移出{}个单位,共{}个",
+        term.name,
+        c.add.len(),
+        c.remove.len(),
+        next.planned_units.len()
+    );
+    d.save(Record::Term(next), "term.plan_changed", summary, None);
+    Ok(())
+}
+
+pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
+    d.actor.require(&[Role::Office], "registering a unit")?;
+    let name = required_text("name", &c.name, 80)?;
+    let city_kind = matches!(c.kind, UnitKind::CityDepartment | UnitKind::StateEnterprise);
+    let county_kind = matches!(
+        c.kind,
+        UnitKind::CountyDepartment | UnitKind::Township | UnitKind::Village | UnitKind::Community
+    );
+    if d.me.is_city() && county_kind {
+        return Err(DomainError::invalid(
+            "kind",
+            "the city registers city units; county units are registered by their county",
+        ));
+    }
+    if !d.me.is_city() && city_kind {
+        return Err(DomainError::invalid(
+            "kind",
+            "a county registers county units; city units are registered by the city",
+        ));
+    }
+    ensure(
+        !d.state
+            .units
+            .values()
+            .any(|u| &u.meta.owner == d.me && u.name == name),
+        || DomainError::exists("name", format!("unit '{name}'")),
+    )?;
+    if let Some(p) = c.parent {
+        let parent = d
+            .state
+            .units
+            .get(&p)
+            .ok_or_else(|| DomainError::not_found("parent", format!("unit {p}")))?;
+        ensure(&parent.meta.owner == d.me, || {
+            DomainError::invalid("parent", "the parent unit must be registered on this node")
+        })?;
+    }
+    let unit = Unit {
+        id: d.fresh_id(),
+        meta: d.new_meta(),
+        name: name.clone(),
+        kind: c.kind,
+        parent: c.parent,
+    };
+    d.save(
+        Record::Unit(unit),
+        "unit.registered",
+        format!("登记被巡察单位「{name}」"),
+        None,
+    );
+    Ok(())
+}
