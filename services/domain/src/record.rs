@@ -246,3 +246,61 @@ impl Record {
         }
     }
 }
+
+/// Checks a replica of `record` received from `origin` before this node stores it: only the
+/// owner sends its records, only kinds that tier may own, and only what is addressed here.
+pub fn check_remote(origin: &NodeId, me: &NodeId, record: &Record) -> crate::DomainResult<()> {
+    use crate::DomainError;
+    let kind = record.kind();
+    if record.owner() != origin {
+        return Err(DomainError::denied(
+            "changes",
+            format!("{origin} sent {kind} {} owned by {}", record.id_string(), record.owner()),
+        ));
+    }
+    let allowed = if origin.is_city() { kind.city_may_own() } else { kind.county_may_own() };
+    if !allowed {
+        return Err(DomainError::denied("changes", format!("{origin} may not own a {kind}")));
+    }
+    if !record.audience().reaches(me) {
+        return Err(DomainError::denied(
+            "changes",
+            format!("{kind} {} is not addressed to {me}", record.id_string()),
+        ));
+    }
+    Ok(())
+}
+
+/// The same check for a ledger event received from `origin`.
+pub fn check_remote_event(origin: &NodeId, me: &NodeId, event: &crate::LedgerEvent) -> crate::DomainResult<()> {
+    use crate::DomainError;
+    if &event.node != origin {
+        return Err(DomainError::denied("changes", format!("{origin} sent an event made on {}", event.node)));
+    }
+    if !event.audience.reaches(me) {
+        return Err(DomainError::denied("changes", format!("event {} is not addressed to {me}", event.id)));
+    }
+    Ok(())
+}
+
+impl Audience {
+    /// Whether changes with this audience are meant for node `node`.
+    pub fn reaches(&self, node: &NodeId) -> bool {
+        match (self, node.county_code()) {
+            (Audience::City, None) => true,
+            (Audience::AllCounties, Some(_)) => true,
+            (Audience::County(c), Some(mine)) => c == mine,
+            _ => false,
+        }
+    }
+
+    /// The text stored in the outbox's audience column and matched when serving pulls.
+    pub fn as_column(&self) -> String {
+        match self {
+            Audience::Local => "local".into(),
+            Audience::City => "city".into(),
+            Audience::County(c) => format!("county/{c}"),
+            Audience::AllCounties => "all".into(),
+        }
+    }
+}

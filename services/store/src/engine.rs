@@ -1,0 +1,88 @@
+//! A node's records in SQLite plus the in-memory state decisions read. Writes are serialized:
+//! decide against the state, commit the outcome, then publish it to the state.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::{RwLock, watch};
+use xuncha_domain::{DomainError, Envelope, NodeId, Outcome, State, decide};
+
+use crate::error::{StoreError, StoreResult};
+use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq};
+use crate::{Durability, Store, load_state, write_outcome};
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The rules refused it; nothing was written.
+    #[error(transparent)]
+    Rejected(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The records of one node, on disk and in memory.
+pub struct Engine {
+    store: Store,
+    state: RwLock<State>,
+    /// The last outbox sequence committed; sync waits on it.
+    outbox_seq: watch::Sender<u64>,
+}
+
+impl Engine {
+    pub async fn open(path: &Path, node: &NodeId, durability: Durability) -> StoreResult<Arc<Self>> {
+        let store = Store::open(path, node, durability).await?;
+        let mut conn = store.pool().acquire().await?;
+        let state = load_state(&mut conn).await?;
+        let seq = last_outbox_seq(&mut conn).await?;
+        drop(conn);
+        Ok(Arc::new(Self { store, state: RwLock::new(state), outbox_seq: watch::channel(seq).0 }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn node(&self) -> &NodeId {
+        self.store.node()
+    }
+
+    /// Decides and commits one command. On success the outcome is durable (per the store's
+    /// durability) and visible to readers.
+    pub async fn execute(&self, envelope: &Envelope) -> Result<Outcome, ExecuteError> {
+        let mut state = self.state.write().await;
+        let outcome = decide(&state, self.node(), envelope)?;
+        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
+        let seq = write_outcome(&mut tx, &outcome).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        for record in &outcome.records {
+            state.put(record.clone());
+        }
+        drop(state);
+        self.outbox_seq.send_replace(seq);
+        Ok(outcome)
+    }
+
+    /// Applies changes received from `origin` (see [`apply_remote`]).
+    pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change]) -> StoreResult<RemoteApplied> {
+        let mut state = self.state.write().await;
+        let mut tx = self.store.pool().begin().await?;
+        let applied = apply_remote(&mut tx, self.node(), origin, changes, Utc::now()).await?;
+        tx.commit().await?;
+        for record in &applied.records {
+            state.put(record.clone());
+        }
+        Ok(applied)
+    }
+
+    /// Reads the state.
+    pub async fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&*self.state.read().await)
+    }
+
+    /// A receiver that sees the last committed outbox sequence.
+    pub fn watch_outbox(&self) -> watch::Receiver<u64> {
+        self.outbox_seq.subscribe()
+    }
+}

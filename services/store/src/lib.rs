@@ -1,0 +1,121 @@
+//! SQLite storage through sqlx: records (the JSON of their domain type), the ledger, the outbox
+//! that sync reads, and per-peer cursors. Every mutation writes its records, its ledger events
+//! and its outbox rows in one transaction. [`Engine`] pairs a store with the in-memory
+//! [`State`](xuncha_domain::State) the decisions read.
+
+mod engine;
+mod error;
+mod ledger;
+mod records;
+mod sync;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use xuncha_domain::NodeId;
+
+pub use engine::{Engine, ExecuteError};
+pub use error::{StoreError, StoreResult};
+pub use ledger::{LedgerFilter, ledger_page};
+pub use records::{load_state, write_outcome};
+pub use sync::{
+    Change, LEDGER_EVENT_KIND, PeerStatus, RemoteApplied, apply_remote, applied_seq, audiences_for, changes_for, last_outbox_seq,
+    peer_statuses, record_contact,
+};
+
+/// How hard a commit waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: an acknowledged write survives power loss. County nodes, raft log.
+    Full,
+    /// fsync at checkpoints: a raft state machine that can re-apply from the log.
+    Normal,
+}
+
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// One SQLite database file with the node's records.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    node: NodeId,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` for node `node`, runs migrations, seeds the
+    /// standard categories, and refuses a file that belongs to another node.
+    pub async fn open(path: &Path, node: &NodeId, durability: Durability) -> StoreResult<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let pool = pool_for(path, durability).await?;
+        MIGRATOR.run(&pool).await?;
+        let store = Self { pool, node: node.clone(), path: path.to_path_buf() };
+        store.claim(node).await?;
+        records::seed(&store.pool).await?;
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a consistent copy of the whole database to `dest` (an online backup).
+    pub async fn backup_to(&self, dest: &Path) -> StoreResult<()> {
+        if dest.exists() {
+            std::fs::remove_file(dest)?;
+        }
+        let dest = dest.to_str().ok_or_else(|| error::corrupt("backup path is not UTF-8"))?;
+        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn claim(&self, node: &NodeId) -> StoreResult<()> {
+        let found: Option<String> = sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'node_id'")
+            .fetch_optional(&self.pool)
+            .await?;
+        match found {
+            Some(f) if f != node.as_str() => {
+                Err(StoreError::WrongNode { expected: node.to_string(), found: f })
+            }
+            Some(_) => Ok(()),
+            None => {
+                sqlx::query("INSERT INTO node_meta (key, value) VALUES ('node_id', ?)")
+                    .bind(node.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A connection pool on one SQLite file in WAL mode.
+pub async fn pool_for(path: &Path, durability: Durability) -> StoreResult<SqlitePool> {
+    let url = format!("sqlite://{}", path.display());
+    let options = SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        })
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true);
+    Ok(SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await?)
+}
