@@ -304,3 +304,39 @@ impl Audience {
         }
     }
 }
+
+macro_rules! accessors {
+    ($($name:ident => $variant:ident($t:ty)),* $(,)?) => {
+        impl Record {
+            $(
+                #[doc = concat!("The payload if this is a `", stringify!($variant), "`.")]
+                pub fn $name(&self) -> Option<&$t> {
+                    match self {
+                        Record::$variant(x) => Some(x),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+accessors!(
+    as_term => Term(Term),
+    as_unit => Unit(Unit),
+    as_person => Person(Person),
+    as_category => Category(Category),
+    as_round => Round(Round),
+    as_group => Group(Group),
+    as_target => Target(Target),
+    as_finding => Finding(Finding),
+    as_lead => Lead(Lead),
+    as_rectification => Rectification(RectificationItem),
+    as_notice => Notice(SupervisionNotice),
+    as_notice_response => NoticeResponse(NoticeResponse),
+    as_linkage_plan => LinkagePlan(LinkagePlan),
+    as_assignment => Assignment(LinkedAssignment),
+    as_assignment_response => AssignmentResponse(AssignmentResponse),
+    as_secondment_request => SecondmentRequest(SecondmentRequest),
+    as_secondment_decision => SecondmentDecision(SecondmentDecision),
+);

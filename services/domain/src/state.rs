@@ -138,6 +138,27 @@ impl State {
             .chain(all(&self.secondment_decisions, Record::SecondmentDecision))
     }
 
+    /// How many records are held.
+    pub fn record_count(&self) -> usize {
+        self.terms.len()
+            + self.units.len()
+            + self.persons.len()
+            + self.categories.len()
+            + self.rounds.len()
+            + self.groups.len()
+            + self.targets.len()
+            + self.findings.len()
+            + self.leads.len()
+            + self.rectifications.len()
+            + self.notices.len()
+            + self.notice_responses.len()
+            + self.linkage_plans.len()
+            + self.assignments.len()
+            + self.assignment_responses.len()
+            + self.secondment_requests.len()
+            + self.secondment_decisions.len()
+    }
+
     pub fn groups_of_round(&self, round: RoundId) -> impl Iterator<Item = &Group> {
         self.groups.values().filter(move |g| g.round == round)
     }

@@ -1,0 +1,135 @@
+//! What the services run on: a county's local engine, or (in the replication crate) a city
+//! replica that puts writes through raft. Services see only [`Api`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tonic::Request;
+use xuncha_domain::common::office_date;
+use xuncha_domain::{Actor, Command, Envelope, Outcome, Record, State};
+use xuncha_store::Engine;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Metadata key a client sets to `stale` to read any replica's state without a read barrier.
+pub const CONSISTENCY_METADATA: &str = "xuncha-consistency";
+
+/// How fresh a read must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// Sees every write acknowledged before the read started (the city confirms leadership).
+    Linearizable,
+    /// This replica's state as it is (dashboards).
+    Stale,
+}
+
+impl Consistency {
+    pub fn of<T>(request: &Request<T>) -> Self {
+        match request.metadata().get(CONSISTENCY_METADATA).and_then(|v| v.to_str().ok()) {
+            Some("stale") => Consistency::Stale,
+            _ => Consistency::Linearizable,
+        }
+    }
+}
+
+/// A node the services can run on.
+#[tonic::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The engine holding this node's state.
+    fn engine(&self) -> &Arc<Engine>;
+    /// Carries out a command and returns its outcome once it is durable.
+    async fn execute(&self, envelope: Envelope) -> ApiResult<Outcome>;
+    /// Waits until a read at `consistency` may be served from the local state.
+    async fn read_barrier(&self, consistency: Consistency) -> ApiResult<()>;
+    /// The raft replica id of a city replica; 0 on a county.
+    fn replica_id(&self) -> u64 {
+        0
+    }
+}
+
+/// A county node: commands commit to its own SQLite, reads are always current.
+pub struct LocalBackend {
+    engine: Arc<Engine>,
+}
+
+impl LocalBackend {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+}
+
+#[tonic::async_trait]
+impl Backend for LocalBackend {
+    fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    async fn execute(&self, envelope: Envelope) -> ApiResult<Outcome> {
+        Ok(self.engine.execute(&envelope).await?)
+    }
+
+    async fn read_barrier(&self, _: Consistency) -> ApiResult<()> {
+        Ok(())
+    }
+}
+
+/// The handle every service holds.
+#[derive(Clone)]
+pub struct Api {
+    backend: Arc<dyn Backend>,
+    started_at: DateTime<Utc>,
+}
+
+impl Api {
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Self { backend, started_at: Utc::now() }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        self.backend.engine()
+    }
+
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// Carries out `command` for `actor`.
+    pub async fn execute(&self, actor: Actor, command: Command) -> ApiResult<Outcome> {
+        let name = command.name();
+        let outcome = self.backend.execute(Envelope::new(actor, command)).await;
+        if let Err(e) = &outcome {
+            tracing::debug!(command = name, error = %e, "command refused");
+        }
+        outcome
+    }
+
+    /// Reads the state after the barrier the request asks for.
+    pub async fn read<T, R>(&self, request: &Request<T>, f: impl FnOnce(&State) -> R) -> ApiResult<R> {
+        self.backend.read_barrier(Consistency::of(request)).await?;
+        Ok(self.engine().read(f).await)
+    }
+
+    /// The read barrier alone, for reads that go to SQLite.
+    pub async fn barrier<T>(&self, request: &Request<T>) -> ApiResult<()> {
+        self.backend.read_barrier(Consistency::of(request)).await
+    }
+
+    /// Today in the office's time zone.
+    pub fn today(&self) -> NaiveDate {
+        office_date(Utc::now())
+    }
+}
+
+/// The first record of `outcome` that `f` picks: the record a command created or changed.
+pub fn pick<T: Clone>(outcome: &Outcome, f: impl Fn(&Record) -> Option<&T>) -> ApiResult<T> {
+    outcome
+        .records
+        .iter()
+        .find_map(f)
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("the outcome lacks the record it changed".into()))
+}

@@ -1,0 +1,57 @@
+//! The tonic services of `xuncha.v1`, one file per service.
+
+mod findings;
+mod leads;
+mod ledger;
+mod linkage;
+mod node;
+mod oversight;
+mod rectification;
+mod rounds;
+mod supervision;
+mod talent;
+mod units;
+
+use tonic::{Response, Status};
+use xuncha_domain::{Command, DomainResult, Record};
+use xuncha_proto::v1 as pb;
+
+use crate::backend::{Api, pick};
+use crate::conv::common::actor;
+
+pub use findings::FindingApi;
+pub use leads::LeadApi;
+pub use ledger::LedgerApi;
+pub use linkage::LinkageApi;
+pub use node::NodeApi;
+pub use oversight::OversightApi;
+pub use rectification::RectificationApi;
+pub use rounds::RoundApi;
+pub use supervision::SupervisionApi;
+pub use talent::TalentApi;
+pub use units::UnitApi;
+
+impl Api {
+    /// The common shape of a write: check the actor and the request, carry out the command,
+    /// return the record it changed.
+    pub(crate) async fn write<T: Clone>(
+        &self,
+        who: &Option<pb::Actor>,
+        command: impl FnOnce() -> DomainResult<Command>,
+        f: impl Fn(&Record) -> Option<&T>,
+    ) -> Result<T, Status> {
+        let actor = actor(who).map_err(bad)?;
+        let command = command().map_err(bad)?;
+        let outcome = self.execute(actor, command).await?;
+        Ok(pick(&outcome, f)?)
+    }
+}
+
+pub(crate) fn ok<T>(value: T) -> Result<Response<T>, Status> {
+    Ok(Response::new(value))
+}
+
+/// A refused request as a `Status` (the orphan rule keeps `From` out of reach).
+pub(crate) fn bad(e: xuncha_domain::DomainError) -> Status {
+    crate::error::ApiError::Domain(e).into()
+}
