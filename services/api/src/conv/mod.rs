@@ -94,10 +94,10 @@ pub fn date_text(day: Option<NaiveDate>) -> String {
     day.map(|d| d.to_string()).unwrap_or_default()
 }
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+pub fn timestamp(at: DateTime<Utc>) -> xuncha_proto::Timestamp {
+    xuncha_proto::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
-pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+pub fn from_timestamp(t: &xuncha_proto::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
 }
