@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, DomainResult, required_text};
 use crate::ids::NodeId;
+use crate::labels::Labelled;
 
 /// Metadata every record carries: its single owner node and its version. Only the owner changes
 /// the record; each change bumps the version, and replicas keep the highest version they saw.
@@ -32,28 +33,6 @@ pub enum Role {
     OrganisationDepartment,
     /// 运维: node operations, no business changes.
     Operator,
-}
-
-impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Office,
-        Role::Group,
-        Role::Unit,
-        Role::DisciplineCommission,
-        Role::OrganisationDepartment,
-        Role::Operator,
-    ];
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Role::Office => "巡察办",
-            Role::Group => "巡察组",
-            Role::Unit => "被巡察单位",
-            Role::DisciplineCommission => "纪委监委",
-            Role::OrganisationDepartment => "组织部",
-            Role::Operator => "运维",
-        }
-    }
 }
 
 /// The person acting, as recorded in the ledger.

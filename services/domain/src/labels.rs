@@ -1,6 +1,7 @@
 //! Chinese labels of the domain's enums, for tables and for reading imported files. Parsing
 //! accepts the Chinese label or the snake_case English name.
 
+use crate::common::Role;
 use crate::model::*;
 use crate::record::Kind;
 
@@ -57,6 +58,15 @@ macro_rules! labels {
         }
     };
 }
+
+labels!(Role {
+    Office => "巡察办", "office";
+    Group => "巡察组", "group";
+    Unit => "被巡察单位", "unit";
+    DisciplineCommission => "纪委监委", "discipline_commission";
+    OrganisationDepartment => "组织部", "organisation_department";
+    Operator => "运维", "operator";
+});
 
 labels!(UnitKind {
     CityDepartment => "市直部门", "city_department";

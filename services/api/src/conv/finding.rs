@@ -1,15 +1,40 @@
 //! Categories and findings.
 
+use xuncha_domain::DomainResult;
 use xuncha_domain::finding::{AddCategory, RecordFinding};
 use xuncha_domain::model::{Category, CategoryGroup, Finding, FindingStatus, LeadRoute};
-use xuncha_domain::DomainResult;
 use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, enum_conv, id};
 
-enum_conv!(pb::CategoryGroup, CategoryGroup, "category group", [ThreeBigProblems, SixDisciplines, FourStyles, CadreSelection, Other]);
-enum_conv!(pb::LeadRoute, LeadRoute, "lead route", [DisciplineCommission, OrganisationDepartment, FunctionalDepartment]);
-enum_conv!(pb::FindingStatus, FindingStatus, "finding status", [Recorded, FedBack, Rectifying, SignedOff]);
+enum_conv!(
+    pb::CategoryGroup,
+    CategoryGroup,
+    "category group",
+    [
+        ThreeBigProblems,
+        SixDisciplines,
+        FourStyles,
+        CadreSelection,
+        Other
+    ]
+);
+enum_conv!(
+    pb::LeadRoute,
+    LeadRoute,
+    "lead route",
+    [
+        DisciplineCommission,
+        OrganisationDepartment,
+        FunctionalDepartment
+    ]
+);
+enum_conv!(
+    pb::FindingStatus,
+    FindingStatus,
+    "finding status",
+    [Recorded, FedBack, Rectifying, SignedOff]
+);
 
 impl ToPb for Category {
     type Pb = pb::Category;

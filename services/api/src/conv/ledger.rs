@@ -1,8 +1,8 @@
 //! Ledger events and oversight figures.
 
-use xuncha_domain::oversight::{Coverage, NodeOversight};
 use xuncha_domain::LedgerEvent;
 use xuncha_domain::labels::Labelled;
+use xuncha_domain::oversight::{Coverage, NodeOversight};
 use xuncha_proto::v1 as pb;
 
 use super::{ToPb, timestamp};
@@ -57,7 +57,10 @@ impl ToPb for NodeOversight {
             assignments: self
                 .assignments
                 .iter()
-                .map(|(stage, n)| pb::StageCount { stage: stage.code().into(), count: *n as u32 })
+                .map(|(stage, n)| pb::StageCount {
+                    stage: stage.code().into(),
+                    count: *n as u32,
+                })
                 .collect(),
             last_contact: None,
             backlog: 0,

@@ -1,14 +1,14 @@
 //! Linkage plans, assignments with responses, secondments.
 
+use xuncha_domain::DomainResult;
 use xuncha_domain::linkage::{
-    CreateLinkagePlan, DecideSecondment, IssueAssignment, ReportAssignmentProgress, RequestSecondment, RespondAssignment,
-    ReviewLinkedReport, SubmitLinkedReport, assignment_stage,
+    CreateLinkagePlan, DecideSecondment, IssueAssignment, ReportAssignmentProgress,
+    RequestSecondment, RespondAssignment, ReviewLinkedReport, SubmitLinkedReport, assignment_stage,
 };
 use xuncha_domain::model::{
-    AssignmentDecision, AssignmentResponse, AssignmentStage, LinkagePlan, LinkedAssignment, ReviewOutcome, RoundSummary,
-    SecondmentDecision, SecondmentRequest,
+    AssignmentDecision, AssignmentResponse, AssignmentStage, LinkagePlan, LinkedAssignment,
+    ReviewOutcome, RoundSummary, SecondmentDecision, SecondmentRequest,
 };
-use xuncha_domain::DomainResult;
 use xuncha_proto::v1 as pb;
 
 use super::common::window;
@@ -18,13 +18,26 @@ enum_conv!(
     pb::AssignmentStage,
     AssignmentStage,
     "assignment stage",
-    [Issued, Declined, Accepted, InProgress, ReportSubmitted, Returned, Resubmitted, Completed]
+    [
+        Issued,
+        Declined,
+        Accepted,
+        InProgress,
+        ReportSubmitted,
+        Returned,
+        Resubmitted,
+        Completed
+    ]
 );
 
 impl ToPb for RoundSummary {
     type Pb = Option<pb::RoundSummary>;
     fn to_pb(&self) -> Option<pb::RoundSummary> {
-        Some(pb::RoundSummary { round: self.round.to_string(), name: self.name.clone(), dates: self.dates.to_pb() })
+        Some(pb::RoundSummary {
+            round: self.round.to_string(),
+            name: self.name.clone(),
+            dates: self.dates.to_pb(),
+        })
     }
 }
 
@@ -62,7 +75,10 @@ impl ToPb for AssignmentResponse {
 }
 
 /// An assignment with the county's answer held here and the stage both give.
-pub fn assignment_pb(a: &LinkedAssignment, response: Option<&AssignmentResponse>) -> pb::LinkedAssignment {
+pub fn assignment_pb(
+    a: &LinkedAssignment,
+    response: Option<&AssignmentResponse>,
+) -> pb::LinkedAssignment {
     pb::LinkedAssignment {
         id: a.id.to_string(),
         meta: a.meta.to_pb(),
@@ -108,19 +124,36 @@ pub fn secondment_pb(r: &SecondmentRequest, d: Option<&SecondmentDecision>) -> p
 }
 
 pub fn create_plan(r: &pb::CreateLinkagePlanRequest) -> DomainResult<CreateLinkagePlan> {
-    Ok(CreateLinkagePlan { round: id("round", &r.round)?, name: r.name.clone(), linked_units: ids("linked_units", &r.linked_units)? })
+    Ok(CreateLinkagePlan {
+        round: id("round", &r.round)?,
+        name: r.name.clone(),
+        linked_units: ids("linked_units", &r.linked_units)?,
+    })
 }
 
 pub fn issue(r: &pb::IssueAssignmentRequest) -> DomainResult<IssueAssignment> {
-    Ok(IssueAssignment { plan: id("plan", &r.plan)?, county: r.county.clone(), tasks: r.tasks.clone(), due_on: date("due_on", &r.due_on)? })
+    Ok(IssueAssignment {
+        plan: id("plan", &r.plan)?,
+        county: r.county.clone(),
+        tasks: r.tasks.clone(),
+        due_on: date("due_on", &r.due_on)?,
+    })
 }
 
 pub fn respond(r: &pb::RespondAssignmentRequest) -> DomainResult<RespondAssignment> {
-    Ok(RespondAssignment { assignment: id("assignment", &r.assignment)?, accept: r.accept, reason: opt_text(&r.reason) })
+    Ok(RespondAssignment {
+        assignment: id("assignment", &r.assignment)?,
+        accept: r.accept,
+        reason: opt_text(&r.reason),
+    })
 }
 
 pub fn progress(r: &pb::ReportAssignmentProgressRequest) -> DomainResult<ReportAssignmentProgress> {
-    Ok(ReportAssignmentProgress { assignment: id("assignment", &r.assignment)?, percent: r.percent, note: opt_text(&r.note) })
+    Ok(ReportAssignmentProgress {
+        assignment: id("assignment", &r.assignment)?,
+        percent: r.percent,
+        note: opt_text(&r.note),
+    })
 }
 
 pub fn submit(r: &pb::SubmitLinkedReportRequest) -> DomainResult<SubmitLinkedReport> {
@@ -133,13 +166,25 @@ pub fn submit(r: &pb::SubmitLinkedReportRequest) -> DomainResult<SubmitLinkedRep
 }
 
 pub fn review(r: &pb::ReviewLinkedReportRequest) -> DomainResult<ReviewLinkedReport> {
-    Ok(ReviewLinkedReport { assignment: id("assignment", &r.assignment)?, accept: r.accept, comments: opt_text(&r.comments) })
+    Ok(ReviewLinkedReport {
+        assignment: id("assignment", &r.assignment)?,
+        accept: r.accept,
+        comments: opt_text(&r.comments),
+    })
 }
 
 pub fn request_secondment(r: &pb::RequestSecondmentRequest) -> DomainResult<RequestSecondment> {
-    Ok(RequestSecondment { person: id("person", &r.person)?, window: window("window", &r.window)?, purpose: r.purpose.clone() })
+    Ok(RequestSecondment {
+        person: id("person", &r.person)?,
+        window: window("window", &r.window)?,
+        purpose: r.purpose.clone(),
+    })
 }
 
 pub fn decide_secondment(r: &pb::DecideSecondmentRequest) -> DomainResult<DecideSecondment> {
-    Ok(DecideSecondment { request: id("request", &r.request)?, approve: r.approve, reason: opt_text(&r.reason) })
+    Ok(DecideSecondment {
+        request: id("request", &r.request)?,
+        approve: r.approve,
+        reason: opt_text(&r.reason),
+    })
 }

@@ -1,13 +1,18 @@
 //! Targets, feedback and rectification reports.
 
+use xuncha_domain::DomainResult;
 use xuncha_domain::model::{Round, Target, TargetKind};
 use xuncha_domain::round::{AddTarget, GiveFeedback, SubmitRectificationReport, report_due_on};
-use xuncha_domain::DomainResult;
 use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, date, date_text, enum_conv, id, opt_id, opt_text};
 
-enum_conv!(pb::TargetKind, TargetKind, "target kind", [Regular, Special, Revisit, Linked]);
+enum_conv!(
+    pb::TargetKind,
+    TargetKind,
+    "target kind",
+    [Regular, Special, Revisit, Linked]
+);
 
 /// A target as a message; `round` fills in the report-due date.
 pub fn target_pb(t: &Target, round: Option<&Round>) -> pb::Target {
@@ -41,9 +46,17 @@ pub fn add_target(r: &pb::AddTargetRequest) -> DomainResult<AddTarget> {
 }
 
 pub fn give_feedback(r: &pb::GiveFeedbackRequest) -> DomainResult<GiveFeedback> {
-    Ok(GiveFeedback { target: id("target", &r.target)?, on: date("on", &r.on)? })
+    Ok(GiveFeedback {
+        target: id("target", &r.target)?,
+        on: date("on", &r.on)?,
+    })
 }
 
-pub fn submit_report(r: &pb::SubmitRectificationReportRequest) -> DomainResult<SubmitRectificationReport> {
-    Ok(SubmitRectificationReport { target: id("target", &r.target)?, on: date("on", &r.on)? })
+pub fn submit_report(
+    r: &pb::SubmitRectificationReportRequest,
+) -> DomainResult<SubmitRectificationReport> {
+    Ok(SubmitRectificationReport {
+        target: id("target", &r.target)?,
+        on: date("on", &r.on)?,
+    })
 }

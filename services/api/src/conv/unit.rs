@@ -1,13 +1,26 @@
 //! Units.
 
+use xuncha_domain::DomainResult;
 use xuncha_domain::model::{Unit, UnitKind};
 use xuncha_domain::term::RegisterUnit;
-use xuncha_domain::DomainResult;
 use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, enum_conv, opt_id};
 
-enum_conv!(pb::UnitKind, UnitKind, "unit kind", [CityDepartment, StateEnterprise, CountyDepartment, Township, Village, Community, Other]);
+enum_conv!(
+    pb::UnitKind,
+    UnitKind,
+    "unit kind",
+    [
+        CityDepartment,
+        StateEnterprise,
+        CountyDepartment,
+        Township,
+        Village,
+        Community,
+        Other
+    ]
+);
 
 impl ToPb for Unit {
     type Pb = pb::Unit;
@@ -23,5 +36,9 @@ impl ToPb for Unit {
 }
 
 pub fn register_unit(r: &pb::RegisterUnitRequest) -> DomainResult<RegisterUnit> {
-    Ok(RegisterUnit { name: r.name.clone(), kind: UnitKind::from_pb("kind", r.kind)?, parent: opt_id("parent", &r.parent)? })
+    Ok(RegisterUnit {
+        name: r.name.clone(),
+        kind: UnitKind::from_pb("kind", r.kind)?,
+        parent: opt_id("parent", &r.parent)?,
+    })
 }

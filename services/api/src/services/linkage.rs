@@ -17,7 +17,11 @@ impl LinkageApi {
     async fn assignment(&self, id: AssignmentId) -> Result<pb::LinkedAssignment, Status> {
         self.0
             .engine()
-            .read(|s| s.assignments.get(&id).map(|a| assignment_pb(a, s.assignment_responses.get(&id))))
+            .read(|s| {
+                s.assignments
+                    .get(&id)
+                    .map(|a| assignment_pb(a, s.assignment_responses.get(&id)))
+            })
             .await
             .ok_or_else(|| ApiError::Internal(format!("assignment {id} is not held here")).into())
     }
@@ -25,7 +29,11 @@ impl LinkageApi {
     async fn secondment(&self, id: SecondmentId) -> Result<pb::Secondment, Status> {
         self.0
             .engine()
-            .read(|s| s.secondment_requests.get(&id).map(|r| secondment_pb(r, s.secondment_decisions.get(&id))))
+            .read(|s| {
+                s.secondment_requests
+                    .get(&id)
+                    .map(|r| secondment_pb(r, s.secondment_decisions.get(&id)))
+            })
             .await
             .ok_or_else(|| ApiError::Internal(format!("secondment {id} is not held here")).into())
     }
@@ -33,59 +41,120 @@ impl LinkageApi {
 
 #[tonic::async_trait]
 impl LinkageService for LinkageApi {
-    async fn create_plan(&self, r: Request<pb::CreateLinkagePlanRequest>) -> Result<Response<pb::LinkagePlan>, Status> {
+    async fn create_plan(
+        &self,
+        r: Request<pb::CreateLinkagePlanRequest>,
+    ) -> Result<Response<pb::LinkagePlan>, Status> {
         let r = r.into_inner();
-        let p = self.0.write(&r.actor, || conv::linkage::create_plan(&r).map(Command::CreateLinkagePlan), Record::as_linkage_plan).await?;
+        let p = self
+            .0
+            .write(
+                &r.actor,
+                || conv::linkage::create_plan(&r).map(Command::CreateLinkagePlan),
+                Record::as_linkage_plan,
+            )
+            .await?;
         ok(p.to_pb())
     }
 
-    async fn list_plans(&self, r: Request<pb::ListLinkagePlansRequest>) -> Result<Response<pb::ListLinkagePlansResponse>, Status> {
-        let plans = self.0.read(&r, |s| s.linkage_plans.values().map(ToPb::to_pb).collect()).await?;
+    async fn list_plans(
+        &self,
+        r: Request<pb::ListLinkagePlansRequest>,
+    ) -> Result<Response<pb::ListLinkagePlansResponse>, Status> {
+        let plans = self
+            .0
+            .read(&r, |s| s.linkage_plans.values().map(ToPb::to_pb).collect())
+            .await?;
         ok(pb::ListLinkagePlansResponse { plans })
     }
 
-    async fn issue_assignment(&self, r: Request<pb::IssueAssignmentRequest>) -> Result<Response<pb::LinkedAssignment>, Status> {
+    async fn issue_assignment(
+        &self,
+        r: Request<pb::IssueAssignmentRequest>,
+    ) -> Result<Response<pb::LinkedAssignment>, Status> {
         let r = r.into_inner();
-        let a = self.0.write(&r.actor, || conv::linkage::issue(&r).map(Command::IssueAssignment), Record::as_assignment).await?;
+        let a = self
+            .0
+            .write(
+                &r.actor,
+                || conv::linkage::issue(&r).map(Command::IssueAssignment),
+                Record::as_assignment,
+            )
+            .await?;
         ok(assignment_pb(&a, None))
     }
 
-    async fn respond_assignment(&self, r: Request<pb::RespondAssignmentRequest>) -> Result<Response<pb::LinkedAssignment>, Status> {
+    async fn respond_assignment(
+        &self,
+        r: Request<pb::RespondAssignmentRequest>,
+    ) -> Result<Response<pb::LinkedAssignment>, Status> {
         let r = r.into_inner();
         let resp = self
             .0
-            .write(&r.actor, || conv::linkage::respond(&r).map(Command::RespondAssignment), Record::as_assignment_response)
+            .write(
+                &r.actor,
+                || conv::linkage::respond(&r).map(Command::RespondAssignment),
+                Record::as_assignment_response,
+            )
             .await?;
         ok(self.assignment(resp.id).await?)
     }
 
-    async fn report_progress(&self, r: Request<pb::ReportAssignmentProgressRequest>) -> Result<Response<pb::LinkedAssignment>, Status> {
+    async fn report_progress(
+        &self,
+        r: Request<pb::ReportAssignmentProgressRequest>,
+    ) -> Result<Response<pb::LinkedAssignment>, Status> {
         let r = r.into_inner();
         let resp = self
             .0
-            .write(&r.actor, || conv::linkage::progress(&r).map(Command::ReportAssignmentProgress), Record::as_assignment_response)
+            .write(
+                &r.actor,
+                || conv::linkage::progress(&r).map(Command::ReportAssignmentProgress),
+                Record::as_assignment_response,
+            )
             .await?;
         ok(self.assignment(resp.id).await?)
     }
 
-    async fn submit_report(&self, r: Request<pb::SubmitLinkedReportRequest>) -> Result<Response<pb::LinkedAssignment>, Status> {
+    async fn submit_report(
+        &self,
+        r: Request<pb::SubmitLinkedReportRequest>,
+    ) -> Result<Response<pb::LinkedAssignment>, Status> {
         let r = r.into_inner();
         let resp = self
             .0
-            .write(&r.actor, || conv::linkage::submit(&r).map(Command::SubmitLinkedReport), Record::as_assignment_response)
+            .write(
+                &r.actor,
+                || conv::linkage::submit(&r).map(Command::SubmitLinkedReport),
+                Record::as_assignment_response,
+            )
             .await?;
         ok(self.assignment(resp.id).await?)
     }
 
-    async fn review_report(&self, r: Request<pb::ReviewLinkedReportRequest>) -> Result<Response<pb::LinkedAssignment>, Status> {
+    async fn review_report(
+        &self,
+        r: Request<pb::ReviewLinkedReportRequest>,
+    ) -> Result<Response<pb::LinkedAssignment>, Status> {
         let r = r.into_inner();
-        let a = self.0.write(&r.actor, || conv::linkage::review(&r).map(Command::ReviewLinkedReport), Record::as_assignment).await?;
+        let a = self
+            .0
+            .write(
+                &r.actor,
+                || conv::linkage::review(&r).map(Command::ReviewLinkedReport),
+                Record::as_assignment,
+            )
+            .await?;
         ok(self.assignment(a.id).await?)
     }
 
-    async fn list_assignments(&self, r: Request<pb::ListAssignmentsRequest>) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
+    async fn list_assignments(
+        &self,
+        r: Request<pb::ListAssignmentsRequest>,
+    ) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
         let county = conv::opt_text(&r.get_ref().county);
-        let plan: Option<xuncha_domain::ids::LinkagePlanId> = conv::opt_id("plan", &r.get_ref().plan).map_err(bad)?;
+        let plan: Option<xuncha_domain::ids::LinkagePlanId> =
+            conv::opt_id("plan", &r.get_ref().plan).map_err(bad)?;
         let assignments = self
             .0
             .read(&r, |s| {
@@ -100,28 +169,50 @@ impl LinkageService for LinkageApi {
         ok(pb::ListAssignmentsResponse { assignments })
     }
 
-    async fn request_secondment(&self, r: Request<pb::RequestSecondmentRequest>) -> Result<Response<pb::Secondment>, Status> {
+    async fn request_secondment(
+        &self,
+        r: Request<pb::RequestSecondmentRequest>,
+    ) -> Result<Response<pb::Secondment>, Status> {
         let r = r.into_inner();
         let req = self
             .0
-            .write(&r.actor, || conv::linkage::request_secondment(&r).map(Command::RequestSecondment), Record::as_secondment_request)
+            .write(
+                &r.actor,
+                || conv::linkage::request_secondment(&r).map(Command::RequestSecondment),
+                Record::as_secondment_request,
+            )
             .await?;
         ok(secondment_pb(&req, None))
     }
 
-    async fn decide_secondment(&self, r: Request<pb::DecideSecondmentRequest>) -> Result<Response<pb::Secondment>, Status> {
+    async fn decide_secondment(
+        &self,
+        r: Request<pb::DecideSecondmentRequest>,
+    ) -> Result<Response<pb::Secondment>, Status> {
         let r = r.into_inner();
         let d = self
             .0
-            .write(&r.actor, || conv::linkage::decide_secondment(&r).map(Command::DecideSecondment), Record::as_secondment_decision)
+            .write(
+                &r.actor,
+                || conv::linkage::decide_secondment(&r).map(Command::DecideSecondment),
+                Record::as_secondment_decision,
+            )
             .await?;
         ok(self.secondment(d.id).await?)
     }
 
-    async fn list_secondments(&self, r: Request<pb::ListSecondmentsRequest>) -> Result<Response<pb::ListSecondmentsResponse>, Status> {
+    async fn list_secondments(
+        &self,
+        r: Request<pb::ListSecondmentsRequest>,
+    ) -> Result<Response<pb::ListSecondmentsResponse>, Status> {
         let secondments = self
             .0
-            .read(&r, |s| s.secondment_requests.values().map(|x| secondment_pb(x, s.secondment_decisions.get(&x.id))).collect())
+            .read(&r, |s| {
+                s.secondment_requests
+                    .values()
+                    .map(|x| secondment_pb(x, s.secondment_decisions.get(&x.id)))
+                    .collect()
+            })
             .await?;
         ok(pb::ListSecondmentsResponse { secondments })
     }

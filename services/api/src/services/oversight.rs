@@ -3,8 +3,8 @@ use xuncha_domain::oversight::{coverage, overdue_items, oversight};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::oversight_service_server::OversightService;
 
-use super::{bad, ok};
 use super::units::owner_filter;
+use super::{bad, ok};
 use crate::backend::Api;
 use crate::conv::rectification::item_pb;
 use crate::conv::{self, ToPb, timestamp};
@@ -13,20 +13,48 @@ pub struct OversightApi(pub Api);
 
 #[tonic::async_trait]
 impl OversightService for OversightApi {
-    async fn get_coverage(&self, r: Request<pb::GetCoverageRequest>) -> Result<Response<pb::GetCoverageResponse>, Status> {
-        let term: Option<xuncha_domain::ids::TermId> = conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
+    async fn get_coverage(
+        &self,
+        r: Request<pb::GetCoverageRequest>,
+    ) -> Result<Response<pb::GetCoverageResponse>, Status> {
+        let term: Option<xuncha_domain::ids::TermId> =
+            conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
         let coverage = self
             .0
-            .read(&r, |s| s.terms.values().filter(|t| term.is_none_or(|x| t.id == x)).map(|t| coverage(s, t).to_pb()).collect())
+            .read(&r, |s| {
+                s.terms
+                    .values()
+                    .filter(|t| term.is_none_or(|x| t.id == x))
+                    .map(|t| coverage(s, t).to_pb())
+                    .collect()
+            })
             .await?;
         ok(pb::GetCoverageResponse { coverage })
     }
 
-    async fn get_oversight(&self, r: Request<pb::GetOversightRequest>) -> Result<Response<pb::GetOversightResponse>, Status> {
+    async fn get_oversight(
+        &self,
+        r: Request<pb::GetOversightRequest>,
+    ) -> Result<Response<pb::GetOversightResponse>, Status> {
         let today = self.0.today();
-        let mut nodes: Vec<pb::NodeOversight> = self.0.read(&r, |s| oversight(s, today).iter().map(ToPb::to_pb).collect()).await?;
-        let mut conn = self.0.engine().store().pool().acquire().await.map_err(xuncha_store::StoreError::from).map_err(crate::error::ApiError::from)?;
-        let peers = xuncha_store::peer_statuses(&mut conn).await.map_err(crate::error::ApiError::from)?;
+        let mut nodes: Vec<pb::NodeOversight> = self
+            .0
+            .read(&r, |s| {
+                oversight(s, today).iter().map(ToPb::to_pb).collect()
+            })
+            .await?;
+        let mut conn = self
+            .0
+            .engine()
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(xuncha_store::StoreError::from)
+            .map_err(crate::error::ApiError::from)?;
+        let peers = xuncha_store::peer_statuses(&mut conn)
+            .await
+            .map_err(crate::error::ApiError::from)?;
         for n in &mut nodes {
             if let Some(p) = peers.iter().find(|p| p.node.as_str() == n.node) {
                 n.last_contact = p.last_contact.map(timestamp);
@@ -36,7 +64,10 @@ impl OversightService for OversightApi {
         ok(pb::GetOversightResponse { nodes })
     }
 
-    async fn list_overdue(&self, r: Request<pb::ListOverdueRequest>) -> Result<Response<pb::ListOverdueResponse>, Status> {
+    async fn list_overdue(
+        &self,
+        r: Request<pb::ListOverdueRequest>,
+    ) -> Result<Response<pb::ListOverdueResponse>, Status> {
         let owner = owner_filter("owner", &r.get_ref().owner).map_err(bad)?;
         let today = self.0.today();
         let items = self

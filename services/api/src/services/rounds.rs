@@ -3,8 +3,8 @@ use xuncha_domain::{Command, DomainError, Record};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::round_service_server::RoundService;
 
-use super::{bad, ok};
 use super::units::owner_filter;
+use super::{bad, ok};
 use crate::backend::Api;
 use crate::conv::target::target_pb;
 use crate::conv::{self, ToPb};
@@ -14,32 +14,67 @@ pub struct RoundApi(pub Api);
 impl RoundApi {
     /// A target as a message, with its round's report-due date.
     async fn target(&self, target: xuncha_domain::model::Target) -> pb::Target {
-        self.0.engine().read(|s| target_pb(&target, s.rounds.get(&target.round))).await
+        self.0
+            .engine()
+            .read(|s| target_pb(&target, s.rounds.get(&target.round)))
+            .await
     }
 }
 
 #[tonic::async_trait]
 impl RoundService for RoundApi {
-    async fn create_round(&self, r: Request<pb::CreateRoundRequest>) -> Result<Response<pb::Round>, Status> {
+    async fn create_round(
+        &self,
+        r: Request<pb::CreateRoundRequest>,
+    ) -> Result<Response<pb::Round>, Status> {
         let r = r.into_inner();
-        let round = self.0.write(&r.actor, || conv::round::create_round(&r).map(Command::CreateRound), Record::as_round).await?;
+        let round = self
+            .0
+            .write(
+                &r.actor,
+                || conv::round::create_round(&r).map(Command::CreateRound),
+                Record::as_round,
+            )
+            .await?;
         ok(round.to_pb())
     }
 
-    async fn change_round_dates(&self, r: Request<pb::ChangeRoundDatesRequest>) -> Result<Response<pb::Round>, Status> {
+    async fn change_round_dates(
+        &self,
+        r: Request<pb::ChangeRoundDatesRequest>,
+    ) -> Result<Response<pb::Round>, Status> {
         let r = r.into_inner();
-        let round =
-            self.0.write(&r.actor, || conv::round::change_round_dates(&r).map(Command::ChangeRoundDates), Record::as_round).await?;
+        let round = self
+            .0
+            .write(
+                &r.actor,
+                || conv::round::change_round_dates(&r).map(Command::ChangeRoundDates),
+                Record::as_round,
+            )
+            .await?;
         ok(round.to_pb())
     }
 
-    async fn advance_round(&self, r: Request<pb::AdvanceRoundRequest>) -> Result<Response<pb::Round>, Status> {
+    async fn advance_round(
+        &self,
+        r: Request<pb::AdvanceRoundRequest>,
+    ) -> Result<Response<pb::Round>, Status> {
         let r = r.into_inner();
-        let round = self.0.write(&r.actor, || conv::round::advance_round(&r).map(Command::AdvanceRound), Record::as_round).await?;
+        let round = self
+            .0
+            .write(
+                &r.actor,
+                || conv::round::advance_round(&r).map(Command::AdvanceRound),
+                Record::as_round,
+            )
+            .await?;
         ok(round.to_pb())
     }
 
-    async fn get_round(&self, r: Request<pb::GetRoundRequest>) -> Result<Response<pb::RoundPlan>, Status> {
+    async fn get_round(
+        &self,
+        r: Request<pb::GetRoundRequest>,
+    ) -> Result<Response<pb::RoundPlan>, Status> {
         let id: xuncha_domain::ids::RoundId = conv::id("id", &r.get_ref().id).map_err(bad)?;
         let plan = self
             .0
@@ -48,7 +83,10 @@ impl RoundService for RoundApi {
                 Some(pb::RoundPlan {
                     round: Some(round.to_pb()),
                     groups: s.groups_of_round(id).map(ToPb::to_pb).collect(),
-                    targets: s.targets_of_round(id).map(|t| target_pb(t, Some(round))).collect(),
+                    targets: s
+                        .targets_of_round(id)
+                        .map(|t| target_pb(t, Some(round)))
+                        .collect(),
                 })
             })
             .await?
@@ -56,9 +94,13 @@ impl RoundService for RoundApi {
         ok(plan)
     }
 
-    async fn list_rounds(&self, r: Request<pb::ListRoundsRequest>) -> Result<Response<pb::ListRoundsResponse>, Status> {
+    async fn list_rounds(
+        &self,
+        r: Request<pb::ListRoundsRequest>,
+    ) -> Result<Response<pb::ListRoundsResponse>, Status> {
         let owner = owner_filter("owner", &r.get_ref().owner).map_err(bad)?;
-        let term: Option<xuncha_domain::ids::TermId> = conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
+        let term: Option<xuncha_domain::ids::TermId> =
+            conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
         let mut rounds: Vec<pb::Round> = self
             .0
             .read(&r, |s| {
@@ -70,31 +112,74 @@ impl RoundService for RoundApi {
                     .collect()
             })
             .await?;
-        rounds.sort_by(|a, b| (a.meta.as_ref().map(|m| &m.owner), a.number).cmp(&(b.meta.as_ref().map(|m| &m.owner), b.number)));
+        rounds.sort_by(|a, b| {
+            (a.meta.as_ref().map(|m| &m.owner), a.number)
+                .cmp(&(b.meta.as_ref().map(|m| &m.owner), b.number))
+        });
         ok(pb::ListRoundsResponse { rounds })
     }
 
-    async fn form_group(&self, r: Request<pb::FormGroupRequest>) -> Result<Response<pb::Group>, Status> {
+    async fn form_group(
+        &self,
+        r: Request<pb::FormGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
         let r = r.into_inner();
-        let group = self.0.write(&r.actor, || conv::round::form_group(&r).map(Command::FormGroup), Record::as_group).await?;
+        let group = self
+            .0
+            .write(
+                &r.actor,
+                || conv::round::form_group(&r).map(Command::FormGroup),
+                Record::as_group,
+            )
+            .await?;
         ok(group.to_pb())
     }
 
-    async fn change_group(&self, r: Request<pb::ChangeGroupRequest>) -> Result<Response<pb::Group>, Status> {
+    async fn change_group(
+        &self,
+        r: Request<pb::ChangeGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
         let r = r.into_inner();
-        let group = self.0.write(&r.actor, || conv::round::change_group(&r).map(Command::ChangeGroup), Record::as_group).await?;
+        let group = self
+            .0
+            .write(
+                &r.actor,
+                || conv::round::change_group(&r).map(Command::ChangeGroup),
+                Record::as_group,
+            )
+            .await?;
         ok(group.to_pb())
     }
 
-    async fn add_target(&self, r: Request<pb::AddTargetRequest>) -> Result<Response<pb::Target>, Status> {
+    async fn add_target(
+        &self,
+        r: Request<pb::AddTargetRequest>,
+    ) -> Result<Response<pb::Target>, Status> {
         let r = r.into_inner();
-        let target = self.0.write(&r.actor, || conv::target::add_target(&r).map(Command::AddTarget), Record::as_target).await?;
+        let target = self
+            .0
+            .write(
+                &r.actor,
+                || conv::target::add_target(&r).map(Command::AddTarget),
+                Record::as_target,
+            )
+            .await?;
         ok(self.target(target).await)
     }
 
-    async fn give_feedback(&self, r: Request<pb::GiveFeedbackRequest>) -> Result<Response<pb::Target>, Status> {
+    async fn give_feedback(
+        &self,
+        r: Request<pb::GiveFeedbackRequest>,
+    ) -> Result<Response<pb::Target>, Status> {
         let r = r.into_inner();
-        let target = self.0.write(&r.actor, || conv::target::give_feedback(&r).map(Command::GiveFeedback), Record::as_target).await?;
+        let target = self
+            .0
+            .write(
+                &r.actor,
+                || conv::target::give_feedback(&r).map(Command::GiveFeedback),
+                Record::as_target,
+            )
+            .await?;
         ok(self.target(target).await)
     }
 
@@ -105,7 +190,11 @@ impl RoundService for RoundApi {
         let r = r.into_inner();
         let target = self
             .0
-            .write(&r.actor, || conv::target::submit_report(&r).map(Command::SubmitRectificationReport), Record::as_target)
+            .write(
+                &r.actor,
+                || conv::target::submit_report(&r).map(Command::SubmitRectificationReport),
+                Record::as_target,
+            )
             .await?;
         ok(self.target(target).await)
     }

@@ -17,7 +17,11 @@ impl SupervisionApi {
     async fn notice(&self, id: NoticeId) -> Result<pb::SupervisionNotice, Status> {
         self.0
             .engine()
-            .read(|s| s.notices.get(&id).map(|n| notice_pb(n, s.notice_responses.get(&id))))
+            .read(|s| {
+                s.notices
+                    .get(&id)
+                    .map(|n| notice_pb(n, s.notice_responses.get(&id)))
+            })
             .await
             .ok_or_else(|| ApiError::Internal(format!("notice {id} vanished")).into())
     }
@@ -25,28 +29,58 @@ impl SupervisionApi {
 
 #[tonic::async_trait]
 impl SupervisionService for SupervisionApi {
-    async fn issue_notice(&self, r: Request<pb::IssueNoticeRequest>) -> Result<Response<pb::SupervisionNotice>, Status> {
+    async fn issue_notice(
+        &self,
+        r: Request<pb::IssueNoticeRequest>,
+    ) -> Result<Response<pb::SupervisionNotice>, Status> {
         let r = r.into_inner();
-        let n = self.0.write(&r.actor, || conv::notice::issue(&r).map(Command::IssueNotice), Record::as_notice).await?;
+        let n = self
+            .0
+            .write(
+                &r.actor,
+                || conv::notice::issue(&r).map(Command::IssueNotice),
+                Record::as_notice,
+            )
+            .await?;
         ok(notice_pb(&n, None))
     }
 
-    async fn respond_notice(&self, r: Request<pb::RespondNoticeRequest>) -> Result<Response<pb::SupervisionNotice>, Status> {
+    async fn respond_notice(
+        &self,
+        r: Request<pb::RespondNoticeRequest>,
+    ) -> Result<Response<pb::SupervisionNotice>, Status> {
         let r = r.into_inner();
         let resp = self
             .0
-            .write(&r.actor, || conv::notice::respond(&r).map(Command::RespondNotice), Record::as_notice_response)
+            .write(
+                &r.actor,
+                || conv::notice::respond(&r).map(Command::RespondNotice),
+                Record::as_notice_response,
+            )
             .await?;
         ok(self.notice(resp.id).await?)
     }
 
-    async fn close_notice(&self, r: Request<pb::CloseNoticeRequest>) -> Result<Response<pb::SupervisionNotice>, Status> {
+    async fn close_notice(
+        &self,
+        r: Request<pb::CloseNoticeRequest>,
+    ) -> Result<Response<pb::SupervisionNotice>, Status> {
         let r = r.into_inner();
-        let n = self.0.write(&r.actor, || conv::notice::close(&r).map(Command::CloseNotice), Record::as_notice).await?;
+        let n = self
+            .0
+            .write(
+                &r.actor,
+                || conv::notice::close(&r).map(Command::CloseNotice),
+                Record::as_notice,
+            )
+            .await?;
         ok(self.notice(n.id).await?)
     }
 
-    async fn list_notices(&self, r: Request<pb::ListNoticesRequest>) -> Result<Response<pb::ListNoticesResponse>, Status> {
+    async fn list_notices(
+        &self,
+        r: Request<pb::ListNoticesRequest>,
+    ) -> Result<Response<pb::ListNoticesResponse>, Status> {
         let open_only = r.get_ref().open_only;
         let notices = self
             .0

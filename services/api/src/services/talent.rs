@@ -5,8 +5,8 @@ use xuncha_domain::{Command, DomainError, Record};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::talent_pool_service_server::TalentPoolService;
 
-use super::{bad, ok};
 use super::units::owner_filter;
+use super::{bad, ok};
 use crate::backend::Api;
 use crate::conv::common::actor;
 use crate::conv::{self, ToPb};
@@ -17,16 +17,30 @@ pub struct TalentApi(pub Api);
 
 #[tonic::async_trait]
 impl TalentPoolService for TalentApi {
-    async fn add_person(&self, r: Request<pb::AddPersonRequest>) -> Result<Response<pb::Person>, Status> {
+    async fn add_person(
+        &self,
+        r: Request<pb::AddPersonRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
         let r = r.into_inner();
         let person = self
             .0
-            .write(&r.actor, || Ok(Command::AddPerson(xuncha_domain::roster::AddPerson { person: conv::person::draft("person", &r.person)? })), Record::as_person)
+            .write(
+                &r.actor,
+                || {
+                    Ok(Command::AddPerson(xuncha_domain::roster::AddPerson {
+                        person: conv::person::draft("person", &r.person)?,
+                    }))
+                },
+                Record::as_person,
+            )
             .await?;
         ok(person.to_pb())
     }
 
-    async fn update_person(&self, r: Request<pb::UpdatePersonRequest>) -> Result<Response<pb::Person>, Status> {
+    async fn update_person(
+        &self,
+        r: Request<pb::UpdatePersonRequest>,
+    ) -> Result<Response<pb::Person>, Status> {
         let r = r.into_inner();
         let person = self
             .0
@@ -44,7 +58,10 @@ impl TalentPoolService for TalentApi {
         ok(person.to_pb())
     }
 
-    async fn list_persons(&self, r: Request<pb::ListPersonsRequest>) -> Result<Response<pb::ListPersonsResponse>, Status> {
+    async fn list_persons(
+        &self,
+        r: Request<pb::ListPersonsRequest>,
+    ) -> Result<Response<pb::ListPersonsResponse>, Status> {
         let q = r.get_ref().clone();
         let owner = owner_filter("owner", &q.owner).map_err(bad)?;
         let mut persons = self
@@ -59,11 +76,19 @@ impl TalentPoolService for TalentApi {
                     .collect::<Vec<_>>()
             })
             .await?;
-        persons.sort_by(|a, b| a.fields.as_ref().map(|f| &f.name).cmp(&b.fields.as_ref().map(|f| &f.name)));
+        persons.sort_by(|a, b| {
+            a.fields
+                .as_ref()
+                .map(|f| &f.name)
+                .cmp(&b.fields.as_ref().map(|f| &f.name))
+        });
         ok(pb::ListPersonsResponse { persons })
     }
 
-    async fn import_persons(&self, r: Request<pb::ImportPersonsRequest>) -> Result<Response<pb::ImportPersonsResponse>, Status> {
+    async fn import_persons(
+        &self,
+        r: Request<pb::ImportPersonsRequest>,
+    ) -> Result<Response<pb::ImportPersonsResponse>, Status> {
         let consistency_probe = Request::new(());
         let r = r.into_inner();
         let who = actor(&r.actor).map_err(bad)?;
@@ -77,28 +102,70 @@ impl TalentPoolService for TalentApi {
         let today = self.0.today();
         let parsed = self
             .0
-            .read(&consistency_probe, |s| parse_roster(s, me_is_city, today, &table.header, &table.rows))
+            .read(&consistency_probe, |s| {
+                parse_roster(s, me_is_city, today, &table.header, &table.rows)
+            })
             .await?;
         let drafts = match parsed {
             Ok(d) => d,
             Err(errors) => {
                 if r.dry_run {
-                    let errors = errors.into_iter().map(|e| pb::RowError { row: e.row as u32, column: e.column, reason: e.reason }).collect();
-                    return ok(pb::ImportPersonsResponse { imported: 0, errors, ids: vec![] });
+                    let errors = errors
+                        .into_iter()
+                        .map(|e| pb::RowError {
+                            row: e.row as u32,
+                            column: e.column,
+                            reason: e.reason,
+                        })
+                        .collect();
+                    return ok(pb::ImportPersonsResponse {
+                        imported: 0,
+                        errors,
+                        ids: vec![],
+                    });
                 }
-                let violations = errors.into_iter().map(|e| (format!("row {} column {}", e.row, e.column), e.reason)).collect();
-                return Err(ApiError::Violations { field: "content".into(), violations }.into());
+                let violations = errors
+                    .into_iter()
+                    .map(|e| (format!("row {} column {}", e.row, e.column), e.reason))
+                    .collect();
+                return Err(ApiError::Violations {
+                    field: "content".into(),
+                    violations,
+                }
+                .into());
             }
         };
         if r.dry_run {
-            return ok(pb::ImportPersonsResponse { imported: drafts.len() as u32, errors: vec![], ids: vec![] });
+            return ok(pb::ImportPersonsResponse {
+                imported: drafts.len() as u32,
+                errors: vec![],
+                ids: vec![],
+            });
         }
-        let outcome = self.0.execute(who, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
-        let ids: Vec<String> = outcome.records.iter().filter_map(Record::as_person).map(|p| p.id.to_string()).collect();
-        ok(pb::ImportPersonsResponse { imported: ids.len() as u32, errors: vec![], ids })
+        let outcome = self
+            .0
+            .execute(
+                who,
+                Command::ImportPersons(ImportPersons { persons: drafts }),
+            )
+            .await?;
+        let ids: Vec<String> = outcome
+            .records
+            .iter()
+            .filter_map(Record::as_person)
+            .map(|p| p.id.to_string())
+            .collect();
+        ok(pb::ImportPersonsResponse {
+            imported: ids.len() as u32,
+            errors: vec![],
+            ids,
+        })
     }
 
-    async fn suggest_members(&self, r: Request<pb::SuggestMembersRequest>) -> Result<Response<pb::SuggestMembersResponse>, Status> {
+    async fn suggest_members(
+        &self,
+        r: Request<pb::SuggestMembersRequest>,
+    ) -> Result<Response<pb::SuggestMembersResponse>, Status> {
         let req = conv::person::suggest_request(r.get_ref()).map_err(bad)?;
         let me = self.0.engine().node().clone();
         let suggestion = self
@@ -109,8 +176,16 @@ impl TalentPoolService for TalentApi {
         ok(suggestion.to_pb())
     }
 
-    async fn list_conflicts(&self, r: Request<pb::ListConflictsRequest>) -> Result<Response<pb::ListConflictsResponse>, Status> {
-        let conflicts = self.0.read(&r, |s| booking_conflicts(s).iter().map(ToPb::to_pb).collect()).await?;
+    async fn list_conflicts(
+        &self,
+        r: Request<pb::ListConflictsRequest>,
+    ) -> Result<Response<pb::ListConflictsResponse>, Status> {
+        let conflicts = self
+            .0
+            .read(&r, |s| {
+                booking_conflicts(s).iter().map(ToPb::to_pb).collect()
+            })
+            .await?;
         ok(pb::ListConflictsResponse { conflicts })
     }
 }

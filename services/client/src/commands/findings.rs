@@ -1,0 +1,277 @@
+use clap::Subcommand;
+use xuncha_domain::model::{CategoryGroup, FindingStatus, LeadRoute, LeadStatus};
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::finding_service_client::FindingServiceClient;
+use xuncha_proto::v1::lead_service_client::LeadServiceClient;
+
+use super::plan::enum_arg;
+use crate::output::{print, table};
+use crate::{Ctx, label};
+
+#[derive(Subcommand, Debug)]
+pub enum FindingCmd {
+    /// Records a finding at a target.
+    Record {
+        #[arg(long)]
+        target: String,
+        /// Category code (see `category list`).
+        #[arg(long)]
+        category: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        description: String,
+        /// Extra tags (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Lists findings.
+    List {
+        #[arg(long, default_value = "")]
+        round: String,
+        /// A target (a revisit lists the findings it inherited too).
+        #[arg(long, default_value = "")]
+        target: String,
+        #[arg(long, default_value = "")]
+        unit: String,
+        #[arg(long, default_value = "")]
+        category: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CategoryCmd {
+    /// Lists categories.
+    List,
+    /// Adds a category.
+    Add {
+        /// Code (a-z, 0-9, '.', '_').
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// three_big_problems, six_disciplines, four_styles, cadre_selection, other.
+        #[arg(long)]
+        group: String,
+        /// discipline_commission, organisation_department, functional_department.
+        #[arg(long)]
+        route: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LeadCmd {
+    /// Hands over a lead, routed by the finding's category.
+    Handover {
+        #[arg(long)]
+        finding: String,
+        #[arg(long)]
+        summary: String,
+        /// Send to this functional department instead of the category's route.
+        #[arg(long)]
+        department: Option<String>,
+    },
+    /// The receiving body acknowledges.
+    Ack {
+        lead: String,
+        /// Who at the body.
+        #[arg(long)]
+        by: String,
+    },
+    /// The receiving body reports the result.
+    Result {
+        lead: String,
+        #[arg(long)]
+        result: String,
+    },
+    /// Releases a county lead to the city.
+    Release { lead: String },
+    /// Lists leads held here.
+    List {
+        #[arg(long, default_value = "")]
+        round: String,
+    },
+}
+
+fn findings_table(findings: &[pb::Finding]) -> String {
+    let mut t = table(&["ID", "问题", "类别", "状态"]);
+    for f in findings {
+        t.add_row(vec![
+            f.id.clone(),
+            f.title.clone(),
+            f.category.clone(),
+            label::<FindingStatus>(f.status).into(),
+        ]);
+    }
+    format!("{t}\n共{}个问题", findings.len())
+}
+
+fn leads_table(leads: &[pb::Lead]) -> String {
+    let mut t = table(&["ID", "移交", "接收单位", "状态", "接收人", "结果", "已报市"]);
+    for l in leads {
+        let receiver = l
+            .receiver
+            .as_ref()
+            .map(|r| {
+                if r.department.is_empty() {
+                    label::<LeadRoute>(r.route).to_string()
+                } else {
+                    r.department.clone()
+                }
+            })
+            .unwrap_or_default();
+        t.add_row(vec![
+            l.id.clone(),
+            l.handed_over_on.clone(),
+            receiver,
+            label::<LeadStatus>(l.status).into(),
+            l.acknowledged_by.clone(),
+            l.result.clone(),
+            if l.released_to_city { "是" } else { "" }.into(),
+        ]);
+    }
+    t.to_string()
+}
+
+pub async fn finding(ctx: &Ctx, c: FindingCmd) -> anyhow::Result<()> {
+    let mut client = FindingServiceClient::new(ctx.channel.clone());
+    match c {
+        FindingCmd::Record {
+            target,
+            category,
+            title,
+            description,
+            tags,
+        } => {
+            let f = client
+                .record_finding(pb::RecordFindingRequest {
+                    actor: ctx.actor(),
+                    target,
+                    category,
+                    tags,
+                    title,
+                    description,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &f, |f| findings_table(std::slice::from_ref(f)))
+        }
+        FindingCmd::List {
+            round,
+            target,
+            unit,
+            category,
+        } => {
+            let r = client
+                .list_findings(pb::ListFindingsRequest {
+                    round,
+                    target,
+                    unit,
+                    category,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &r, |r| findings_table(&r.findings))
+        }
+    }
+}
+
+pub async fn category(ctx: &Ctx, c: CategoryCmd) -> anyhow::Result<()> {
+    let mut client = FindingServiceClient::new(ctx.channel.clone());
+    let render = |cs: &[pb::Category]| {
+        let mut t = table(&["代码", "类别", "分组", "线索移交"]);
+        for c in cs {
+            t.add_row(vec![
+                c.code.clone(),
+                c.name.clone(),
+                label::<CategoryGroup>(c.group).into(),
+                label::<LeadRoute>(c.route).into(),
+            ]);
+        }
+        t.to_string()
+    };
+    match c {
+        CategoryCmd::List => {
+            let r = client
+                .list_categories(pb::ListCategoriesRequest {})
+                .await?
+                .into_inner();
+            print(ctx.format, &r, |r| render(&r.categories))
+        }
+        CategoryCmd::Add {
+            code,
+            name,
+            group,
+            route,
+        } => {
+            let group = enum_arg::<CategoryGroup>("--group", &group)?;
+            let route = enum_arg::<LeadRoute>("--route", &route)?;
+            let c = client
+                .add_category(pb::AddCategoryRequest {
+                    actor: ctx.actor(),
+                    code,
+                    name,
+                    group,
+                    route,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &c, |c| render(std::slice::from_ref(c)))
+        }
+    }
+}
+
+pub async fn lead(ctx: &Ctx, c: LeadCmd) -> anyhow::Result<()> {
+    let mut client = LeadServiceClient::new(ctx.channel.clone());
+    let l = match c {
+        LeadCmd::Handover {
+            finding,
+            summary,
+            department,
+        } => {
+            let receiver = department.map(|d| pb::LeadReceiver {
+                route: pb::LeadRoute::FunctionalDepartment as i32,
+                department: d,
+            });
+            client
+                .hand_over_lead(pb::HandOverLeadRequest {
+                    actor: ctx.actor(),
+                    finding,
+                    summary,
+                    receiver,
+                })
+                .await?
+                .into_inner()
+        }
+        LeadCmd::Ack { lead, by } => client
+            .acknowledge_lead(pb::AcknowledgeLeadRequest {
+                actor: ctx.actor(),
+                lead,
+                by,
+            })
+            .await?
+            .into_inner(),
+        LeadCmd::Result { lead, result } => client
+            .report_lead_result(pb::ReportLeadResultRequest {
+                actor: ctx.actor(),
+                lead,
+                result,
+            })
+            .await?
+            .into_inner(),
+        LeadCmd::Release { lead } => client
+            .release_lead(pb::ReleaseLeadRequest {
+                actor: ctx.actor(),
+                lead,
+            })
+            .await?
+            .into_inner(),
+        LeadCmd::List { round } => {
+            let r = client
+                .list_leads(pb::ListLeadsRequest { round, status: 0 })
+                .await?
+                .into_inner();
+            return print(ctx.format, &r, |r| leads_table(&r.leads));
+        }
+    };
+    print(ctx.format, &l, |l| leads_table(std::slice::from_ref(l)))
+}

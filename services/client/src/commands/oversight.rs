@@ -1,0 +1,240 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::ledger_service_client::LedgerServiceClient;
+use xuncha_proto::v1::node_service_client::NodeServiceClient;
+use xuncha_proto::v1::oversight_service_client::OversightServiceClient;
+
+use super::rectify::items_table;
+use crate::Ctx;
+use crate::output::{print, table};
+
+#[derive(Args, Debug)]
+pub struct CoverageArgs {
+    /// Only this term.
+    #[arg(long, default_value = "")]
+    pub term: String,
+}
+
+#[derive(Args, Debug)]
+pub struct OverdueArgs {
+    /// Only this owner's items.
+    #[arg(long, default_value = "")]
+    pub owner: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCmd {
+    /// Lists ledger events, oldest first.
+    List {
+        /// Only about this kind of record (round, finding, rectification, ...).
+        #[arg(long, default_value = "")]
+        kind: String,
+        /// Only about this record.
+        #[arg(long, default_value = "")]
+        id: String,
+        /// Only actions starting with this (round., lead.).
+        #[arg(long, default_value = "")]
+        action: String,
+        /// Only made on this node.
+        #[arg(long = "made-on", default_value = "")]
+        made_on: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+    },
+    /// Exports the ledger or the rectification table (整改台账) as XLSX.
+    Export {
+        /// ledger or rectification.
+        table: String,
+        /// File to write; default the suggested name in the current folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn ts(t: &Option<xuncha_proto::Timestamp>) -> String {
+    t.as_ref()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|d| {
+            d.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn coverage_table(list: &[pb::Coverage]) -> String {
+    let mut t = table(&["届次", "归属", "规划单位", "已覆盖", "巡察中", "覆盖率"]);
+    for c in list {
+        t.add_row(vec![
+            c.term_name.clone(),
+            c.owner.clone(),
+            c.planned.to_string(),
+            c.covered.to_string(),
+            c.in_progress.to_string(),
+            format!("{:.2}%", c.percent),
+        ]);
+    }
+    t.to_string()
+}
+
+pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
+    let s = NodeServiceClient::new(ctx.channel.clone())
+        .get_status(pb::GetStatusRequest {})
+        .await?
+        .into_inner();
+    print(ctx.format, &s, |s| {
+        let mut out = format!(
+            "节点 {}  版本 {}  记录 {}  变更序号 {}  启动于 {}",
+            s.node,
+            s.version,
+            s.records,
+            s.outbox_seq,
+            ts(&s.started_at)
+        );
+        if s.replica_id != 0 {
+            out.push_str(&format!("  副本 {}", s.replica_id));
+        }
+        if !s.peers.is_empty() {
+            let mut t = table(&["对端", "已接收序号", "最近联系", "待同步"]);
+            for p in &s.peers {
+                t.add_row(vec![
+                    p.node.clone(),
+                    p.applied_seq.to_string(),
+                    ts(&p.last_contact),
+                    p.backlog.to_string(),
+                ]);
+            }
+            out.push_str(&format!("\n{t}"));
+        }
+        out
+    })
+}
+
+pub async fn coverage(ctx: &Ctx, a: CoverageArgs) -> anyhow::Result<()> {
+    let r = OversightServiceClient::new(ctx.channel.clone())
+        .get_coverage(pb::GetCoverageRequest { term: a.term })
+        .await?
+        .into_inner();
+    print(ctx.format, &r, |r| coverage_table(&r.coverage))
+}
+
+pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
+    let r = OversightServiceClient::new(ctx.channel.clone())
+        .get_oversight(pb::GetOversightRequest {})
+        .await?
+        .into_inner();
+    print(ctx.format, &r, |r| {
+        let mut t = table(&[
+            "节点",
+            "轮次(未结束)",
+            "对象",
+            "问题",
+            "线索",
+            "整改(已销号/总数)",
+            "逾期事项",
+            "逾期报告",
+            "全覆盖",
+            "联动任务",
+            "最近联系",
+            "待同步",
+        ]);
+        for n in &r.nodes {
+            let rect = n.rectification.clone().unwrap_or_default();
+            let coverage: Vec<String> = n
+                .coverage
+                .iter()
+                .map(|c| format!("{} {:.2}%", c.term_name, c.percent))
+                .collect();
+            let stages: Vec<String> = n
+                .assignments
+                .iter()
+                .map(|s| format!("{}:{}", s.stage, s.count))
+                .collect();
+            t.add_row(vec![
+                n.node.clone(),
+                format!("{}({})", n.rounds, n.rounds_open),
+                n.targets.to_string(),
+                n.findings.to_string(),
+                n.leads.to_string(),
+                format!("{}/{}", rect.signed_off, rect.total),
+                rect.overdue.to_string(),
+                n.overdue_reports.to_string(),
+                coverage.join(" "),
+                stages.join(" "),
+                ts(&n.last_contact),
+                n.backlog.to_string(),
+            ]);
+        }
+        t.to_string()
+    })
+}
+
+pub async fn overdue(ctx: &Ctx, a: OverdueArgs) -> anyhow::Result<()> {
+    let r = OversightServiceClient::new(ctx.channel.clone())
+        .list_overdue(pb::ListOverdueRequest { owner: a.owner })
+        .await?
+        .into_inner();
+    print(ctx.format, &r, |r| items_table(&r.items))
+}
+
+pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
+    let mut client = LedgerServiceClient::new(ctx.channel.clone());
+    match c {
+        LedgerCmd::List {
+            kind,
+            id,
+            action,
+            made_on,
+            limit,
+            offset,
+        } => {
+            let r = client
+                .list_events(pb::ListEventsRequest {
+                    node: made_on,
+                    subject_kind: kind,
+                    subject_id: id,
+                    action_prefix: action,
+                    limit,
+                    offset,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &r, |r| {
+                let mut t = table(&["时间", "节点", "操作人", "事项", "原因"]);
+                for e in &r.events {
+                    t.add_row(vec![
+                        ts(&e.at),
+                        e.node.clone(),
+                        e.actor.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+                        e.summary.clone(),
+                        e.reason.clone(),
+                    ]);
+                }
+                t.to_string()
+            })
+        }
+        LedgerCmd::Export { table: which, out } => {
+            let table = match which.as_str() {
+                "ledger" | "台账" => pb::ExportTable::Ledger,
+                "rectification" | "整改台账" => pb::ExportTable::Rectification,
+                other => anyhow::bail!("table: '{other}' is not ledger or rectification"),
+            };
+            let r = client
+                .export(pb::ExportRequest {
+                    table: table as i32,
+                })
+                .await?
+                .into_inner();
+            let path = out.unwrap_or_else(|| PathBuf::from(&r.file_name));
+            std::fs::write(&path, &r.content)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {} ({} rows)", path.display(), r.rows);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,162 @@
+use clap::Subcommand;
+use xuncha_domain::model::UnitKind;
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::unit_service_client::UnitServiceClient;
+
+use crate::output::{print, table};
+use crate::{Ctx, label};
+
+#[derive(Subcommand, Debug)]
+pub enum UnitCmd {
+    /// Registers a unit.
+    Add {
+        /// Full name.
+        name: String,
+        /// city_department, state_enterprise, county_department, township, village, community, other (or 市直部门, 乡镇, ...).
+        #[arg(long)]
+        kind: String,
+        /// Parent unit id (a village's township).
+        #[arg(long, default_value = "")]
+        parent: String,
+    },
+    /// Lists units.
+    List {
+        /// Only this owner's units (city, county/<code>).
+        #[arg(long, default_value = "")]
+        owner: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TermCmd {
+    /// Creates a term.
+    Create {
+        /// Name, e.g. 十四届县委.
+        name: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// Last day.
+        #[arg(long)]
+        to: String,
+    },
+    /// Adds units to or removes them from the term plan.
+    Plan {
+        /// Term id.
+        term: String,
+        /// Unit ids to add.
+        #[arg(long = "add", num_args = 1..)]
+        add: Vec<String>,
+        /// Unit ids to remove.
+        #[arg(long = "remove", num_args = 1..)]
+        remove: Vec<String>,
+    },
+    /// Lists terms.
+    List,
+}
+
+/// A domain enum from its Chinese label or English code, as a proto number.
+pub fn enum_arg<
+    E: xuncha_domain::labels::Labelled + PartialEq + xuncha_api::conv::ToPb<Pb = i32>,
+>(
+    flag: &str,
+    text: &str,
+) -> anyhow::Result<i32> {
+    E::parse_label(text)
+        .map(|e| e.to_pb())
+        .ok_or_else(|| anyhow::anyhow!("{flag}: '{text}' is not one of {}", E::choices()))
+}
+
+pub fn units_table(units: &[pb::Unit]) -> String {
+    let mut t = table(&["ID", "名称", "类型", "归属"]);
+    for u in units {
+        t.add_row(vec![
+            u.id.clone(),
+            u.name.clone(),
+            label::<UnitKind>(u.kind).into(),
+            u.meta.as_ref().map(|m| m.owner.clone()).unwrap_or_default(),
+        ]);
+    }
+    t.to_string()
+}
+
+pub fn terms_table(terms: &[pb::Term]) -> String {
+    let mut t = table(&["ID", "届次", "起止", "规划单位数"]);
+    for x in terms {
+        let w = x
+            .window
+            .as_ref()
+            .map(|w| format!("{}~{}", w.from, w.to))
+            .unwrap_or_default();
+        t.add_row(vec![
+            x.id.clone(),
+            x.name.clone(),
+            w,
+            x.planned_units.len().to_string(),
+        ]);
+    }
+    t.to_string()
+}
+
+pub async fn unit(ctx: &Ctx, c: UnitCmd) -> anyhow::Result<()> {
+    let mut client = UnitServiceClient::new(ctx.channel.clone());
+    match c {
+        UnitCmd::Add { name, kind, parent } => {
+            let kind = enum_arg::<UnitKind>("--kind", &kind)?;
+            let u = client
+                .register_unit(pb::RegisterUnitRequest {
+                    actor: ctx.actor(),
+                    name,
+                    kind,
+                    parent,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &u, |u| units_table(std::slice::from_ref(u)))
+        }
+        UnitCmd::List { owner } => {
+            let r = client
+                .list_units(pb::ListUnitsRequest { owner })
+                .await?
+                .into_inner();
+            print(ctx.format, &r, |r| units_table(&r.units))
+        }
+    }
+}
+
+pub async fn term(ctx: &Ctx, c: TermCmd) -> anyhow::Result<()> {
+    let mut client = UnitServiceClient::new(ctx.channel.clone());
+    match c {
+        TermCmd::Create { name, from, to } => {
+            let window = Some(pb::DateWindow { from, to });
+            let t = client
+                .create_term(pb::CreateTermRequest {
+                    actor: ctx.actor(),
+                    name,
+                    window,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &t, |t| terms_table(std::slice::from_ref(t)))
+        }
+        TermCmd::Plan { term, add, remove } => {
+            let t = client
+                .plan_units(pb::PlanUnitsRequest {
+                    actor: ctx.actor(),
+                    term,
+                    add,
+                    remove,
+                })
+                .await?
+                .into_inner();
+            print(ctx.format, &t, |t| terms_table(std::slice::from_ref(t)))
+        }
+        TermCmd::List => {
+            let r = client
+                .list_terms(pb::ListTermsRequest {})
+                .await?
+                .into_inner();
+            print(ctx.format, &r, |r| terms_table(&r.terms))
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Node configuration: one struct per node role, every field documented, defaults as functions,
+//! read from a TOML file, then overridden by `XUNCHA_*` environment variables, then by flags,
+//! and validated once. docs/configuration.md lists every setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xuncha_domain::ids::validate_county_code;
+
+/// A configuration problem, named by its setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+}
+
+fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Log output.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (readable) or `json` (one object per line, for log collectors).
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,xuncha_store=debug`. `RUST_LOG` wins when set.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_log_format() -> String {
+    "text".into()
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+impl LogConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self.format.as_str() {
+            "text" | "json" => Ok(()),
+            other => Err(invalid(
+                "log.format",
+                format!("'{other}' is not text or json"),
+            )),
+        }
+    }
+}
+
+/// A county node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CountyConfig {
+    /// County code (`c01`): lowercase letters, digits, '-'. The node id is `county/<code>`.
+    pub county: String,
+    /// The county's name for people (安平县); shown in status and the demo.
+    #[serde(default)]
+    pub name: String,
+    /// Folder of the node's SQLite files; created if missing.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Address the gRPC API listens on.
+    #[serde(default = "default_county_listen")]
+    pub listen: SocketAddr,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+fn default_county_listen() -> SocketAddr {
+    "127.0.0.1:7101".parse().expect("valid address")
+}
+
+impl CountyConfig {
+    /// A configuration with defaults for county `code`.
+    pub fn new(code: &str, data_dir: &Path, listen: SocketAddr) -> Self {
+        Self {
+            county: code.into(),
+            name: String::new(),
+            data_dir: data_dir.into(),
+            listen,
+            log: LogConfig::default(),
+        }
+    }
+
+    /// Reads `path`, applies `XUNCHA_*` variables, validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Self = read_toml(path)?;
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `XUNCHA_DATA_DIR`, `XUNCHA_LISTEN`, `XUNCHA_LOG_FORMAT`, `XUNCHA_LOG_LEVEL`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("XUNCHA_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("XUNCHA_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
+        }
+        apply_log_env(&mut self.log, &var);
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_county_code("county", &self.county).map_err(|e| invalid("county", e.reason))?;
+        self.log.validate()
+    }
+
+    /// The node's SQLite file.
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("county.db")
+    }
+}
+
+fn apply_log_env(log: &mut LogConfig, var: &impl Fn(&str) -> Option<String>) {
+    if let Some(v) = var("XUNCHA_LOG_FORMAT") {
+        log.format = v;
+    }
+    if let Some(v) = var("XUNCHA_LOG_LEVEL") {
+        log.level = v;
+    }
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.into(),
+        source: Box::new(source),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn county_config_reads_with_defaults_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "county = \"c01\"\nname = \"安平县\"\n").unwrap();
+        let mut c: CountyConfig = read_toml(&path).unwrap();
+        assert_eq!(c.listen, default_county_listen());
+        c.apply_env(|k| (k == "XUNCHA_LISTEN").then(|| "127.0.0.1:9999".to_string()))
+            .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let mut c = CountyConfig::new("C 01", Path::new("d"), default_county_listen());
+        assert!(c.validate().unwrap_err().to_string().starts_with("county:"));
+        c.county = "c01".into();
+        c.log.format = "xml".into();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("log.format:")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "county = \"c01\"\nlisten_port = 1\n").unwrap();
+        assert!(matches!(
+            CountyConfig::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

@@ -1,0 +1,22 @@
+//! Running xuncha nodes: configuration, telemetry, serving, the local federation (`up`) and
+//! demo data. Binaries and tests start nodes through here and get handles to drive them.
+
+pub mod config;
+pub mod county;
+pub mod demo;
+pub mod server;
+pub mod telemetry;
+pub mod up;
+
+pub use config::{ConfigError, CountyConfig, LogConfig};
+pub use county::{CountyHandle, start_county};
+
+/// Runs a county node until Ctrl-C.
+pub async fn run_county(config: CountyConfig) -> anyhow::Result<()> {
+    telemetry::init(&config.log);
+    let node = start_county(config).await?;
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("stopping");
+    node.stop().await;
+    Ok(())
+}
