@@ -1,11 +1,7 @@
 //! The `xuncha.v1` gRPC API, generated from `proto/xuncha/v1/*.proto`, with proto3-JSON serde
 //! impls (snake_case field names, enum names as strings) for the CLI's `--output json`.
 
-#![allow(
-    clippy::large_enum_variant,
-    clippy::doc_lazy_continuation,
-    clippy::doc_overindented_list_items
-)]
+#![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
 
 /// Generated messages, clients and servers of package `xuncha.v1`.
 pub mod v1 {

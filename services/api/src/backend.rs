@@ -25,11 +25,7 @@ pub enum Consistency {
 
 impl Consistency {
     pub fn of<T>(request: &Request<T>) -> Self {
-        match request
-            .metadata()
-            .get(CONSISTENCY_METADATA)
-            .and_then(|v| v.to_str().ok())
-        {
+        match request.metadata().get(CONSISTENCY_METADATA).and_then(|v| v.to_str().ok()) {
             Some("stale") => Consistency::Stale,
             _ => Consistency::Linearizable,
         }
@@ -86,10 +82,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Self {
-            backend,
-            started_at: Utc::now(),
-        }
+        Self { backend, started_at: Utc::now() }
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -115,11 +108,7 @@ impl Api {
     }
 
     /// Reads the state after the barrier the request asks for.
-    pub async fn read<T, R>(
-        &self,
-        request: &Request<T>,
-        f: impl FnOnce(&State) -> R,
-    ) -> ApiResult<R> {
+    pub async fn read<T, R>(&self, request: &Request<T>, f: impl FnOnce(&State) -> R) -> ApiResult<R> {
         self.backend.read_barrier(Consistency::of(request)).await?;
         Ok(self.engine().read(f).await)
     }

@@ -17,16 +17,10 @@ pub enum ApiError {
     Domain(#[from] DomainError),
     /// Several problems with one request (an imported file's rows).
     #[error("{field}: {} problems", violations.len())]
-    Violations {
-        field: String,
-        violations: Vec<(String, String)>,
-    },
+    Violations { field: String, violations: Vec<(String, String)> },
     /// This replica cannot serve now; retry on the leader (if known) or later.
     #[error("unavailable: {reason}")]
-    Unavailable {
-        reason: String,
-        leader: Option<String>,
-    },
+    Unavailable { reason: String, leader: Option<String> },
     /// A fault of this node (storage, corruption). The request may not have been applied.
     #[error("internal: {0}")]
     Internal(String),
@@ -70,8 +64,7 @@ impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
         match e {
             ApiError::Domain(d) => {
-                let details =
-                    ErrorDetails::with_bad_request_violation(d.field.clone(), d.reason.clone());
+                let details = ErrorDetails::with_bad_request_violation(d.field.clone(), d.reason.clone());
                 Status::with_error_details(code_of(d.kind), d.to_string(), details)
             }
             ApiError::Violations { field, violations } => {
@@ -79,10 +72,7 @@ impl From<ApiError> for Status {
                 for (f, reason) in &violations {
                     details.add_bad_request_violation(f.clone(), reason.clone());
                 }
-                let first = violations
-                    .first()
-                    .map(|(f, r)| format!("; first: {f}: {r}"))
-                    .unwrap_or_default();
+                let first = violations.first().map(|(f, r)| format!("; first: {f}: {r}")).unwrap_or_default();
                 let msg = format!("{field}: {} problems{first}", violations.len());
                 Status::with_error_details(Code::InvalidArgument, msg, details)
             }

@@ -31,39 +31,17 @@ pub async fn routes(api: Api) -> Result<(Routes, HealthReporter), tonic_reflecti
     use pb::unit_service_server::UnitServiceServer;
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<UnitServiceServer<services::UnitApi>>()
-        .await;
-    health
-        .set_serving::<TalentPoolServiceServer<services::TalentApi>>()
-        .await;
-    health
-        .set_serving::<RoundServiceServer<services::RoundApi>>()
-        .await;
-    health
-        .set_serving::<FindingServiceServer<services::FindingApi>>()
-        .await;
-    health
-        .set_serving::<LeadServiceServer<services::LeadApi>>()
-        .await;
-    health
-        .set_serving::<RectificationServiceServer<services::RectificationApi>>()
-        .await;
-    health
-        .set_serving::<SupervisionServiceServer<services::SupervisionApi>>()
-        .await;
-    health
-        .set_serving::<LinkageServiceServer<services::LinkageApi>>()
-        .await;
-    health
-        .set_serving::<OversightServiceServer<services::OversightApi>>()
-        .await;
-    health
-        .set_serving::<LedgerServiceServer<services::LedgerApi>>()
-        .await;
-    health
-        .set_serving::<NodeServiceServer<services::NodeApi>>()
-        .await;
+    health.set_serving::<UnitServiceServer<services::UnitApi>>().await;
+    health.set_serving::<TalentPoolServiceServer<services::TalentApi>>().await;
+    health.set_serving::<RoundServiceServer<services::RoundApi>>().await;
+    health.set_serving::<FindingServiceServer<services::FindingApi>>().await;
+    health.set_serving::<LeadServiceServer<services::LeadApi>>().await;
+    health.set_serving::<RectificationServiceServer<services::RectificationApi>>().await;
+    health.set_serving::<SupervisionServiceServer<services::SupervisionApi>>().await;
+    health.set_serving::<LinkageServiceServer<services::LinkageApi>>().await;
+    health.set_serving::<OversightServiceServer<services::OversightApi>>().await;
+    health.set_serving::<LedgerServiceServer<services::LedgerApi>>().await;
+    health.set_serving::<NodeServiceServer<services::NodeApi>>().await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(xuncha_proto::FILE_DESCRIPTOR_SET)
@@ -73,22 +51,14 @@ pub async fn routes(api: Api) -> Result<(Routes, HealthReporter), tonic_reflecti
     let routes = Routes::new(health_service)
         .add_service(reflection)
         .add_service(UnitServiceServer::new(services::UnitApi(api.clone())))
-        .add_service(TalentPoolServiceServer::new(services::TalentApi(
-            api.clone(),
-        )))
+        .add_service(TalentPoolServiceServer::new(services::TalentApi(api.clone())))
         .add_service(RoundServiceServer::new(services::RoundApi(api.clone())))
         .add_service(FindingServiceServer::new(services::FindingApi(api.clone())))
         .add_service(LeadServiceServer::new(services::LeadApi(api.clone())))
-        .add_service(RectificationServiceServer::new(services::RectificationApi(
-            api.clone(),
-        )))
-        .add_service(SupervisionServiceServer::new(services::SupervisionApi(
-            api.clone(),
-        )))
+        .add_service(RectificationServiceServer::new(services::RectificationApi(api.clone())))
+        .add_service(SupervisionServiceServer::new(services::SupervisionApi(api.clone())))
         .add_service(LinkageServiceServer::new(services::LinkageApi(api.clone())))
-        .add_service(OversightServiceServer::new(services::OversightApi(
-            api.clone(),
-        )))
+        .add_service(OversightServiceServer::new(services::OversightApi(api.clone())))
         .add_service(LedgerServiceServer::new(services::LedgerApi(api.clone())))
         .add_service(NodeServiceServer::new(services::NodeApi(api)));
     Ok((routes, health))

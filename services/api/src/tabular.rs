@@ -15,10 +15,7 @@ pub struct Table {
 /// Reads a CSV file (UTF-8, optional BOM).
 pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(r)) => r.iter().map(str::to_string).collect(),
@@ -35,20 +32,15 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
 
 /// Reads the first sheet of an XLSX workbook.
 pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
-    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
-        .map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
+    let mut workbook: Xlsx<_> =
+        Xlsx::new(Cursor::new(bytes.to_vec())).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
     let range = workbook
         .worksheet_range_at(0)
         .ok_or("the workbook has no sheets")?
         .map_err(|e| format!("the first sheet is not readable: {e}"))?;
-    let mut rows = range
-        .rows()
-        .map(|r| r.iter().map(cell_text).collect::<Vec<String>>());
+    let mut rows = range.rows().map(|r| r.iter().map(cell_text).collect::<Vec<String>>());
     let header = rows.next().ok_or("the first sheet is empty")?;
-    Ok(Table {
-        header,
-        rows: rows.collect(),
-    })
+    Ok(Table { header, rows: rows.collect() })
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -60,21 +52,14 @@ fn cell_text(cell: &Data) -> String {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         Data::Float(f) => f.to_string(),
         Data::Bool(b) => if *b { "是" } else { "否" }.to_string(),
-        Data::DateTime(d) => d
-            .as_datetime()
-            .map(|t| t.date().to_string())
-            .unwrap_or_else(|| d.to_string()),
+        Data::DateTime(d) => d.as_datetime().map(|t| t.date().to_string()).unwrap_or_else(|| d.to_string()),
         Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
         Data::Error(e) => format!("#{e:?}"),
     }
 }
 
 /// Writes one sheet with a bold, frozen header row and sensible column widths.
-pub fn write_xlsx(
-    sheet_name: &str,
-    header: &[&str],
-    rows: &[Vec<String>],
-) -> Result<Vec<u8>, XlsxError> {
+pub fn write_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
     sheet.set_name(sheet_name)?;
@@ -100,9 +85,7 @@ pub fn write_xlsx(
 
 /// Columns a string takes: CJK characters are two wide.
 fn display_width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 })
-        .sum()
+    s.chars().map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 }).sum()
 }
 
 #[cfg(test)]
@@ -111,12 +94,7 @@ mod tests {
 
     #[test]
     fn xlsx_round_trips_through_calamine() {
-        let bytes = write_xlsx(
-            "人才库",
-            &["姓名", "出生年份"],
-            &[vec!["张三".into(), "1978".into()]],
-        )
-        .unwrap();
+        let bytes = write_xlsx("人才库", &["姓名", "出生年份"], &[vec!["张三".into(), "1978".into()]]).unwrap();
         let t = read_xlsx(&bytes).unwrap();
         assert_eq!(t.header, vec!["姓名", "出生年份"]);
         assert_eq!(t.rows, vec![vec!["张三".to_string(), "1978".to_string()]]);

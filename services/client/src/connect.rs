@@ -17,10 +17,8 @@ pub struct NodeEntry {
 
 /// Reads `endpoints.json`.
 pub fn read_endpoints(path: &Path) -> anyhow::Result<Vec<NodeEntry>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not an endpoints file", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not an endpoints file", path.display()))
 }
 
 /// `host:port` for `node`: itself if it looks like an address, else its entry in `endpoints`.
@@ -28,20 +26,14 @@ pub fn resolve(node: &str, endpoints: &Path) -> anyhow::Result<String> {
     if node.contains(':') {
         return Ok(node.to_string());
     }
-    let entries = read_endpoints(endpoints)
-        .with_context(|| format!("'{node}' is not host:port, so it was looked up by name"))?;
-    let found = entries
-        .iter()
-        .find(|e| e.name == node || e.name.strip_prefix("county-") == Some(node));
+    let entries =
+        read_endpoints(endpoints).with_context(|| format!("'{node}' is not host:port, so it was looked up by name"))?;
+    let found = entries.iter().find(|e| e.name == node || e.name.strip_prefix("county-") == Some(node));
     match found {
         Some(e) => Ok(e.grpc.clone()),
         None => {
             let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-            bail!(
-                "no node named '{node}' in {}; known: {}",
-                endpoints.display(),
-                names.join(", ")
-            )
+            bail!("no node named '{node}' in {}; known: {}", endpoints.display(), names.join(", "))
         }
     }
 }

@@ -20,13 +20,7 @@ use output::Format;
 #[derive(Args, Clone, Debug)]
 pub struct ClientOptions {
     /// The node to talk to: host:port, or a name from the endpoints file (county-anping, anping, city-1).
-    #[arg(
-        long,
-        short = 'n',
-        global = true,
-        env = "XUNCHA_NODE",
-        default_value = "county-anping"
-    )]
+    #[arg(long, short = 'n', global = true, env = "XUNCHA_NODE", default_value = "county-anping")]
     pub node: String,
     /// The endpoints file `xuncha up` wrote.
     #[arg(long, global = true, env = "XUNCHA_ENDPOINTS", default_value_os_t = connect::default_endpoints())]
@@ -35,12 +29,7 @@ pub struct ClientOptions {
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
     /// Who is acting, as recorded in the ledger.
-    #[arg(
-        long,
-        global = true,
-        env = "XUNCHA_ACTOR",
-        default_value = "巡察办值班员"
-    )]
+    #[arg(long, global = true, env = "XUNCHA_ACTOR", default_value = "巡察办值班员")]
     pub actor: String,
     /// The actor's role: office, group, unit, discipline_commission, organisation_department, operator.
     #[arg(long, global = true, env = "XUNCHA_ROLE", default_value = "office")]
@@ -67,22 +56,14 @@ pub fn label<E: FromPb + Labelled + PartialEq>(value: i32) -> &'static str {
 
 /// Runs a client command; errors from the node are printed with every field problem.
 pub async fn run(opts: ClientOptions, command: ClientCommand) -> anyhow::Result<()> {
-    let role = xuncha_domain::Role::parse_label(&opts.role).ok_or_else(|| {
-        anyhow::anyhow!(
-            "--role: '{}' is not one of {}",
-            opts.role,
-            xuncha_domain::Role::choices()
-        )
-    })?;
+    let role = xuncha_domain::Role::parse_label(&opts.role)
+        .ok_or_else(|| anyhow::anyhow!("--role: '{}' is not one of {}", opts.role, xuncha_domain::Role::choices()))?;
     let addr = connect::resolve(&opts.node, &opts.endpoints)?;
     let channel = connect::channel(&addr).await?;
     let ctx = Ctx {
         channel,
         format: opts.output,
-        actor: pb::Actor {
-            name: opts.actor.clone(),
-            role: xuncha_api::conv::ToPb::to_pb(&role),
-        },
+        actor: pb::Actor { name: opts.actor.clone(), role: xuncha_api::conv::ToPb::to_pb(&role) },
     };
     match commands::run(&ctx, command).await {
         Ok(()) => Ok(()),

@@ -18,18 +18,12 @@ pub enum Format {
 /// A table with a header row.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.to_vec());
+    t.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_header(header.to_vec());
     t
 }
 
 /// Prints `value` as JSON, or the table `render` makes.
-pub fn print<T: Serialize>(
-    format: Format,
-    value: &T,
-    render: impl FnOnce(&T) -> String,
-) -> anyhow::Result<()> {
+pub fn print<T: Serialize>(format: Format, value: &T, render: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
         Format::Table => println!("{}", render(value)),

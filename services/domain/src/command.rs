@@ -27,12 +27,7 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn new(actor: Actor, command: Command) -> Self {
-        Self {
-            actor,
-            at: Utc::now(),
-            id_seed: Uuid::now_v7(),
-            command,
-        }
+        Self { actor, at: Utc::now(), id_seed: Uuid::now_v7(), command }
     }
 }
 
@@ -201,20 +196,12 @@ impl<'a> Decision<'a> {
 
     /// Metadata for a record this node creates now.
     pub fn new_meta(&self) -> Meta {
-        Meta {
-            owner: self.me.clone(),
-            version: 1,
-            updated_at: self.at,
-        }
+        Meta { owner: self.me.clone(), version: 1, updated_at: self.at }
     }
 
     /// Metadata for the next version of a record this node owns.
     pub fn next_meta(&self, meta: &Meta) -> Meta {
-        Meta {
-            owner: meta.owner.clone(),
-            version: meta.version + 1,
-            updated_at: self.at,
-        }
+        Meta { owner: meta.owner.clone(), version: meta.version + 1, updated_at: self.at }
     }
 
     /// Only a record's owner may change it.
@@ -236,17 +223,14 @@ impl<'a> Decision<'a> {
         if self.me.is_city() {
             Ok(())
         } else {
-            Err(DomainError::precondition(
-                "node",
-                format!("{what} is done by the city office"),
-            ))
+            Err(DomainError::precondition("node", format!("{what} is done by the city office")))
         }
     }
 
     pub fn require_county(&self, what: &str) -> DomainResult<&'a str> {
-        self.me.county_code().ok_or_else(|| {
-            DomainError::precondition("node", format!("{what} is done by a county office"))
-        })
+        self.me
+            .county_code()
+            .ok_or_else(|| DomainError::precondition("node", format!("{what} is done by a county office")))
     }
 
     /// A record id that no record of this node has yet (ids are made by the caller).
@@ -271,9 +255,7 @@ impl<'a> Decision<'a> {
         };
         // A decision that touches a record twice keeps the last version.
         let key = (record.kind(), record.id_string());
-        self.out
-            .records
-            .retain(|r| (r.kind(), r.id_string()) != key);
+        self.out.records.retain(|r| (r.kind(), r.id_string()) != key);
         self.out.records.push(record);
         self.out.events.push(event);
     }

@@ -44,10 +44,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn new(name: &str, role: Role) -> DomainResult<Self> {
-        Ok(Self {
-            name: required_text("actor.name", name, 64)?,
-            role,
-        })
+        Ok(Self { name: required_text("actor.name", name, 64)?, role })
     }
 
     /// Rejects the command unless the actor has one of `roles`.
@@ -79,10 +76,7 @@ pub struct DateWindow {
 impl DateWindow {
     pub fn new(field: &str, from: NaiveDate, to: NaiveDate) -> DomainResult<Self> {
         if from > to {
-            return Err(DomainError::invalid(
-                field,
-                format!("starts {from} after it ends {to}"),
-            ));
+            return Err(DomainError::invalid(field, format!("starts {from} after it ends {to}")));
         }
         Ok(Self { from, to })
     }
@@ -135,15 +129,9 @@ mod tests {
     #[test]
     fn months_clamp_to_month_end() {
         let d = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
-        assert_eq!(
-            add_months(d, 2),
-            NaiveDate::from_ymd_opt(2025, 2, 28).unwrap()
-        );
+        assert_eq!(add_months(d, 2), NaiveDate::from_ymd_opt(2025, 2, 28).unwrap());
         let d = NaiveDate::from_ymd_opt(2024, 11, 15).unwrap();
-        assert_eq!(
-            add_months(d, 2),
-            NaiveDate::from_ymd_opt(2025, 1, 15).unwrap()
-        );
+        assert_eq!(add_months(d, 2), NaiveDate::from_ymd_opt(2025, 1, 15).unwrap());
     }
 
     #[test]

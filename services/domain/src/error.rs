@@ -47,18 +47,10 @@ impl DomainError {
         Self::new(ErrorKind::NotFound, field, format!("{what} does not exist"))
     }
     pub fn exists(field: impl Into<String>, what: impl fmt::Display) -> Self {
-        Self::new(
-            ErrorKind::AlreadyExists,
-            field,
-            format!("{what} already exists"),
-        )
+        Self::new(ErrorKind::AlreadyExists, field, format!("{what} already exists"))
     }
     pub fn new(kind: ErrorKind, field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            kind,
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Self { kind, field: field.into(), reason: reason.into() }
     }
 }
 
@@ -72,20 +64,12 @@ pub fn ensure(cond: bool, err: impl FnOnce() -> DomainError) -> DomainResult<()>
 /// A required text field: trimmed, not empty, at most `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> DomainResult<String> {
     let v = value.trim();
-    ensure(!v.is_empty(), || {
-        DomainError::invalid(field, "must not be empty")
-    })?;
-    ensure(v.chars().count() <= max, || {
-        DomainError::invalid(field, format!("must be at most {max} characters"))
-    })?;
+    ensure(!v.is_empty(), || DomainError::invalid(field, "must not be empty"))?;
+    ensure(v.chars().count() <= max, || DomainError::invalid(field, format!("must be at most {max} characters")))?;
     Ok(v.to_string())
 }
 
 /// An optional text field: trimmed; empty becomes `None`.
 pub fn optional_text(field: &str, value: &str, max: usize) -> DomainResult<Option<String>> {
-    if value.trim().is_empty() {
-        Ok(None)
-    } else {
-        required_text(field, value, max).map(Some)
-    }
+    if value.trim().is_empty() { Ok(None) } else { required_text(field, value, max).map(Some) }
 }

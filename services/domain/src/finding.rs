@@ -69,105 +69,26 @@ pub fn seed_categories() -> Vec<Category> {
     use CategoryGroup::*;
     use LeadRoute::*;
     let rows: [(&str, &str, CategoryGroup, LeadRoute); 15] = [
-        (
-            "three.leadership",
-            "党的领导弱化",
-            ThreeBigProblems,
-            FunctionalDepartment,
-        ),
-        (
-            "three.party_building",
-            "党的建设缺失",
-            ThreeBigProblems,
-            OrganisationDepartment,
-        ),
-        (
-            "three.strict_governance",
-            "全面从严治党不力",
-            ThreeBigProblems,
-            DisciplineCommission,
-        ),
-        (
-            "discipline.political",
-            "违反政治纪律",
-            SixDisciplines,
-            DisciplineCommission,
-        ),
-        (
-            "discipline.organisational",
-            "违反组织纪律",
-            SixDisciplines,
-            DisciplineCommission,
-        ),
-        (
-            "discipline.integrity",
-            "违反廉洁纪律",
-            SixDisciplines,
-            DisciplineCommission,
-        ),
-        (
-            "discipline.mass",
-            "违反群众纪律",
-            SixDisciplines,
-            DisciplineCommission,
-        ),
-        (
-            "discipline.work",
-            "违反工作纪律",
-            SixDisciplines,
-            DisciplineCommission,
-        ),
-        (
-            "discipline.life",
-            "违反生活纪律",
-            SixDisciplines,
-            DisciplineCommission,
-        ),
-        (
-            "style.formalism",
-            "形式主义",
-            FourStyles,
-            DisciplineCommission,
-        ),
-        (
-            "style.bureaucratism",
-            "官僚主义",
-            FourStyles,
-            DisciplineCommission,
-        ),
-        (
-            "style.hedonism",
-            "享乐主义",
-            FourStyles,
-            DisciplineCommission,
-        ),
-        (
-            "style.extravagance",
-            "奢靡之风",
-            FourStyles,
-            DisciplineCommission,
-        ),
-        (
-            "style.eight_rules",
-            "违反中央八项规定精神",
-            FourStyles,
-            DisciplineCommission,
-        ),
-        (
-            "cadre.selection",
-            "选人用人问题",
-            CadreSelection,
-            OrganisationDepartment,
-        ),
+        ("three.leadership", "党的领导弱化", ThreeBigProblems, FunctionalDepartment),
+        ("three.party_building", "党的建设缺失", ThreeBigProblems, OrganisationDepartment),
+        ("three.strict_governance", "全面从严治党不力", ThreeBigProblems, DisciplineCommission),
+        ("discipline.political", "违反政治纪律", SixDisciplines, DisciplineCommission),
+        ("discipline.organisational", "违反组织纪律", SixDisciplines, DisciplineCommission),
+        ("discipline.integrity", "违反廉洁纪律", SixDisciplines, DisciplineCommission),
+        ("discipline.mass", "违反群众纪律", SixDisciplines, DisciplineCommission),
+        ("discipline.work", "违反工作纪律", SixDisciplines, DisciplineCommission),
+        ("discipline.life", "违反生活纪律", SixDisciplines, DisciplineCommission),
+        ("style.formalism", "形式主义", FourStyles, DisciplineCommission),
+        ("style.bureaucratism", "官僚主义", FourStyles, DisciplineCommission),
+        ("style.hedonism", "享乐主义", FourStyles, DisciplineCommission),
+        ("style.extravagance", "奢靡之风", FourStyles, DisciplineCommission),
+        ("style.eight_rules", "违反中央八项规定精神", FourStyles, DisciplineCommission),
+        ("cadre.selection", "选人用人问题", CadreSelection, OrganisationDepartment),
     ];
     rows.into_iter()
         .map(|(code, name, group, route)| Category {
             code: code.into(),
-            meta: Meta {
-                owner: NodeId::city(),
-                version: 1,
-                updated_at: seed_time(),
-            },
+            meta: Meta { owner: NodeId::city(), version: 1, updated_at: seed_time() },
             name: name.into(),
             group,
             route,
@@ -179,23 +100,16 @@ pub fn seed_categories() -> Vec<Category> {
 fn valid_code(code: &str) -> bool {
     !code.is_empty()
         && code.len() <= 48
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
 }
 
 pub fn add_category(d: &mut Decision, c: &AddCategory) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "adding a category")?;
     let code = c.code.trim();
     ensure(valid_code(code), || {
-        DomainError::invalid(
-            "code",
-            format!("'{code}' is not a category code (a-z, 0-9, '.', '_')"),
-        )
+        DomainError::invalid("code", format!("'{code}' is not a category code (a-z, 0-9, '.', '_')"))
     })?;
-    ensure(!d.state.categories.contains_key(code), || {
-        DomainError::exists("code", format!("category '{code}'"))
-    })?;
+    ensure(!d.state.categories.contains_key(code), || DomainError::exists("code", format!("category '{code}'")))?;
     let name = required_text("name", &c.name, 32)?;
     let cat = Category {
         code: code.into(),
@@ -205,26 +119,17 @@ pub fn add_category(d: &mut Decision, c: &AddCategory) -> DomainResult<()> {
         route: c.route,
         active: true,
     };
-    d.save(
-        Record::Category(cat),
-        "category.added",
-        format!("新增问题类别「{name}」({})", c.group.label_zh()),
-        None,
-    );
+    d.save(Record::Category(cat), "category.added", format!("新增问题类别「{name}」({})", c.group.label_zh()), None);
     Ok(())
 }
 
 pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office, Role::Group], "recording a finding")?;
+    d.actor.require(&[Role::Office, Role::Group], "recording a finding")?;
     let target = target_of(d, "target", c.target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
     ensure(
-        matches!(
-            round.status,
-            RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying
-        ),
+        matches!(round.status, RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying),
         || {
             DomainError::precondition(
                 "target",
@@ -247,12 +152,7 @@ pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
         .categories
         .get(c.category.trim())
         .filter(|x| x.active)
-        .ok_or_else(|| {
-            DomainError::invalid(
-                "category",
-                format!("'{}' is not a known category", c.category),
-            )
-        })?;
+        .ok_or_else(|| DomainError::invalid("category", format!("'{}' is not a known category", c.category)))?;
     let mut tags = BTreeSet::new();
     for (i, t) in c.tags.iter().enumerate() {
         tags.insert(required_text(&format!("tags[{i}]"), t, 32)?);
@@ -271,12 +171,7 @@ pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
         description,
         status: FindingStatus::Recorded,
     };
-    d.save(
-        Record::Finding(finding),
-        "finding.recorded",
-        format!("发现问题「{title}」({})", category.name),
-        None,
-    );
+    d.save(Record::Finding(finding), "finding.recorded", format!("发现问题「{title}」({})", category.name), None);
     Ok(())
 }
 
@@ -290,8 +185,7 @@ pub fn route_for(category: &Category) -> LeadReceiver {
 }
 
 pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office, Role::Group], "handing over a lead")?;
+    d.actor.require(&[Role::Office, Role::Group], "handing over a lead")?;
     let finding = d
         .state
         .findings
@@ -301,16 +195,11 @@ pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
     let summary = required_text("summary", &c.summary, 2000)?;
     let category = d.state.categories.get(&finding.category);
     let receiver = match (&c.receiver, category) {
-        (Some(LeadReceiver::Department(name)), _) => {
-            LeadReceiver::Department(required_text("receiver", name, 64)?)
-        }
+        (Some(LeadReceiver::Department(name)), _) => LeadReceiver::Department(required_text("receiver", name, 64)?),
         (Some(r), _) => r.clone(),
         (None, Some(cat)) => route_for(cat),
         (None, None) => {
-            return Err(DomainError::invalid(
-                "receiver",
-                "the finding's category is unknown; name the receiver",
-            ));
+            return Err(DomainError::invalid("receiver", "the finding's category is unknown; name the receiver"));
         }
     };
     let target = target_of(d, "finding", finding.target)?;
@@ -328,30 +217,16 @@ pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
         result: None,
         released_to_city: false,
     };
-    d.save(
-        Record::Lead(lead),
-        "lead.handed_over",
-        format!("移交问题线索至{}", receiver.label_zh()),
-        None,
-    );
+    d.save(Record::Lead(lead), "lead.handed_over", format!("移交问题线索至{}", receiver.label_zh()), None);
     let mut nt = target.clone();
     nt.meta = d.next_meta(&target.meta);
     nt.lead_count += 1;
-    d.save(
-        Record::Target(nt),
-        "target.lead_counted",
-        format!("问题线索数{}", target.lead_count + 1),
-        None,
-    );
+    d.save(Record::Target(nt), "target.lead_counted", format!("问题线索数{}", target.lead_count + 1), None);
     Ok(())
 }
 
 fn lead_of<'s>(d: &Decision<'s>, id: LeadId) -> DomainResult<&'s Lead> {
-    let lead = d
-        .state
-        .leads
-        .get(&id)
-        .ok_or_else(|| DomainError::not_found("lead", format!("lead {id}")))?;
+    let lead = d.state.leads.get(&id).ok_or_else(|| DomainError::not_found("lead", format!("lead {id}")))?;
     d.require_owned("lead", &lead.meta)?;
     Ok(lead)
 }
@@ -367,8 +242,7 @@ fn receiver_roles(r: &LeadReceiver) -> Vec<Role> {
 
 pub fn acknowledge_lead(d: &mut Decision, c: &AcknowledgeLead) -> DomainResult<()> {
     let lead = lead_of(d, c.lead)?;
-    d.actor
-        .require(&receiver_roles(&lead.receiver), "acknowledging a lead")?;
+    d.actor.require(&receiver_roles(&lead.receiver), "acknowledging a lead")?;
     ensure(lead.status == LeadStatus::HandedOver, || {
         DomainError::precondition("lead", format!("the lead is {}", lead.status.label_zh()))
     })?;
@@ -377,26 +251,17 @@ pub fn acknowledge_lead(d: &mut Decision, c: &AcknowledgeLead) -> DomainResult<(
     next.meta = d.next_meta(&lead.meta);
     next.status = LeadStatus::Acknowledged;
     next.acknowledged_by = Some(by.clone());
-    d.save(
-        Record::Lead(next),
-        "lead.acknowledged",
-        format!("{}({by})接收问题线索", lead.receiver.label_zh()),
-        None,
-    );
+    d.save(Record::Lead(next), "lead.acknowledged", format!("{}({by})接收问题线索", lead.receiver.label_zh()), None);
     Ok(())
 }
 
 pub fn report_lead_result(d: &mut Decision, c: &ReportLeadResult) -> DomainResult<()> {
     let lead = lead_of(d, c.lead)?;
-    d.actor
-        .require(&receiver_roles(&lead.receiver), "reporting a lead's result")?;
+    d.actor.require(&receiver_roles(&lead.receiver), "reporting a lead's result")?;
     ensure(lead.status == LeadStatus::Acknowledged, || {
         DomainError::precondition(
             "lead",
-            format!(
-                "the lead is {}; it must be acknowledged first",
-                lead.status.label_zh()
-            ),
+            format!("the lead is {}; it must be acknowledged first", lead.status.label_zh()),
         )
     })?;
     let result = required_text("result", &c.result, 2000)?;
@@ -404,31 +269,18 @@ pub fn report_lead_result(d: &mut Decision, c: &ReportLeadResult) -> DomainResul
     next.meta = d.next_meta(&lead.meta);
     next.status = LeadStatus::ResultReported;
     next.result = Some(result);
-    d.save(
-        Record::Lead(next),
-        "lead.result_reported",
-        format!("{}反馈线索处置结果", lead.receiver.label_zh()),
-        None,
-    );
+    d.save(Record::Lead(next), "lead.result_reported", format!("{}反馈线索处置结果", lead.receiver.label_zh()), None);
     Ok(())
 }
 
 pub fn release_lead(d: &mut Decision, c: &ReleaseLead) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "releasing a lead to the city")?;
+    d.actor.require(&[Role::Office], "releasing a lead to the city")?;
     d.require_county("releasing a lead to the city")?;
     let lead = lead_of(d, c.lead)?;
-    ensure(!lead.released_to_city, || {
-        DomainError::precondition("lead", "the lead is already released to the city")
-    })?;
+    ensure(!lead.released_to_city, || DomainError::precondition("lead", "the lead is already released to the city"))?;
     let mut next = lead.clone();
     next.meta = d.next_meta(&lead.meta);
     next.released_to_city = true;
-    d.save(
-        Record::Lead(next),
-        "lead.released",
-        "问题线索报送市委巡察办".into(),
-        None,
-    );
+    d.save(Record::Lead(next), "lead.released", "问题线索报送市委巡察办".into(), None);
     Ok(())
 }

@@ -65,8 +65,7 @@ id_type!(/// A ledger event (台账).
     EventId);
 
 fn parse_uuid(field: &str, text: &str) -> DomainResult<Uuid> {
-    Uuid::parse_str(text.trim())
-        .map_err(|_| DomainError::invalid(field, format!("'{text}' is not a valid id (UUID)")))
+    Uuid::parse_str(text.trim()).map_err(|_| DomainError::invalid(field, format!("'{text}' is not a valid id (UUID)")))
 }
 
 /// Hands out fresh ids deterministically from one seed, so a command applied on every raft
@@ -80,10 +79,7 @@ pub struct IdSource {
 
 impl IdSource {
     pub fn new(seed: Uuid) -> Self {
-        Self {
-            seed: seed.as_u128(),
-            next: 0,
-        }
+        Self { seed: seed.as_u128(), next: 0 }
     }
 
     pub fn next_uuid(&mut self) -> Uuid {
@@ -152,17 +148,12 @@ impl NodeId {
 pub fn validate_county_code(field: &str, code: &str) -> DomainResult<()> {
     let ok = !code.is_empty()
         && code.len() <= 32
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !code.starts_with('-');
     if ok {
         Ok(())
     } else {
-        Err(DomainError::invalid(
-            field,
-            format!("'{code}' is not a county code: use 1-32 of a-z, 0-9 and '-'"),
-        ))
+        Err(DomainError::invalid(field, format!("'{code}' is not a county code: use 1-32 of a-z, 0-9 and '-'")))
     }
 }
 
@@ -207,10 +198,7 @@ mod tests {
     #[test]
     fn node_ids_parse() {
         assert!(NodeId::parse("n", "city").unwrap().is_city());
-        assert_eq!(
-            NodeId::parse("n", "county/c01").unwrap().county_code(),
-            Some("c01")
-        );
+        assert_eq!(NodeId::parse("n", "county/c01").unwrap().county_code(), Some("c01"));
         assert!(NodeId::parse("n", "county/C01").is_err());
         assert!(NodeId::parse("n", "province").is_err());
     }

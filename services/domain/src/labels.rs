@@ -13,41 +13,26 @@ pub trait Labelled: Sized + Copy + 'static {
     where
         Self: PartialEq,
     {
-        Self::VARIANTS
-            .iter()
-            .find(|(v, _, _)| *v == self)
-            .map(|(_, zh, _)| *zh)
-            .unwrap_or("?")
+        Self::VARIANTS.iter().find(|(v, _, _)| *v == self).map(|(_, zh, _)| *zh).unwrap_or("?")
     }
 
     fn code(self) -> &'static str
     where
         Self: PartialEq,
     {
-        Self::VARIANTS
-            .iter()
-            .find(|(v, _, _)| *v == self)
-            .map(|(_, _, en)| *en)
-            .unwrap_or("?")
+        Self::VARIANTS.iter().find(|(v, _, _)| *v == self).map(|(_, _, en)| *en).unwrap_or("?")
     }
 
     /// Parses a Chinese label or English code (case-insensitive, `-` or `_`).
     fn parse_label(text: &str) -> Option<Self> {
         let t = text.trim();
         let norm = t.to_ascii_lowercase().replace('-', "_");
-        Self::VARIANTS
-            .iter()
-            .find(|(_, zh, en)| *zh == t || *en == norm)
-            .map(|(v, _, _)| *v)
+        Self::VARIANTS.iter().find(|(_, zh, en)| *zh == t || *en == norm).map(|(v, _, _)| *v)
     }
 
     /// The accepted values, for error messages.
     fn choices() -> String {
-        Self::VARIANTS
-            .iter()
-            .map(|(_, zh, en)| format!("{zh}/{en}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        Self::VARIANTS.iter().map(|(_, zh, en)| format!("{zh}/{en}")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -215,10 +200,7 @@ mod tests {
             assert_eq!(Rank::parse_label(zh), Some(*v));
             assert_eq!(Rank::parse_label(en), Some(*v));
         }
-        assert_eq!(
-            Specialty::parse_label(" Finance "),
-            Some(Specialty::Finance)
-        );
+        assert_eq!(Specialty::parse_label(" Finance "), Some(Specialty::Finance));
         assert_eq!(Specialty::parse_label("木工"), None);
     }
 }

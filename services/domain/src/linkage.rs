@@ -73,11 +73,7 @@ pub struct DecideSecondment {
 }
 
 fn summary_of(round: &Round) -> RoundSummary {
-    RoundSummary {
-        round: round.id,
-        name: round.name.clone(),
-        dates: round.dates,
-    }
+    RoundSummary { round: round.id, name: round.name.clone(), dates: round.dates }
 }
 
 pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> {
@@ -85,23 +81,15 @@ pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> 
     d.actor.require(&[Role::Office], "issuing a linkage plan")?;
     let round = round_of(d, "round", c.round)?;
     d.require_owned("round", &round.meta)?;
-    ensure(round.status != RoundStatus::Closed, || {
-        DomainError::precondition("round", "the round is closed")
-    })?;
+    ensure(round.status != RoundStatus::Closed, || DomainError::precondition("round", "the round is closed"))?;
     let name = required_text("name", &c.name, 80)?;
     ensure(!c.linked_units.is_empty(), || {
         DomainError::invalid("linked_units", "name the city units inspected in linkage")
     })?;
     for (i, u) in c.linked_units.iter().enumerate() {
-        ensure(
-            d.state.targets_of_round(round.id).any(|t| t.unit == *u),
-            || {
-                DomainError::invalid(
-                    format!("linked_units[{i}]"),
-                    format!("unit {u} is not a target of {}", round.name),
-                )
-            },
-        )?;
+        ensure(d.state.targets_of_round(round.id).any(|t| t.unit == *u), || {
+            DomainError::invalid(format!("linked_units[{i}]"), format!("unit {u} is not a target of {}", round.name))
+        })?;
     }
     let plan = LinkagePlan {
         id: d.fresh_id(),
@@ -121,36 +109,20 @@ pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> 
 
 pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<()> {
     d.require_city("issuing a linked assignment")?;
-    d.actor
-        .require(&[Role::Office], "issuing a linked assignment")?;
+    d.actor.require(&[Role::Office], "issuing a linked assignment")?;
     let plan = d
         .state
         .linkage_plans
         .get(&c.plan)
         .ok_or_else(|| DomainError::not_found("plan", format!("linkage plan {}", c.plan)))?;
     validate_county_code("county", &c.county)?;
-    ensure(
-        !d.state
-            .assignments
-            .values()
-            .any(|a| a.plan == plan.id && a.county == c.county),
-        || {
-            DomainError::exists(
-                "county",
-                format!("an assignment of '{}' for {}", plan.name, c.county),
-            )
-        },
-    )?;
-    let tasks = required_text("tasks", &c.tasks, 4000)?;
-    ensure(c.due_on >= d.today, || {
-        DomainError::invalid("due_on", format!("{} is in the past", c.due_on))
+    ensure(!d.state.assignments.values().any(|a| a.plan == plan.id && a.county == c.county), || {
+        DomainError::exists("county", format!("an assignment of '{}' for {}", plan.name, c.county))
     })?;
-    let counterpart_units = plan
-        .linked_units
-        .iter()
-        .filter_map(|u| d.state.units.get(u))
-        .map(|u| u.name.clone())
-        .collect();
+    let tasks = required_text("tasks", &c.tasks, 4000)?;
+    ensure(c.due_on >= d.today, || DomainError::invalid("due_on", format!("{} is in the past", c.due_on)))?;
+    let counterpart_units =
+        plan.linked_units.iter().filter_map(|u| d.state.units.get(u)).map(|u| u.name.clone()).collect();
     let a = LinkedAssignment {
         id: d.fresh_id(),
         meta: d.new_meta(),
@@ -165,10 +137,7 @@ pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<(
     d.save(
         Record::Assignment(a),
         "assignment.issued",
-        format!(
-            "向{}下达联动任务({}),{}前完成",
-            c.county, plan.name, c.due_on
-        ),
+        format!("向{}下达联动任务({}),{}前完成", c.county, plan.name, c.due_on),
         None,
     );
     Ok(())
@@ -178,30 +147,15 @@ pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<(
 /// changes, so counties see the new dates.
 pub fn refresh_round_summaries(d: &mut Decision, round: &Round) {
     let summary = summary_of(round);
-    let plans: Vec<LinkagePlan> = d
-        .state
-        .linkage_plans
-        .values()
-        .filter(|p| p.round.round == round.id)
-        .cloned()
-        .collect();
+    let plans: Vec<LinkagePlan> =
+        d.state.linkage_plans.values().filter(|p| p.round.round == round.id).cloned().collect();
     for plan in plans {
         let mut np = plan.clone();
         np.meta = d.next_meta(&plan.meta);
         np.round = summary.clone();
-        d.save(
-            Record::LinkagePlan(np),
-            "linkage.round_updated",
-            format!("「{}」轮次日期更新", plan.name),
-            None,
-        );
-        let assignments: Vec<LinkedAssignment> = d
-            .state
-            .assignments
-            .values()
-            .filter(|a| a.plan == plan.id)
-            .cloned()
-            .collect();
+        d.save(Record::LinkagePlan(np), "linkage.round_updated", format!("「{}」轮次日期更新", plan.name), None);
+        let assignments: Vec<LinkedAssignment> =
+            d.state.assignments.values().filter(|a| a.plan == plan.id).cloned().collect();
         for a in assignments {
             let mut na = a.clone();
             na.meta = d.next_meta(&a.meta);
@@ -219,69 +173,47 @@ pub fn refresh_round_summaries(d: &mut Decision, round: &Round) {
 /// An assignment addressed to this county.
 fn my_assignment<'s>(d: &Decision<'s>, id: AssignmentId) -> DomainResult<&'s LinkedAssignment> {
     let code = d.require_county("answering a linked assignment")?;
-    let a = d
-        .state
-        .assignments
-        .get(&id)
-        .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {id}")))?;
-    ensure(a.county == code, || {
-        DomainError::denied("assignment", "the assignment is for another county")
-    })?;
+    let a =
+        d.state.assignments.get(&id).ok_or_else(|| DomainError::not_found("assignment", format!("assignment {id}")))?;
+    ensure(a.county == code, || DomainError::denied("assignment", "the assignment is for another county"))?;
     Ok(a)
 }
 
 pub fn respond_assignment(d: &mut Decision, c: &RespondAssignment) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "answering a linked assignment")?;
+    d.actor.require(&[Role::Office], "answering a linked assignment")?;
     let a = my_assignment(d, c.assignment)?;
     ensure(!d.state.assignment_responses.contains_key(&a.id), || {
         DomainError::precondition("assignment", "the assignment was already answered")
     })?;
     let reason = optional_text("reason", c.reason.as_deref().unwrap_or(""), 1000)?;
     if !c.accept {
-        ensure(reason.is_some(), || {
-            DomainError::invalid("reason", "declining needs a reason")
-        })?;
+        ensure(reason.is_some(), || DomainError::invalid("reason", "declining needs a reason"))?;
     }
     let r = AssignmentResponse {
         id: a.id,
         meta: d.new_meta(),
-        decision: if c.accept {
-            AssignmentDecision::Accepted
-        } else {
-            AssignmentDecision::Declined
-        },
+        decision: if c.accept { AssignmentDecision::Accepted } else { AssignmentDecision::Declined },
         decline_reason: if c.accept { None } else { reason.clone() },
         progress_percent: 0,
         progress_note: None,
         report: None,
     };
-    let summary = if c.accept {
-        "接收联动任务".to_string()
-    } else {
-        "拒绝联动任务".to_string()
-    };
+    let summary = if c.accept { "接收联动任务".to_string() } else { "拒绝联动任务".to_string() };
     d.save(
         Record::AssignmentResponse(r),
-        if c.accept {
-            "assignment.accepted"
-        } else {
-            "assignment.declined"
-        },
+        if c.accept { "assignment.accepted" } else { "assignment.declined" },
         summary,
         reason,
     );
     Ok(())
 }
 
-fn accepted_response<'s>(
-    d: &Decision<'s>,
-    a: &LinkedAssignment,
-) -> DomainResult<&'s AssignmentResponse> {
-    let r =
-        d.state.assignment_responses.get(&a.id).ok_or_else(|| {
-            DomainError::precondition("assignment", "accept the assignment first")
-        })?;
+fn accepted_response<'s>(d: &Decision<'s>, a: &LinkedAssignment) -> DomainResult<&'s AssignmentResponse> {
+    let r = d
+        .state
+        .assignment_responses
+        .get(&a.id)
+        .ok_or_else(|| DomainError::precondition("assignment", "accept the assignment first"))?;
     ensure(r.decision == AssignmentDecision::Accepted, || {
         DomainError::precondition("assignment", "the assignment was declined")
     })?;
@@ -289,36 +221,24 @@ fn accepted_response<'s>(
 }
 
 pub fn report_progress(d: &mut Decision, c: &ReportAssignmentProgress) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "reporting linked progress")?;
+    d.actor.require(&[Role::Office], "reporting linked progress")?;
     let a = my_assignment(d, c.assignment)?;
     let r = accepted_response(d, a)?;
-    ensure(c.percent <= 100, || {
-        DomainError::invalid("percent", "must be 0 to 100")
-    })?;
+    ensure(c.percent <= 100, || DomainError::invalid("percent", "must be 0 to 100"))?;
     ensure(c.percent >= r.progress_percent, || {
-        DomainError::invalid(
-            "percent",
-            format!("progress was already {}%", r.progress_percent),
-        )
+        DomainError::invalid("percent", format!("progress was already {}%", r.progress_percent))
     })?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 2000)?;
     let mut next = r.clone();
     next.meta = d.next_meta(&r.meta);
     next.progress_percent = c.percent;
     next.progress_note = note.clone().or(r.progress_note.clone());
-    d.save(
-        Record::AssignmentResponse(next),
-        "assignment.progress",
-        format!("联动任务进度{}%", c.percent),
-        note,
-    );
+    d.save(Record::AssignmentResponse(next), "assignment.progress", format!("联动任务进度{}%", c.percent), note);
     Ok(())
 }
 
 pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "submitting a linked report")?;
+    d.actor.require(&[Role::Office], "submitting a linked report")?;
     let a = my_assignment(d, c.assignment)?;
     let r = accepted_response(d, a)?;
     let summary = required_text("summary", &c.summary, 8000)?;
@@ -327,18 +247,12 @@ pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<(
         Some(rep) => match a.reviews.iter().find(|v| v.revision == rep.revision) {
             Some(v) if v.outcome == ReviewOutcome::Returned => rep.revision + 1,
             Some(_) => {
-                return Err(DomainError::precondition(
-                    "assignment",
-                    "the report was already accepted",
-                ));
+                return Err(DomainError::precondition("assignment", "the report was already accepted"));
             }
             None => {
                 return Err(DomainError::precondition(
                     "assignment",
-                    format!(
-                        "report revision {} is awaiting the city's review",
-                        rep.revision
-                    ),
+                    format!("report revision {} is awaiting the city's review", rep.revision),
                 ));
             }
         },
@@ -358,54 +272,30 @@ pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<(
     } else {
         format!("重新报送联动巡察报告(第{revision}稿)")
     };
-    d.save(
-        Record::AssignmentResponse(next),
-        "assignment.report_submitted",
-        text,
-        None,
-    );
+    d.save(Record::AssignmentResponse(next), "assignment.report_submitted", text, None);
     Ok(())
 }
 
 pub fn review_report(d: &mut Decision, c: &ReviewLinkedReport) -> DomainResult<()> {
     d.require_city("reviewing a linked report")?;
-    d.actor
-        .require(&[Role::Office], "reviewing a linked report")?;
-    let a = d.state.assignments.get(&c.assignment).ok_or_else(|| {
-        DomainError::not_found("assignment", format!("assignment {}", c.assignment))
-    })?;
-    d.require_owned("assignment", &a.meta)?;
-    let report = d
+    d.actor.require(&[Role::Office], "reviewing a linked report")?;
+    let a = d
         .state
-        .assignment_responses
-        .get(&a.id)
-        .and_then(|r| r.report.as_ref())
-        .ok_or_else(|| {
-            DomainError::precondition(
-                "assignment",
-                format!("{} has not submitted a report yet", a.county),
-            )
-        })?;
-    ensure(
-        !a.reviews.iter().any(|v| v.revision == report.revision),
-        || {
-            DomainError::precondition(
-                "assignment",
-                format!("revision {} was already reviewed", report.revision),
-            )
-        },
-    )?;
+        .assignments
+        .get(&c.assignment)
+        .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {}", c.assignment)))?;
+    d.require_owned("assignment", &a.meta)?;
+    let report = d.state.assignment_responses.get(&a.id).and_then(|r| r.report.as_ref()).ok_or_else(|| {
+        DomainError::precondition("assignment", format!("{} has not submitted a report yet", a.county))
+    })?;
+    ensure(!a.reviews.iter().any(|v| v.revision == report.revision), || {
+        DomainError::precondition("assignment", format!("revision {} was already reviewed", report.revision))
+    })?;
     let comments = optional_text("comments", c.comments.as_deref().unwrap_or(""), 4000)?;
     if !c.accept {
-        ensure(comments.is_some(), || {
-            DomainError::invalid("comments", "returning a report needs comments")
-        })?;
+        ensure(comments.is_some(), || DomainError::invalid("comments", "returning a report needs comments"))?;
     }
-    let outcome = if c.accept {
-        ReviewOutcome::Accepted
-    } else {
-        ReviewOutcome::Returned
-    };
+    let outcome = if c.accept { ReviewOutcome::Accepted } else { ReviewOutcome::Returned };
     let mut next = a.clone();
     next.meta = d.next_meta(&a.meta);
     next.reviews.push(Review {
@@ -415,18 +305,8 @@ pub fn review_report(d: &mut Decision, c: &ReviewLinkedReport) -> DomainResult<(
         on: d.today,
         by: d.actor.name.clone(),
     });
-    let text = format!(
-        "审核{}联动报告第{}稿:{}",
-        a.county,
-        report.revision,
-        if c.accept { "通过" } else { "退回" }
-    );
-    d.save(
-        Record::Assignment(next),
-        "assignment.reviewed",
-        text,
-        comments,
-    );
+    let text = format!("审核{}联动报告第{}稿:{}", a.county, report.revision, if c.accept { "通过" } else { "退回" });
+    d.save(Record::Assignment(next), "assignment.reviewed", text, comments);
     Ok(())
 }
 
@@ -452,40 +332,25 @@ pub fn assignment_stage(a: &LinkedAssignment, r: Option<&AssignmentResponse>) ->
 
 pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResult<()> {
     d.require_city("requesting a secondment")?;
-    d.actor
-        .require(&[Role::Office], "requesting a secondment")?;
+    d.actor.require(&[Role::Office], "requesting a secondment")?;
     let p = d
         .state
         .persons
         .get(&c.person)
         .ok_or_else(|| DomainError::not_found("person", format!("person {}", c.person)))?;
     let county = p.meta.owner.county_code().ok_or_else(|| {
-        DomainError::invalid(
-            "person",
-            format!("{} is in the city pool; no secondment is needed", p.name),
-        )
+        DomainError::invalid("person", format!("{} is in the city pool; no secondment is needed", p.name))
     })?;
-    ensure(p.active, || {
-        DomainError::precondition(
-            "person",
-            format!("{} is inactive in the county pool", p.name),
-        )
-    })?;
+    ensure(p.active, || DomainError::precondition("person", format!("{} is inactive in the county pool", p.name)))?;
     DateWindow::new("window", c.window.from, c.window.to)?;
     let purpose = required_text("purpose", &c.purpose, 200)?;
     let pending = d.state.secondment_requests.values().any(|r| {
         r.person == p.id
             && r.window.overlaps(&c.window)
-            && d.state
-                .secondment_decisions
-                .get(&r.id)
-                .is_none_or(|x| x.approved)
+            && d.state.secondment_decisions.get(&r.id).is_none_or(|x| x.approved)
     });
     ensure(!pending, || {
-        DomainError::exists(
-            "person",
-            format!("a secondment of {} for an overlapping window", p.name),
-        )
+        DomainError::exists("person", format!("a secondment of {} for an overlapping window", p.name))
     })?;
     let req = SecondmentRequest {
         id: d.fresh_id(),
@@ -507,27 +372,21 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
 pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "deciding a secondment")?;
     let code = d.require_county("deciding a secondment")?;
-    let req = d.state.secondment_requests.get(&c.request).ok_or_else(|| {
-        DomainError::not_found("request", format!("secondment request {}", c.request))
-    })?;
-    ensure(req.county == code, || {
-        DomainError::denied("request", "the request is for another county")
-    })?;
+    let req = d
+        .state
+        .secondment_requests
+        .get(&c.request)
+        .ok_or_else(|| DomainError::not_found("request", format!("secondment request {}", c.request)))?;
+    ensure(req.county == code, || DomainError::denied("request", "the request is for another county"))?;
     ensure(!d.state.secondment_decisions.contains_key(&req.id), || {
         DomainError::precondition("request", "the request was already decided")
     })?;
     let reason = optional_text("reason", c.reason.as_deref().unwrap_or(""), 1000)?;
-    let name = d
-        .state
-        .persons
-        .get(&req.person)
-        .map(|p| p.name.clone())
-        .unwrap_or_default();
+    let name = d.state.persons.get(&req.person).map(|p| p.name.clone()).unwrap_or_default();
     if c.approve {
         let all = bookings(d.state);
-        let own = overlapping_bookings(&all, req.person, &req.window, None, d.me)
-            .into_iter()
-            .find(|b| &b.owner == d.me);
+        let own =
+            overlapping_bookings(&all, req.person, &req.window, None, d.me).into_iter().find(|b| &b.owner == d.me);
         if let Some(b) = own {
             return Err(DomainError::precondition(
                 "request",
@@ -535,9 +394,7 @@ pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult
             ));
         }
     } else {
-        ensure(reason.is_some(), || {
-            DomainError::invalid("reason", "declining needs a reason")
-        })?;
+        ensure(reason.is_some(), || DomainError::invalid("reason", "declining needs a reason"))?;
     }
     let decision = SecondmentDecision {
         id: req.id,
@@ -546,15 +403,7 @@ pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult
         reason: reason.clone(),
         decided_on: d.today,
     };
-    let text = format!(
-        "{}市委抽调{name}",
-        if c.approve { "同意" } else { "不同意" }
-    );
-    d.save(
-        Record::SecondmentDecision(decision),
-        "secondment.decided",
-        text,
-        reason,
-    );
+    let text = format!("{}市委抽调{name}", if c.approve { "同意" } else { "不同意" });
+    d.save(Record::SecondmentDecision(decision), "secondment.decided", text, reason);
     Ok(())
 }

@@ -213,10 +213,7 @@ pub struct RoundDates {
 impl RoundDates {
     /// The on-site window groups are booked for.
     pub fn window(&self) -> DateWindow {
-        DateWindow {
-            from: self.enter_on,
-            to: self.leave_on,
-        }
+        DateWindow { from: self.enter_on, to: self.leave_on }
     }
 }
 
@@ -413,10 +410,7 @@ pub enum RectificationStatus {
 impl RectificationStatus {
     /// Still owed by the unit: counts toward overdue.
     pub fn is_pending(self) -> bool {
-        matches!(
-            self,
-            RectificationStatus::Open | RectificationStatus::InProgress
-        )
+        matches!(self, RectificationStatus::Open | RectificationStatus::InProgress)
     }
 }
 

@@ -30,35 +30,18 @@ pub struct Coverage {
 
 /// A unit counts as covered once a round of the term gave it feedback: the inspection is done.
 pub fn coverage(state: &State, term: &Term) -> Coverage {
-    let rounds: BTreeSet<RoundId> = state
-        .rounds
-        .values()
-        .filter(|r| r.term == term.id)
-        .map(|r| r.id)
-        .collect();
+    let rounds: BTreeSet<RoundId> = state.rounds.values().filter(|r| r.term == term.id).map(|r| r.id).collect();
     let mut covered = BTreeSet::new();
     let mut active = BTreeSet::new();
-    for t in state
-        .targets
-        .values()
-        .filter(|t| rounds.contains(&t.round) && term.planned_units.contains(&t.unit))
-    {
+    for t in state.targets.values().filter(|t| rounds.contains(&t.round) && term.planned_units.contains(&t.unit)) {
         if t.feedback_on.is_some() {
             covered.insert(t.unit);
-        } else if state
-            .rounds
-            .get(&t.round)
-            .is_some_and(|r| r.status != RoundStatus::Draft)
-        {
+        } else if state.rounds.get(&t.round).is_some_and(|r| r.status != RoundStatus::Draft) {
             active.insert(t.unit);
         }
     }
     let planned = term.planned_units.len();
-    let percent = if planned == 0 {
-        0.0
-    } else {
-        (covered.len() as f64 * 10000.0 / planned as f64).round() / 100.0
-    };
+    let percent = if planned == 0 { 0.0 } else { (covered.len() as f64 * 10000.0 / planned as f64).round() / 100.0 };
     Coverage {
         term: term.id,
         term_name: term.name.clone(),
@@ -67,12 +50,7 @@ pub fn coverage(state: &State, term: &Term) -> Coverage {
         covered: covered.len(),
         in_progress: active.difference(&covered).count(),
         percent,
-        uncovered: term
-            .planned_units
-            .iter()
-            .filter(|u| !covered.contains(u))
-            .copied()
-            .collect(),
+        uncovered: term.planned_units.iter().filter(|u| !covered.contains(u)).copied().collect(),
     }
 }
 
@@ -122,17 +100,9 @@ pub fn overdue_items(state: &State, today: NaiveDate) -> Vec<OverdueItem> {
         .rectifications
         .values()
         .filter(|i| is_overdue(i, today))
-        .map(|i| OverdueItem {
-            item: i.id,
-            owner: i.meta.owner.clone(),
-            days_overdue: (today - i.deadline).num_days(),
-        })
+        .map(|i| OverdueItem { item: i.id, owner: i.meta.owner.clone(), days_overdue: (today - i.deadline).num_days() })
         .collect();
-    out.sort_by(|a, b| {
-        b.days_overdue
-            .cmp(&a.days_overdue)
-            .then(a.item.cmp(&b.item))
-    });
+    out.sort_by(|a, b| b.days_overdue.cmp(&a.days_overdue).then(a.item.cmp(&b.item)));
     out
 }
 
@@ -151,11 +121,7 @@ pub fn overdue_reports(state: &State, today: NaiveDate) -> Vec<OverdueReport> {
         .filter(|t| t.report_submitted_on.is_none())
         .filter_map(|t| {
             let due = report_due_on(state.rounds.get(&t.round)?, t)?;
-            (today > due).then(|| OverdueReport {
-                target: t.id,
-                owner: t.meta.owner.clone(),
-                due_on: due,
-            })
+            (today > due).then(|| OverdueReport { target: t.id, owner: t.meta.owner.clone(), due_on: due })
         })
         .collect()
 }
@@ -178,11 +144,7 @@ pub struct NodeOversight {
 
 /// The standing of every node whose records this node holds (the city: all counties).
 pub fn oversight(state: &State, today: NaiveDate) -> Vec<NodeOversight> {
-    let mut nodes: BTreeSet<NodeId> = state
-        .rounds
-        .values()
-        .map(|r| r.meta.owner.clone())
-        .collect();
+    let mut nodes: BTreeSet<NodeId> = state.rounds.values().map(|r| r.meta.owner.clone()).collect();
     nodes.extend(state.terms.values().map(|t| t.meta.owner.clone()));
     for a in state.assignments.values() {
         if let Ok(n) = NodeId::county(&a.county) {
@@ -195,14 +157,8 @@ pub fn oversight(state: &State, today: NaiveDate) -> Vec<NodeOversight> {
         .map(|node| {
             let owned = |m: &crate::common::Meta| m.owner == node;
             let mut assignments = BTreeMap::new();
-            for a in state
-                .assignments
-                .values()
-                .filter(|a| node.county_code() == Some(a.county.as_str()))
-            {
-                *assignments
-                    .entry(assignment_stage(a, state.assignment_responses.get(&a.id)))
-                    .or_default() += 1;
+            for a in state.assignments.values().filter(|a| node.county_code() == Some(a.county.as_str())) {
+                *assignments.entry(assignment_stage(a, state.assignment_responses.get(&a.id))).or_default() += 1;
             }
             NodeOversight {
                 rounds: state.rounds.values().filter(|r| owned(&r.meta)).count(),
@@ -213,23 +169,10 @@ pub fn oversight(state: &State, today: NaiveDate) -> Vec<NodeOversight> {
                     .count(),
                 targets: state.targets.values().filter(|t| owned(&t.meta)).count(),
                 findings: state.findings.values().filter(|f| owned(&f.meta)).count(),
-                leads: state
-                    .targets
-                    .values()
-                    .filter(|t| owned(&t.meta))
-                    .map(|t| t.lead_count)
-                    .sum(),
-                rectification: summarize_items(
-                    state.rectifications.values().filter(|i| owned(&i.meta)),
-                    today,
-                ),
+                leads: state.targets.values().filter(|t| owned(&t.meta)).map(|t| t.lead_count).sum(),
+                rectification: summarize_items(state.rectifications.values().filter(|i| owned(&i.meta)), today),
                 overdue_reports: reports.iter().filter(|r| r.owner == node).count(),
-                coverage: state
-                    .terms
-                    .values()
-                    .filter(|t| owned(&t.meta))
-                    .map(|t| coverage(state, t))
-                    .collect(),
+                coverage: state.terms.values().filter(|t| owned(&t.meta)).map(|t| coverage(state, t)).collect(),
                 assignments,
                 node,
             }

@@ -78,10 +78,7 @@ impl Kind {
 
     /// Kinds a county may own (and so push to the city).
     pub fn county_may_own(self) -> bool {
-        !matches!(
-            self,
-            Kind::LinkagePlan | Kind::Assignment | Kind::SecondmentRequest
-        )
+        !matches!(self, Kind::LinkagePlan | Kind::Assignment | Kind::SecondmentRequest)
     }
 
     /// Kinds only the city may own.
@@ -255,51 +252,27 @@ pub fn check_remote(origin: &NodeId, me: &NodeId, record: &Record) -> crate::Dom
     if record.owner() != origin {
         return Err(DomainError::denied(
             "changes",
-            format!(
-                "{origin} sent {kind} {} owned by {}",
-                record.id_string(),
-                record.owner()
-            ),
+            format!("{origin} sent {kind} {} owned by {}", record.id_string(), record.owner()),
         ));
     }
-    let allowed = if origin.is_city() {
-        kind.city_may_own()
-    } else {
-        kind.county_may_own()
-    };
+    let allowed = if origin.is_city() { kind.city_may_own() } else { kind.county_may_own() };
     if !allowed {
-        return Err(DomainError::denied(
-            "changes",
-            format!("{origin} may not own a {kind}"),
-        ));
+        return Err(DomainError::denied("changes", format!("{origin} may not own a {kind}")));
     }
     if !record.audience().reaches(me) {
-        return Err(DomainError::denied(
-            "changes",
-            format!("{kind} {} is not addressed to {me}", record.id_string()),
-        ));
+        return Err(DomainError::denied("changes", format!("{kind} {} is not addressed to {me}", record.id_string())));
     }
     Ok(())
 }
 
 /// The same check for a ledger event received from `origin`.
-pub fn check_remote_event(
-    origin: &NodeId,
-    me: &NodeId,
-    event: &crate::LedgerEvent,
-) -> crate::DomainResult<()> {
+pub fn check_remote_event(origin: &NodeId, me: &NodeId, event: &crate::LedgerEvent) -> crate::DomainResult<()> {
     use crate::DomainError;
     if &event.node != origin {
-        return Err(DomainError::denied(
-            "changes",
-            format!("{origin} sent an event made on {}", event.node),
-        ));
+        return Err(DomainError::denied("changes", format!("{origin} sent an event made on {}", event.node)));
     }
     if !event.audience.reaches(me) {
-        return Err(DomainError::denied(
-            "changes",
-            format!("event {} is not addressed to {me}", event.id),
-        ));
+        return Err(DomainError::denied("changes", format!("event {} is not addressed to {me}", event.id)));
     }
     Ok(())
 }

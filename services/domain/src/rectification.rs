@@ -62,34 +62,22 @@ pub struct CloseNotice {
 }
 
 pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office, Role::Unit], "adding a rectification item")?;
+    d.actor.require(&[Role::Office, Role::Unit], "adding a rectification item")?;
     let finding = d
         .state
         .findings
         .get(&c.finding)
         .ok_or_else(|| DomainError::not_found("finding", format!("finding {}", c.finding)))?;
     d.require_owned("finding", &finding.meta)?;
-    ensure(
-        matches!(
-            finding.status,
-            FindingStatus::FedBack | FindingStatus::Rectifying
-        ),
-        || {
-            DomainError::precondition(
-                "finding",
-                format!(
-                    "the finding is {}; rectification follows feedback",
-                    finding.status.label_zh()
-                ),
-            )
-        },
-    )?;
+    ensure(matches!(finding.status, FindingStatus::FedBack | FindingStatus::Rectifying), || {
+        DomainError::precondition(
+            "finding",
+            format!("the finding is {}; rectification follows feedback", finding.status.label_zh()),
+        )
+    })?;
     let target = target_of(d, "finding", finding.target)?;
     let round = round_of(d, "finding", finding.round)?;
-    ensure(!c.measures.is_empty(), || {
-        DomainError::invalid("measures", "name at least one measure")
-    })?;
+    ensure(!c.measures.is_empty(), || DomainError::invalid("measures", "name at least one measure"))?;
     let measures = c
         .measures
         .iter()
@@ -97,23 +85,14 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
         .map(|(i, m)| required_text(&format!("measures[{i}]"), m, 1000))
         .collect::<DomainResult<Vec<_>>>()?;
     let responsible_unit = required_text("responsible_unit", &c.responsible_unit, 80)?;
-    let responsible_person = optional_text(
-        "responsible_person",
-        c.responsible_person.as_deref().unwrap_or(""),
-        32,
-    )?;
-    let feedback = target
-        .feedback_on
-        .expect("a fed-back finding's target has feedback");
+    let responsible_person = optional_text("responsible_person", c.responsible_person.as_deref().unwrap_or(""), 32)?;
+    let feedback = target.feedback_on.expect("a fed-back finding's target has feedback");
     let deadline = match c.deadline {
         Some(day) => day,
         None => report_due_on(round, target).expect("feedback is set"),
     };
     ensure(deadline > feedback, || {
-        DomainError::invalid(
-            "deadline",
-            format!("{deadline} is not after feedback ({feedback})"),
-        )
+        DomainError::invalid("deadline", format!("{deadline} is not after feedback ({feedback})"))
     })?;
     let item = RectificationItem {
         id: d.fresh_id(),
@@ -138,33 +117,18 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
         c.kind.label_zh(),
         c.measures.len()
     );
-    d.save(
-        Record::Rectification(item),
-        "rectification.added",
-        summary,
-        None,
-    );
+    d.save(Record::Rectification(item), "rectification.added", summary, None);
     if finding.status == FindingStatus::FedBack {
         let mut nf = finding.clone();
         nf.meta = d.next_meta(&finding.meta);
         nf.status = FindingStatus::Rectifying;
-        d.save(
-            Record::Finding(nf),
-            "finding.rectifying",
-            format!("问题「{}」进入整改", finding.title),
-            None,
-        );
+        d.save(Record::Finding(nf), "finding.rectifying", format!("问题「{}」进入整改", finding.title), None);
     }
     if round.status == RoundStatus::FeedbackGiven {
         let mut nr = round.clone();
         nr.meta = d.next_meta(&round.meta);
         nr.status = RoundStatus::Rectifying;
-        d.save(
-            Record::Round(nr),
-            "round.rectifying",
-            format!("「{}」进入整改阶段", round.name),
-            None,
-        );
+        d.save(Record::Round(nr), "round.rectifying", format!("「{}」进入整改阶段", round.name), None);
     }
     Ok(())
 }
@@ -180,49 +144,33 @@ fn item_of<'s>(d: &Decision<'s>, id: RectificationId) -> DomainResult<&'s Rectif
 }
 
 pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()> {
-    d.actor.require(
-        &[Role::Office, Role::Unit],
-        "reporting rectification progress",
-    )?;
+    d.actor.require(&[Role::Office, Role::Unit], "reporting rectification progress")?;
     let item = item_of(d, c.item)?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 2000)?;
     let evidence = optional_text("evidence", c.evidence.as_deref().unwrap_or(""), 2000)?;
-    ensure(
-        c.status.is_some() || note.is_some() || evidence.is_some(),
-        || DomainError::invalid("status", "give a new status, a note or evidence"),
-    )?;
+    ensure(c.status.is_some() || note.is_some() || evidence.is_some(), || {
+        DomainError::invalid("status", "give a new status, a note or evidence")
+    })?;
     use RectificationStatus::*;
     if let Some(to) = c.status {
         let from = item.status;
         let allowed = matches!(
             (from, to),
-            (Open, InProgress)
-                | (Open | InProgress, Done)
-                | (Done, InProgress)
-                | (Open | InProgress, LongTerm)
+            (Open, InProgress) | (Open | InProgress, Done) | (Done, InProgress) | (Open | InProgress, LongTerm)
         );
         ensure(allowed, || {
             DomainError::precondition(
                 "status",
-                format!(
-                    "an item that is {} cannot become {}",
-                    from.label_zh(),
-                    to.label_zh()
-                ),
+                format!("an item that is {} cannot become {}", from.label_zh(), to.label_zh()),
             )
         })?;
         if to == Done {
             ensure(evidence.is_some() || item.evidence.is_some(), || {
-                DomainError::invalid(
-                    "evidence",
-                    "a done item needs evidence of the rectification",
-                )
+                DomainError::invalid("evidence", "a done item needs evidence of the rectification")
             })?;
         }
         if to == LongTerm {
-            ensure(note.is_some(), || {
-                DomainError::invalid("note", "say why the item is a long-term one")
-            })?;
+            ensure(note.is_some(), || DomainError::invalid("note", "say why the item is a long-term one"))?;
         }
     }
     let mut next = item.clone();
@@ -231,11 +179,7 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
         next.status = to;
     }
     if let Some(text) = &note {
-        next.progress.push(ProgressNote {
-            on: d.today,
-            by: d.actor.name.clone(),
-            text: text.clone(),
-        });
+        next.progress.push(ProgressNote { on: d.today, by: d.actor.name.clone(), text: text.clone() });
     }
     if evidence.is_some() {
         next.evidence = evidence;
@@ -244,65 +188,37 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
         Some(to) => format!("整改事项{} → {}", item.status.label_zh(), to.label_zh()),
         None => "报告整改进展".into(),
     };
-    d.save(
-        Record::Rectification(next),
-        "rectification.updated",
-        summary,
-        note,
-    );
+    d.save(Record::Rectification(next), "rectification.updated", summary, note);
     Ok(())
 }
 
 pub fn sign_off(d: &mut Decision, c: &SignOffRectification) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "signing off a rectification item (销号)")?;
+    d.actor.require(&[Role::Office], "signing off a rectification item (销号)")?;
     let item = item_of(d, c.item)?;
     ensure(item.status == RectificationStatus::Done, || {
         DomainError::precondition(
             "item",
-            format!(
-                "the item is {}; only a done item can be signed off",
-                item.status.label_zh()
-            ),
+            format!("the item is {}; only a done item can be signed off", item.status.label_zh()),
         )
     })?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 1000)?;
     let mut next = item.clone();
     next.meta = d.next_meta(&item.meta);
     next.status = RectificationStatus::SignedOff;
-    next.sign_off = Some(SignOff {
-        on: d.today,
-        by: d.actor.name.clone(),
-        note: note.clone(),
-    });
-    d.save(
-        Record::Rectification(next.clone()),
-        "rectification.signed_off",
-        "整改事项销号".into(),
-        note,
-    );
+    next.sign_off = Some(SignOff { on: d.today, by: d.actor.name.clone(), note: note.clone() });
+    d.save(Record::Rectification(next.clone()), "rectification.signed_off", "整改事项销号".into(), note);
     // The finding is signed off once every item for it is.
     let finding = &d.state.findings[&item.finding];
     let all_done = d
         .state
         .items_of_finding(finding.id)
         .map(|i| if i.id == next.id { &next } else { i })
-        .all(|i| {
-            matches!(
-                i.status,
-                RectificationStatus::SignedOff | RectificationStatus::LongTerm
-            )
-        });
+        .all(|i| matches!(i.status, RectificationStatus::SignedOff | RectificationStatus::LongTerm));
     if all_done && finding.status != FindingStatus::SignedOff {
         let mut nf = finding.clone();
         nf.meta = d.next_meta(&finding.meta);
         nf.status = FindingStatus::SignedOff;
-        d.save(
-            Record::Finding(nf),
-            "finding.signed_off",
-            format!("问题「{}」整改完成销号", finding.title),
-            None,
-        );
+        d.save(Record::Finding(nf), "finding.signed_off", format!("问题「{}」整改完成销号", finding.title), None);
     }
     Ok(())
 }
@@ -313,12 +229,9 @@ pub fn is_overdue(item: &RectificationItem, today: NaiveDate) -> bool {
 }
 
 pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "issuing a supervision notice (督办)")?;
+    d.actor.require(&[Role::Office], "issuing a supervision notice (督办)")?;
     let text = required_text("text", &c.text, 2000)?;
-    ensure(c.respond_by >= d.today, || {
-        DomainError::invalid("respond_by", format!("{} is in the past", c.respond_by))
-    })?;
+    ensure(c.respond_by >= d.today, || DomainError::invalid("respond_by", format!("{} is in the past", c.respond_by)))?;
     let addressee_label = match &c.addressee {
         Addressee::County(code) => {
             d.require_city("pressing a county office")?;
@@ -326,16 +239,9 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             format!("{code} 巡察办")
         }
         Addressee::Unit(u) => {
-            let unit = d
-                .state
-                .units
-                .get(u)
-                .ok_or_else(|| DomainError::not_found("addressee", format!("unit {u}")))?;
+            let unit = d.state.units.get(u).ok_or_else(|| DomainError::not_found("addressee", format!("unit {u}")))?;
             ensure(&unit.meta.owner == d.me, || {
-                DomainError::invalid(
-                    "addressee",
-                    "press units of this node; press a county through its office",
-                )
+                DomainError::invalid("addressee", "press units of this node; press a county through its office")
             })?;
             unit.name.clone()
         }
@@ -346,9 +252,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             d.state
                 .rectifications
                 .get(id)
-                .ok_or_else(|| {
-                    DomainError::not_found("subject", format!("rectification item {id}"))
-                })?
+                .ok_or_else(|| DomainError::not_found("subject", format!("rectification item {id}")))?
                 .meta
                 .owner
                 .clone(),
@@ -368,10 +272,9 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
                 .assignments
                 .get(id)
                 .ok_or_else(|| DomainError::not_found("subject", format!("assignment {id}")))?;
-            ensure(
-                matches!(&c.addressee, Addressee::County(code) if *code == a.county),
-                || DomainError::invalid("subject", "the assignment is for another county"),
-            )?;
+            ensure(matches!(&c.addressee, Addressee::County(code) if *code == a.county), || {
+                DomainError::invalid("subject", "the assignment is for another county")
+            })?;
             None
         }
         NoticeSubject::General => None,
@@ -382,26 +285,17 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             Addressee::Unit(_) => d.me.clone(),
         };
         ensure(owner == expected, || {
-            DomainError::invalid(
-                "subject",
-                format!("the subject belongs to {owner}, not to the addressee"),
-            )
+            DomainError::invalid("subject", format!("the subject belongs to {owner}, not to the addressee"))
         })?;
     }
     if let Some(prev) = c.escalates {
-        let earlier = d
-            .state
-            .notices
-            .get(&prev)
-            .ok_or_else(|| DomainError::not_found("escalates", format!("notice {prev}")))?;
+        let earlier =
+            d.state.notices.get(&prev).ok_or_else(|| DomainError::not_found("escalates", format!("notice {prev}")))?;
         ensure(earlier.addressee == c.addressee, || {
             DomainError::invalid("escalates", "the earlier notice went to someone else")
         })?;
         ensure(c.level > earlier.level, || {
-            DomainError::invalid(
-                "level",
-                format!("an escalation goes above {}", earlier.level.label_zh()),
-            )
+            DomainError::invalid("level", format!("an escalation goes above {}", earlier.level.label_zh()))
         })?;
     }
     let notice = SupervisionNotice {
@@ -415,11 +309,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
         escalates: c.escalates,
         status: NoticeStatus::Open,
     };
-    let summary = format!(
-        "向{addressee_label}发出{},限{}前回复",
-        c.level.label_zh(),
-        c.respond_by
-    );
+    let summary = format!("向{addressee_label}发出{},限{}前回复", c.level.label_zh(), c.respond_by);
     d.save(Record::Notice(notice), "notice.issued", summary, None);
     Ok(())
 }
@@ -433,45 +323,28 @@ pub fn respond_notice(d: &mut Decision, c: &RespondNotice) -> DomainResult<()> {
     let text = required_text("text", &c.text, 4000)?;
     match &notice.addressee {
         Addressee::County(code) => {
-            d.actor
-                .require(&[Role::Office], "answering the city's supervision notice")?;
+            d.actor.require(&[Role::Office], "answering the city's supervision notice")?;
             ensure(d.me.county_code() == Some(code.as_str()), || {
                 DomainError::denied("notice", "the notice is addressed to another county")
             })?;
         }
         Addressee::Unit(_) => {
-            d.actor.require(
-                &[Role::Unit, Role::Office],
-                "answering a supervision notice",
-            )?;
+            d.actor.require(&[Role::Unit, Role::Office], "answering a supervision notice")?;
             d.require_owned("notice", &notice.meta)?;
         }
     }
-    ensure(notice.status == NoticeStatus::Open, || {
-        DomainError::precondition("notice", "the notice is closed")
-    })?;
+    ensure(notice.status == NoticeStatus::Open, || DomainError::precondition("notice", "the notice is closed"))?;
     let meta = match d.state.notice_responses.get(&notice.id) {
         Some(old) => d.next_meta(&old.meta),
         None => d.new_meta(),
     };
-    let response = NoticeResponse {
-        id: notice.id,
-        meta,
-        text,
-        responded_on: d.today,
-    };
-    d.save(
-        Record::NoticeResponse(response),
-        "notice.responded",
-        format!("回复{}", notice.level.label_zh()),
-        None,
-    );
+    let response = NoticeResponse { id: notice.id, meta, text, responded_on: d.today };
+    d.save(Record::NoticeResponse(response), "notice.responded", format!("回复{}", notice.level.label_zh()), None);
     Ok(())
 }
 
 pub fn close_notice(d: &mut Decision, c: &CloseNotice) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "closing a supervision notice")?;
+    d.actor.require(&[Role::Office], "closing a supervision notice")?;
     let notice = d
         .state
         .notices
@@ -484,11 +357,6 @@ pub fn close_notice(d: &mut Decision, c: &CloseNotice) -> DomainResult<()> {
     let mut next = notice.clone();
     next.meta = d.next_meta(&notice.meta);
     next.status = NoticeStatus::Closed;
-    d.save(
-        Record::Notice(next),
-        "notice.closed",
-        format!("{}办结", notice.level.label_zh()),
-        None,
-    );
+    d.save(Record::Notice(next), "notice.closed", format!("{}办结", notice.level.label_zh()), None);
     Ok(())
 }

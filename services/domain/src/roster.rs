@@ -66,16 +66,11 @@ pub fn validate_draft(
     ensure((1940..=youngest).contains(&draft.birth_year), || {
         DomainError::invalid(
             f("birth_year"),
-            format!(
-                "{} is not a plausible birth year (1940-{youngest})",
-                draft.birth_year
-            ),
+            format!("{} is not a plausible birth year (1940-{youngest})", draft.birth_year),
         )
     })?;
     let known_unit = |field: String, u: &UnitId| -> DomainResult<()> {
-        ensure(state.units.contains_key(u), || {
-            DomainError::not_found(field, format!("unit {u}"))
-        })
+        ensure(state.units.contains_key(u), || DomainError::not_found(field, format!("unit {u}")))
     };
     if let Some(u) = &draft.home_unit {
         known_unit(f("home_unit"), u)?;
@@ -94,10 +89,7 @@ pub fn validate_draft(
     p.unavailable = windows;
     if let Some(code) = &draft.from_county {
         ensure(me_is_city, || {
-            DomainError::invalid(
-                f("from_county"),
-                "only the city pool records persons seconded from a county",
-            )
+            DomainError::invalid(f("from_county"), "only the city pool records persons seconded from a county")
         })?;
         validate_county_code(&f("from_county"), code)?;
     }
@@ -128,16 +120,12 @@ fn person_from(d: &Decision, id: PersonId, p: PersonDraft) -> Person {
 /// A person already in this node's pool with the same name, birth year and work unit.
 fn duplicate_of<'s>(state: &'s State, d: &Decision, p: &PersonDraft) -> Option<&'s Person> {
     state.persons.values().find(|x| {
-        &x.meta.owner == d.me
-            && x.name == p.name
-            && x.birth_year == p.birth_year
-            && x.work_unit == p.work_unit
+        &x.meta.owner == d.me && x.name == p.name && x.birth_year == p.birth_year && x.work_unit == p.work_unit
     })
 }
 
 pub fn add_person(d: &mut Decision, c: &AddPerson) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "adding to the talent pool")?;
+    d.actor.require(&[Role::Office], "adding to the talent pool")?;
     let p = validate_draft(d.state, d.me.is_city(), d.today, "person.", &c.person)?;
     if let Some(x) = duplicate_of(d.state, d, &p) {
         return Err(DomainError::exists(
@@ -153,13 +141,8 @@ pub fn add_person(d: &mut Decision, c: &AddPerson) -> DomainResult<()> {
 }
 
 pub fn update_person(d: &mut Decision, c: &UpdatePerson) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "updating the talent pool")?;
-    let old = d
-        .state
-        .persons
-        .get(&c.id)
-        .ok_or_else(|| DomainError::not_found("id", format!("person {}", c.id)))?;
+    d.actor.require(&[Role::Office], "updating the talent pool")?;
+    let old = d.state.persons.get(&c.id).ok_or_else(|| DomainError::not_found("id", format!("person {}", c.id)))?;
     d.require_owned("id", &old.meta)?;
     let p = validate_draft(d.state, d.me.is_city(), d.today, "person.", &c.person)?;
     let mut next = person_from(d, c.id, p);
@@ -174,36 +157,21 @@ pub fn update_person(d: &mut Decision, c: &UpdatePerson) -> DomainResult<()> {
 }
 
 pub fn import_persons(d: &mut Decision, c: &ImportPersons) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office], "importing the talent pool")?;
-    ensure(!c.persons.is_empty(), || {
-        DomainError::invalid("persons", "the import has no rows")
-    })?;
+    d.actor.require(&[Role::Office], "importing the talent pool")?;
+    ensure(!c.persons.is_empty(), || DomainError::invalid("persons", "the import has no rows"))?;
     let mut validated = Vec::with_capacity(c.persons.len());
     let mut seen = BTreeSet::new();
     for (i, draft) in c.persons.iter().enumerate() {
-        let p = validate_draft(
-            d.state,
-            d.me.is_city(),
-            d.today,
-            &format!("persons[{i}]."),
-            draft,
-        )?;
+        let p = validate_draft(d.state, d.me.is_city(), d.today, &format!("persons[{i}]."), draft)?;
         if let Some(x) = duplicate_of(d.state, d, &p) {
             return Err(DomainError::exists(
                 format!("persons[{i}]"),
                 format!("{} ({}) as {}", x.name, x.work_unit, x.id),
             ));
         }
-        ensure(
-            seen.insert((p.name.clone(), p.birth_year, p.work_unit.clone())),
-            || {
-                DomainError::invalid(
-                    format!("persons[{i}]"),
-                    format!("{} appears twice in the import", p.name),
-                )
-            },
-        )?;
+        ensure(seen.insert((p.name.clone(), p.birth_year, p.work_unit.clone())), || {
+            DomainError::invalid(format!("persons[{i}]"), format!("{} appears twice in the import", p.name))
+        })?;
         validated.push(p);
     }
     let total = validated.len();
@@ -211,12 +179,7 @@ pub fn import_persons(d: &mut Decision, c: &ImportPersons) -> DomainResult<()> {
         let id = d.fresh_id();
         let summary = format!("{}批量入库({})", p.name, p.work_unit);
         let person = person_from(d, id, p);
-        d.save(
-            Record::Person(person),
-            "person.imported",
-            summary,
-            Some(format!("批量导入,共{total}人")),
-        );
+        d.save(Record::Person(person), "person.imported", summary, Some(format!("批量导入,共{total}人")));
     }
     Ok(())
 }
@@ -257,67 +220,34 @@ pub fn parse_roster(
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, h) in header.iter().enumerate() {
         let h = h.trim();
-        match ROSTER_COLUMNS
-            .iter()
-            .find(|(en, zh, _)| h == *zh || h.eq_ignore_ascii_case(en))
-        {
+        match ROSTER_COLUMNS.iter().find(|(en, zh, _)| h == *zh || h.eq_ignore_ascii_case(en)) {
             Some((en, _, _)) => {
                 index.insert(en, i);
             }
             None if h.is_empty() => {}
-            None => errors.push(RowError {
-                row: 1,
-                column: h.to_string(),
-                reason: "unknown column".into(),
-            }),
+            None => errors.push(RowError { row: 1, column: h.to_string(), reason: "unknown column".into() }),
         }
     }
     for (en, zh, required) in ROSTER_COLUMNS {
         if *required && !index.contains_key(en) {
-            errors.push(RowError {
-                row: 1,
-                column: zh.to_string(),
-                reason: "required column is missing".into(),
-            });
+            errors.push(RowError { row: 1, column: zh.to_string(), reason: "required column is missing".into() });
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     if rows.is_empty() {
-        return Err(vec![RowError {
-            row: 2,
-            column: String::new(),
-            reason: "the file has no data rows".into(),
-        }]);
+        return Err(vec![RowError { row: 2, column: String::new(), reason: "the file has no data rows".into() }]);
     }
-    let units_by_name: BTreeMap<&str, UnitId> = state
-        .units
-        .values()
-        .map(|u| (u.name.as_str(), u.id))
-        .collect();
+    let units_by_name: BTreeMap<&str, UnitId> = state.units.values().map(|u| (u.name.as_str(), u.id)).collect();
     let mut drafts = Vec::new();
     let mut seen = BTreeSet::new();
     for (r, row) in rows.iter().enumerate() {
         let row_no = r + 2;
-        let cell = |en: &str| -> &str {
-            index
-                .get(en)
-                .and_then(|&i| row.get(i))
-                .map(|s| s.trim())
-                .unwrap_or("")
-        };
+        let cell = |en: &str| -> &str { index.get(en).and_then(|&i| row.get(i)).map(|s| s.trim()).unwrap_or("") };
         let mut err = |column: &str, reason: String| {
-            let zh = ROSTER_COLUMNS
-                .iter()
-                .find(|(en, _, _)| *en == column)
-                .map(|c| c.1)
-                .unwrap_or(column);
-            errors.push(RowError {
-                row: row_no,
-                column: zh.to_string(),
-                reason,
-            });
+            let zh = ROSTER_COLUMNS.iter().find(|(en, _, _)| *en == column).map(|c| c.1).unwrap_or(column);
+            errors.push(RowError { row: row_no, column: zh.to_string(), reason });
         };
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
@@ -329,10 +259,7 @@ pub fn parse_roster(
         let gender = match cell("gender") {
             "" => None,
             g => Gender::parse_label(g).or_else(|| {
-                err(
-                    "gender",
-                    format!("'{g}' is not one of {}", Gender::choices()),
-                );
+                err("gender", format!("'{g}' is not one of {}", Gender::choices()));
                 None
             }),
         };
@@ -349,31 +276,18 @@ pub fn parse_roster(
         };
         let rank = Rank::parse_label(cell("rank"));
         if rank.is_none() {
-            err(
-                "rank",
-                format!("'{}' is not one of {}", cell("rank"), Rank::choices()),
-            );
+            err("rank", format!("'{}' is not one of {}", cell("rank"), Rank::choices()));
         }
         let source = PoolSource::parse_label(cell("source"));
         if source.is_none() {
-            err(
-                "source",
-                format!(
-                    "'{}' is not one of {}",
-                    cell("source"),
-                    PoolSource::choices()
-                ),
-            );
+            err("source", format!("'{}' is not one of {}", cell("source"), PoolSource::choices()));
         }
         let work_unit = cell("work_unit").to_string();
         let mut specialties = BTreeSet::new();
         for s in split_list(cell("specialties")) {
             match Specialty::parse_label(s) {
                 Some(x) => _ = specialties.insert(x),
-                None => err(
-                    "specialties",
-                    format!("'{s}' is not one of {}", Specialty::choices()),
-                ),
+                None => err("specialties", format!("'{s}' is not one of {}", Specialty::choices())),
             }
         }
         let leader_qualified = match cell("leader") {
@@ -416,26 +330,18 @@ pub fn parse_roster(
         };
         let before = errors.len();
         if let Err(e) = validate_draft(state, me_is_city, today, "", &draft) {
-            errors.push(RowError {
-                row: row_no,
-                column: column_label(&e.field),
-                reason: e.reason,
-            });
-        } else if state.persons.values().any(|x| {
-            x.name == draft.name
-                && x.birth_year == draft.birth_year
-                && x.work_unit == draft.work_unit
-        }) {
+            errors.push(RowError { row: row_no, column: column_label(&e.field), reason: e.reason });
+        } else if state
+            .persons
+            .values()
+            .any(|x| x.name == draft.name && x.birth_year == draft.birth_year && x.work_unit == draft.work_unit)
+        {
             errors.push(RowError {
                 row: row_no,
                 column: "姓名".into(),
                 reason: format!("{} is already in the pool", draft.name),
             });
-        } else if !seen.insert((
-            draft.name.clone(),
-            draft.birth_year,
-            draft.work_unit.clone(),
-        )) {
+        } else if !seen.insert((draft.name.clone(), draft.birth_year, draft.work_unit.clone())) {
             errors.push(RowError {
                 row: row_no,
                 column: "姓名".into(),
@@ -446,11 +352,7 @@ pub fn parse_roster(
             drafts.push(draft);
         }
     }
-    if errors.is_empty() {
-        Ok(drafts)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(drafts) } else { Err(errors) }
 }
 
 fn column_label(field: &str) -> String {
@@ -463,7 +365,5 @@ fn column_label(field: &str) -> String {
 
 /// Splits a cell holding several values (`财务、审计`, `a;b`, `a,b`).
 fn split_list(text: &str) -> impl Iterator<Item = &str> {
-    text.split(['、', ';', ';', ',', ',', '/'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    text.split(['、', ';', ';', ',', ',', '/']).map(str::trim).filter(|s| !s.is_empty())
 }

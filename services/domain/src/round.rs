@@ -12,9 +12,7 @@ use crate::ids::*;
 use crate::labels::Labelled;
 use crate::model::*;
 use crate::record::Record;
-use crate::staffing::{
-    availability_problem, bookings, may_staff, overlapping_bookings, recusal_reason,
-};
+use crate::staffing::{availability_problem, bookings, may_staff, overlapping_bookings, recusal_reason};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRound {
@@ -90,30 +88,18 @@ pub const DEFAULT_REPORT_DUE_MONTHS: u32 = 2;
 
 fn check_dates(dates: &RoundDates) -> DomainResult<()> {
     ensure(dates.enter_on <= dates.leave_on, || {
-        DomainError::invalid(
-            "dates.leave_on",
-            format!(
-                "leave {} is before enter {}",
-                dates.leave_on, dates.enter_on
-            ),
-        )
+        DomainError::invalid("dates.leave_on", format!("leave {} is before enter {}", dates.leave_on, dates.enter_on))
     })?;
     ensure(dates.leave_on <= dates.feedback_on, || {
         DomainError::invalid(
             "dates.feedback_on",
-            format!(
-                "feedback {} is before leave {}",
-                dates.feedback_on, dates.leave_on
-            ),
+            format!("feedback {} is before leave {}", dates.feedback_on, dates.leave_on),
         )
     })
 }
 
 pub fn round_of<'s>(d: &Decision<'s>, field: &str, id: RoundId) -> DomainResult<&'s Round> {
-    d.state
-        .rounds
-        .get(&id)
-        .ok_or_else(|| DomainError::not_found(field, format!("round {id}")))
+    d.state.rounds.get(&id).ok_or_else(|| DomainError::not_found(field, format!("round {id}")))
 }
 
 /// A change to the plan of `round`: free while draft, a recorded amendment (with a reason)
@@ -138,20 +124,11 @@ fn plan_change(
                     ),
                 )
             })?;
-            Ok(Some(Amendment {
-                at: d.at,
-                actor: d.actor.clone(),
-                reason,
-                change,
-            }))
+            Ok(Some(Amendment { at: d.at, actor: d.actor.clone(), reason, change }))
         }
         _ => Err(DomainError::precondition(
             "round",
-            format!(
-                "round '{}' is {}; its plan can no longer change",
-                round.name,
-                round.status.label_zh()
-            ),
+            format!("round '{}' is {}; its plan can no longer change", round.name, round.status.label_zh()),
         )),
     }
 }
@@ -170,47 +147,26 @@ fn save_amended(d: &mut Decision, round: &Round, amendment: Option<Amendment>) {
 
 pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "planning a round")?;
-    let term = d
-        .state
-        .terms
-        .get(&c.term)
-        .ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
+    let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
     d.require_owned("term", &term.meta)?;
     let name = required_text("name", &c.name, 64)?;
-    ensure(c.number >= 1, || {
-        DomainError::invalid("number", "round numbers start at 1")
-    })?;
+    ensure(c.number >= 1, || DomainError::invalid("number", "round numbers start at 1"))?;
     check_dates(&c.dates)?;
     ensure(term.window.contains(c.dates.enter_on), || {
+        DomainError::invalid("dates.enter_on", format!("{} is outside the term {}", c.dates.enter_on, term.window))
+    })?;
+    ensure(!d.state.rounds.values().any(|r| r.term == c.term && r.number == c.number), || {
+        DomainError::exists("number", format!("round {} of {}", c.number, term.name))
+    })?;
+    let months = c.report_due_months.unwrap_or(DEFAULT_REPORT_DUE_MONTHS);
+    ensure((1..=12).contains(&months), || DomainError::invalid("report_due_months", "must be 1 to 12 months"))?;
+    let size = c.group_size.unwrap_or_default();
+    ensure(size.min >= 1 && size.min <= size.max && size.max <= 20, || {
         DomainError::invalid(
-            "dates.enter_on",
-            format!("{} is outside the term {}", c.dates.enter_on, term.window),
+            "group_size",
+            format!("{}-{} is not a usable group size (1 ≤ min ≤ max ≤ 20)", size.min, size.max),
         )
     })?;
-    ensure(
-        !d.state
-            .rounds
-            .values()
-            .any(|r| r.term == c.term && r.number == c.number),
-        || DomainError::exists("number", format!("round {} of {}", c.number, term.name)),
-    )?;
-    let months = c.report_due_months.unwrap_or(DEFAULT_REPORT_DUE_MONTHS);
-    ensure((1..=12).contains(&months), || {
-        DomainError::invalid("report_due_months", "must be 1 to 12 months")
-    })?;
-    let size = c.group_size.unwrap_or_default();
-    ensure(
-        size.min >= 1 && size.min <= size.max && size.max <= 20,
-        || {
-            DomainError::invalid(
-                "group_size",
-                format!(
-                    "{}-{} is not a usable group size (1 ≤ min ≤ max ≤ 20)",
-                    size.min, size.max
-                ),
-            )
-        },
-    )?;
     let round = Round {
         id: d.fresh_id(),
         meta: d.new_meta(),
@@ -223,10 +179,8 @@ pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
         status: RoundStatus::Draft,
         amendments: Vec::new(),
     };
-    let summary = format!(
-        "拟定「{name}」方案:进驻{},撤离{},反馈{}",
-        c.dates.enter_on, c.dates.leave_on, c.dates.feedback_on
-    );
+    let summary =
+        format!("拟定「{name}」方案:进驻{},撤离{},反馈{}", c.dates.enter_on, c.dates.leave_on, c.dates.feedback_on);
     d.save(Record::Round(round), "round.planned", summary, None);
     Ok(())
 }
@@ -255,18 +209,10 @@ pub fn change_round_dates(d: &mut Decision, c: &ChangeRoundDates) -> DomainResul
                 .into_iter()
                 .find(|b| !matches!(b.source, crate::staffing::BookingSource::Group { round, .. } if round == c.round));
             if let Some(b) = clash {
-                let name = d
-                    .state
-                    .persons
-                    .get(&p)
-                    .map(|x| x.name.as_str())
-                    .unwrap_or("?");
+                let name = d.state.persons.get(&p).map(|x| x.name.as_str()).unwrap_or("?");
                 return Err(DomainError::precondition(
                     "dates",
-                    format!(
-                        "{name} of {} is already booked in {} ({})",
-                        g.name, b.label, b.window
-                    ),
+                    format!("{name} of {} is already booked in {} ({})", g.name, b.label, b.window),
                 ));
             }
         }
@@ -275,18 +221,9 @@ pub fn change_round_dates(d: &mut Decision, c: &ChangeRoundDates) -> DomainResul
     next.meta = d.next_meta(&round.meta);
     next.dates = c.dates;
     let reason = amendment.as_ref().map(|a| a.reason.clone());
-    let action = if amendment.is_some() {
-        "round.amended"
-    } else {
-        "round.dates_changed"
-    };
+    let action = if amendment.is_some() { "round.amended" } else { "round.dates_changed" };
     next.amendments.extend(amendment);
-    d.save(
-        Record::Round(next.clone()),
-        action,
-        format!("「{}」{change}", round.name),
-        reason,
-    );
+    d.save(Record::Round(next.clone()), action, format!("「{}」{change}", round.name), reason);
     crate::linkage::refresh_round_summaries(d, &next);
     Ok(())
 }
@@ -300,13 +237,9 @@ pub fn advance_round(d: &mut Decision, c: &AdvanceRound) -> DomainResult<()> {
     match (from, c.to) {
         (RoundStatus::Draft, RoundStatus::Approved) => {
             let groups: Vec<&Group> = d.state.groups_of_round(round.id).collect();
-            ensure(!groups.is_empty(), || {
-                bad(format!("'{}' has no groups yet", round.name))
-            })?;
+            ensure(!groups.is_empty(), || bad(format!("'{}' has no groups yet", round.name)))?;
             for g in &groups {
-                ensure(d.state.targets_of_group(g.id).next().is_some(), || {
-                    bad(format!("{} has no targets", g.name))
-                })?;
+                ensure(d.state.targets_of_group(g.id).next().is_some(), || bad(format!("{} has no targets", g.name)))?;
                 check_composition(d, round, Some(g.id), g.leader, &g.members)?;
             }
         }
@@ -315,19 +248,9 @@ pub fn advance_round(d: &mut Decision, c: &AdvanceRound) -> DomainResult<()> {
             let open: Vec<&RectificationItem> = d
                 .state
                 .items_of_round(round.id)
-                .filter(|i| {
-                    !matches!(
-                        i.status,
-                        RectificationStatus::SignedOff | RectificationStatus::LongTerm
-                    )
-                })
+                .filter(|i| !matches!(i.status, RectificationStatus::SignedOff | RectificationStatus::LongTerm))
                 .collect();
-            ensure(open.is_empty(), || {
-                bad(format!(
-                    "{} rectification items are not signed off yet",
-                    open.len()
-                ))
-            })?;
+            ensure(open.is_empty(), || bad(format!("{} rectification items are not signed off yet", open.len())))?;
         }
         (_, RoundStatus::FeedbackGiven | RoundStatus::Rectifying) => {
             return Err(DomainError::invalid(
@@ -336,29 +259,14 @@ pub fn advance_round(d: &mut Decision, c: &AdvanceRound) -> DomainResult<()> {
             ));
         }
         _ => {
-            return Err(bad(format!(
-                "'{}' is {}; it cannot move to {}",
-                round.name,
-                from.label_zh(),
-                c.to.label_zh()
-            )));
+            return Err(bad(format!("'{}' is {}; it cannot move to {}", round.name, from.label_zh(), c.to.label_zh())));
         }
     }
     let mut next = round.clone();
     next.meta = d.next_meta(&round.meta);
     next.status = c.to;
-    let summary = format!(
-        "「{}」{} → {}",
-        round.name,
-        from.label_zh(),
-        c.to.label_zh()
-    );
-    d.save(
-        Record::Round(next),
-        &format!("round.{}", c.to.code()),
-        summary,
-        None,
-    );
+    let summary = format!("「{}」{} → {}", round.name, from.label_zh(), c.to.label_zh());
+    d.save(Record::Round(next), &format!("round.{}", c.to.code()), summary, None);
     Ok(())
 }
 
@@ -376,46 +284,28 @@ fn check_composition(
     ensure(n >= size.min && n <= size.max, || {
         DomainError::invalid(
             "members",
-            format!(
-                "a group of this round needs {}-{} members besides the leader, got {n}",
-                size.min, size.max
-            ),
+            format!("a group of this round needs {}-{} members besides the leader, got {n}", size.min, size.max),
         )
     })?;
     let mut seen = BTreeSet::new();
     seen.insert(leader);
     for (i, m) in members.iter().enumerate() {
-        ensure(seen.insert(*m), || {
-            DomainError::invalid(format!("members[{i}]"), "listed twice (or is the leader)")
-        })?;
+        ensure(seen.insert(*m), || DomainError::invalid(format!("members[{i}]"), "listed twice (or is the leader)"))?;
     }
     let all = bookings(d.state);
-    let targets: Vec<&Target> = group
-        .map(|g| d.state.targets_of_group(g).collect())
-        .unwrap_or_default();
+    let targets: Vec<&Target> = group.map(|g| d.state.targets_of_group(g).collect()).unwrap_or_default();
     let mut has_specialist = false;
-    let people = std::iter::once(("leader".to_string(), leader)).chain(
-        members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (format!("members[{i}]"), *m)),
-    );
+    let people = std::iter::once(("leader".to_string(), leader))
+        .chain(members.iter().enumerate().map(|(i, m)| (format!("members[{i}]"), *m)));
     for (field, id) in people {
-        let p = d
-            .state
-            .persons
-            .get(&id)
-            .ok_or_else(|| DomainError::not_found(field.as_str(), format!("person {id}")))?;
+        let p =
+            d.state.persons.get(&id).ok_or_else(|| DomainError::not_found(field.as_str(), format!("person {id}")))?;
         if field == "leader" {
             ensure(p.leader_qualified, || {
-                DomainError::precondition(
-                    field.as_str(),
-                    format!("{} is not in the leader pool (组长库)", p.name),
-                )
+                DomainError::precondition(field.as_str(), format!("{} is not in the leader pool (组长库)", p.name))
             })?;
         }
-        may_staff(d.state, d.me, p, &window)
-            .map_err(|e| DomainError::precondition(field.as_str(), e))?;
+        may_staff(d.state, d.me, p, &window).map_err(|e| DomainError::precondition(field.as_str(), e))?;
         if let Some(e) = availability_problem(p, &window) {
             return Err(DomainError::precondition(field.as_str(), e));
         }
@@ -423,28 +313,19 @@ fn check_composition(
             if let Some(unit) = d.state.units.get(&t.unit)
                 && let Some(r) = recusal_reason(d.state, p, unit, window.from)
             {
-                return Err(DomainError::precondition(
-                    field.as_str(),
-                    format!("must recuse (回避): {r}"),
-                ));
+                return Err(DomainError::precondition(field.as_str(), format!("must recuse (回避): {r}")));
             }
         }
         if let Some(b) = overlapping_bookings(&all, id, &window, group, d.me).first() {
             return Err(DomainError::precondition(
                 field.as_str(),
-                format!(
-                    "{} is already booked in {} ({}), which overlaps {}",
-                    p.name, b.label, b.window, window
-                ),
+                format!("{} is already booked in {} ({}), which overlaps {}", p.name, b.label, b.window, window),
             ));
         }
         has_specialist |= p.specialties.iter().any(|s| s.is_finance_or_audit());
     }
     ensure(has_specialist, || {
-        DomainError::precondition(
-            "members",
-            "a group needs at least one finance or audit specialist (财务/审计)",
-        )
+        DomainError::precondition("members", "a group needs at least one finance or audit specialist (财务/审计)")
     })
 }
 
@@ -453,10 +334,9 @@ pub fn form_group(d: &mut Decision, c: &FormGroup) -> DomainResult<()> {
     let round = round_of(d, "round", c.round)?;
     d.require_owned("round", &round.meta)?;
     let name = required_text("name", &c.name, 32)?;
-    ensure(
-        !d.state.groups_of_round(round.id).any(|g| g.name == name),
-        || DomainError::exists("name", format!("group '{name}' in {}", round.name)),
-    )?;
+    ensure(!d.state.groups_of_round(round.id).any(|g| g.name == name), || {
+        DomainError::exists("name", format!("group '{name}' in {}", round.name))
+    })?;
     let amendment = plan_change(d, round, &c.reason, format!("组建{name}"))?;
     check_composition(d, round, None, c.leader, &c.members)?;
     let group = Group {
@@ -467,34 +347,17 @@ pub fn form_group(d: &mut Decision, c: &FormGroup) -> DomainResult<()> {
         leader: c.leader,
         members: c.members.clone(),
     };
-    let leader = d
-        .state
-        .persons
-        .get(&c.leader)
-        .map(|p| p.name.clone())
-        .unwrap_or_default();
-    let summary = format!(
-        "组建「{}」{name}:组长{leader},组员{}名",
-        round.name,
-        c.members.len()
-    );
-    d.save(
-        Record::Group(group),
-        "group.formed",
-        summary,
-        c.reason.clone(),
-    );
+    let leader = d.state.persons.get(&c.leader).map(|p| p.name.clone()).unwrap_or_default();
+    let summary = format!("组建「{}」{name}:组长{leader},组员{}名", round.name, c.members.len());
+    d.save(Record::Group(group), "group.formed", summary, c.reason.clone());
     save_amended(d, round, amendment);
     Ok(())
 }
 
 pub fn change_group(d: &mut Decision, c: &ChangeGroup) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "changing a group")?;
-    let group = d
-        .state
-        .groups
-        .get(&c.group)
-        .ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
+    let group =
+        d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
     d.require_owned("group", &group.meta)?;
     let round = round_of(d, "group", group.round)?;
     let amendment = plan_change(d, round, &c.reason, format!("调整{}成员", group.name))?;
@@ -503,18 +366,8 @@ pub fn change_group(d: &mut Decision, c: &ChangeGroup) -> DomainResult<()> {
     next.meta = d.next_meta(&group.meta);
     next.leader = c.leader;
     next.members = c.members.clone();
-    let summary = format!(
-        "调整「{}」{}成员,组员{}名",
-        round.name,
-        group.name,
-        c.members.len()
-    );
-    d.save(
-        Record::Group(next),
-        "group.changed",
-        summary,
-        c.reason.clone(),
-    );
+    let summary = format!("调整「{}」{}成员,组员{}名", round.name, group.name, c.members.len());
+    d.save(Record::Group(next), "group.changed", summary, c.reason.clone());
     save_amended(d, round, amendment);
     Ok(())
 }
@@ -523,44 +376,24 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "adding a target")?;
     let round = round_of(d, "round", c.round)?;
     d.require_owned("round", &round.meta)?;
-    let group = d
-        .state
-        .groups
-        .get(&c.group)
-        .ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
+    let group =
+        d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
     ensure(group.round == round.id, || {
         DomainError::invalid("group", format!("{} belongs to another round", group.name))
     })?;
-    let unit = d
-        .state
-        .units
-        .get(&c.unit)
-        .ok_or_else(|| DomainError::not_found("unit", format!("unit {}", c.unit)))?;
+    let unit = d.state.units.get(&c.unit).ok_or_else(|| DomainError::not_found("unit", format!("unit {}", c.unit)))?;
     ensure(&unit.meta.owner == d.me, || {
         DomainError::invalid(
             "unit",
-            format!(
-                "'{}' is registered by {}; inspect it from there",
-                unit.name, unit.meta.owner
-            ),
+            format!("'{}' is registered by {}; inspect it from there", unit.name, unit.meta.owner),
         )
     })?;
-    ensure(
-        !d.state
-            .targets_of_round(round.id)
-            .any(|t| t.unit == unit.id),
-        || {
-            DomainError::exists(
-                "unit",
-                format!("'{}' as a target of {}", unit.name, round.name),
-            )
-        },
-    )?;
+    ensure(!d.state.targets_of_round(round.id).any(|t| t.unit == unit.id), || {
+        DomainError::exists("unit", format!("'{}' as a target of {}", unit.name, round.name))
+    })?;
     let scope = optional_text("scope", c.scope.as_deref().unwrap_or(""), 500)?;
     if c.kind == TargetKind::Special {
-        ensure(scope.is_some(), || {
-            DomainError::invalid("scope", "a special inspection (专项巡察) needs its scope")
-        })?;
+        ensure(scope.is_some(), || DomainError::invalid("scope", "a special inspection (专项巡察) needs its scope"))?;
     }
     let amendment = plan_change(d, round, &c.reason, format!("增加巡察对象{}", unit.name))?;
     for p in group.people() {
@@ -568,10 +401,7 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
         if let Some(person) = person
             && let Some(r) = recusal_reason(d.state, person, unit, round.dates.enter_on)
         {
-            return Err(DomainError::precondition(
-                "unit",
-                format!("{} must recuse (回避): {r}", group.name),
-            ));
+            return Err(DomainError::precondition("unit", format!("{} must recuse (回避): {r}", group.name)));
         }
     }
     let mut inherited = Vec::new();
@@ -583,39 +413,26 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
             .filter(|t| t.unit == unit.id && t.round != round.id && t.meta.owner == *d.me)
             .collect();
         ensure(!earlier.is_empty(), || {
-            DomainError::precondition(
-                "unit",
-                format!("'{}' has no earlier inspection to revisit", unit.name),
-            )
+            DomainError::precondition("unit", format!("'{}' has no earlier inspection to revisit", unit.name))
         })?;
-        inherited = d
-            .state
-            .findings
-            .values()
-            .filter(|f| earlier.iter().any(|t| t.id == f.target))
-            .map(|f| f.id)
-            .collect();
+        inherited =
+            d.state.findings.values().filter(|f| earlier.iter().any(|t| t.id == f.target)).map(|f| f.id).collect();
     }
     match (c.kind, &c.assignment) {
         (_, Some(a)) => {
             let code = d.require_county("carrying out a linked assignment")?;
-            let assignment =
-                d.state.assignments.get(a).ok_or_else(|| {
-                    DomainError::not_found("assignment", format!("assignment {a}"))
-                })?;
+            let assignment = d
+                .state
+                .assignments
+                .get(a)
+                .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {a}")))?;
             ensure(assignment.county == code, || {
                 DomainError::denied("assignment", "the assignment is for another county")
             })?;
-            let accepted = d
-                .state
-                .assignment_responses
-                .get(a)
-                .is_some_and(|r| r.decision == AssignmentDecision::Accepted);
+            let accepted =
+                d.state.assignment_responses.get(a).is_some_and(|r| r.decision == AssignmentDecision::Accepted);
             ensure(accepted, || {
-                DomainError::precondition(
-                    "assignment",
-                    "accept the assignment before inspecting for it",
-                )
+                DomainError::precondition("assignment", "accept the assignment before inspecting for it")
             })?;
             ensure(c.kind == TargetKind::Linked, || {
                 DomainError::invalid("kind", "a target for an assignment is a linked inspection")
@@ -643,44 +460,26 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
         report_submitted_on: None,
         lead_count: 0,
     };
-    let mut summary = format!(
-        "「{}」{}{}:{}",
-        round.name,
-        group.name,
-        c.kind.label_zh(),
-        unit.name
-    );
+    let mut summary = format!("「{}」{}{}:{}", round.name, group.name, c.kind.label_zh(), unit.name);
     if c.kind == TargetKind::Revisit {
         summary.push_str(&format!(",继承既往问题{}个", inherited.len()));
     }
-    d.save(
-        Record::Target(target),
-        "target.added",
-        summary,
-        c.reason.clone(),
-    );
+    d.save(Record::Target(target), "target.added", summary, c.reason.clone());
     save_amended(d, round, amendment);
     Ok(())
 }
 
 pub fn target_of<'s>(d: &Decision<'s>, field: &str, id: TargetId) -> DomainResult<&'s Target> {
-    d.state
-        .targets
-        .get(&id)
-        .ok_or_else(|| DomainError::not_found(field, format!("target {id}")))
+    d.state.targets.get(&id).ok_or_else(|| DomainError::not_found(field, format!("target {id}")))
 }
 
 pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
-    d.actor
-        .require(&[Role::Office, Role::Group], "giving feedback")?;
+    d.actor.require(&[Role::Office, Role::Group], "giving feedback")?;
     let target = target_of(d, "target", c.target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
     ensure(
-        matches!(
-            round.status,
-            RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying
-        ),
+        matches!(round.status, RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying),
         || {
             DomainError::precondition(
                 "target",
@@ -696,110 +495,56 @@ pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
         DomainError::precondition("target", "feedback was already given to this unit")
     })?;
     ensure(c.on >= round.dates.enter_on, || {
-        DomainError::invalid(
-            "on",
-            format!(
-                "{} is before the group entered ({})",
-                c.on, round.dates.enter_on
-            ),
-        )
+        DomainError::invalid("on", format!("{} is before the group entered ({})", c.on, round.dates.enter_on))
     })?;
-    ensure(c.on <= d.today, || {
-        DomainError::invalid("on", format!("{} is in the future", c.on))
-    })?;
+    ensure(c.on <= d.today, || DomainError::invalid("on", format!("{} is in the future", c.on)))?;
     let mut next = target.clone();
     next.meta = d.next_meta(&target.meta);
     next.feedback_on = Some(c.on);
-    let unit = d
-        .state
-        .units
-        .get(&target.unit)
-        .map(|u| u.name.clone())
-        .unwrap_or_default();
+    let unit = d.state.units.get(&target.unit).map(|u| u.name.clone()).unwrap_or_default();
     let findings: Vec<Finding> = d.state.findings_of_target(target.id).cloned().collect();
     let summary = format!("向{unit}反馈巡察情况,问题{}个", findings.len());
     d.save(Record::Target(next), "target.feedback_given", summary, None);
-    for f in findings
-        .into_iter()
-        .filter(|f| f.status == FindingStatus::Recorded)
-    {
+    for f in findings.into_iter().filter(|f| f.status == FindingStatus::Recorded) {
         let mut nf = f.clone();
         nf.meta = d.next_meta(&f.meta);
         nf.status = FindingStatus::FedBack;
-        d.save(
-            Record::Finding(nf),
-            "finding.fed_back",
-            format!("问题「{}」已反馈", f.title),
-            None,
-        );
+        d.save(Record::Finding(nf), "finding.fed_back", format!("问题「{}」已反馈", f.title), None);
     }
-    let all_given = d
-        .state
-        .targets_of_round(round.id)
-        .all(|t| t.id == target.id || t.feedback_on.is_some());
+    let all_given = d.state.targets_of_round(round.id).all(|t| t.id == target.id || t.feedback_on.is_some());
     if all_given && round.status == RoundStatus::InProgress {
         // Items for targets fed back earlier may already exist: then rectification is under way.
         let rectifying = d.state.items_of_round(round.id).next().is_some();
         let mut nr = round.clone();
         nr.meta = d.next_meta(&round.meta);
-        nr.status = if rectifying {
-            RoundStatus::Rectifying
-        } else {
-            RoundStatus::FeedbackGiven
-        };
-        d.save(
-            Record::Round(nr),
-            "round.feedback_given",
-            format!("「{}」全部反馈完毕", round.name),
-            None,
-        );
+        nr.status = if rectifying { RoundStatus::Rectifying } else { RoundStatus::FeedbackGiven };
+        d.save(Record::Round(nr), "round.feedback_given", format!("「{}」全部反馈完毕", round.name), None);
     }
     Ok(())
 }
 
 /// The day a target's rectification report is due: feedback + the round's months.
 pub fn report_due_on(round: &Round, target: &Target) -> Option<NaiveDate> {
-    target
-        .feedback_on
-        .map(|f| add_months(f, round.report_due_months))
+    target.feedback_on.map(|f| add_months(f, round.report_due_months))
 }
 
-pub fn submit_rectification_report(
-    d: &mut Decision,
-    c: &SubmitRectificationReport,
-) -> DomainResult<()> {
-    d.actor.require(
-        &[Role::Office, Role::Unit],
-        "recording a rectification report",
-    )?;
+pub fn submit_rectification_report(d: &mut Decision, c: &SubmitRectificationReport) -> DomainResult<()> {
+    d.actor.require(&[Role::Office, Role::Unit], "recording a rectification report")?;
     let target = target_of(d, "target", c.target)?;
     d.require_owned("target", &target.meta)?;
-    let feedback = target.feedback_on.ok_or_else(|| {
-        DomainError::precondition("target", "no feedback was given to this unit yet")
-    })?;
+    let feedback = target
+        .feedback_on
+        .ok_or_else(|| DomainError::precondition("target", "no feedback was given to this unit yet"))?;
     ensure(target.report_submitted_on.is_none(), || {
         DomainError::precondition("target", "the report was already recorded")
     })?;
     ensure(c.on >= feedback && c.on <= d.today, || {
-        DomainError::invalid(
-            "on",
-            format!("{} must be between feedback ({feedback}) and today", c.on),
-        )
+        DomainError::invalid("on", format!("{} must be between feedback ({feedback}) and today", c.on))
     })?;
     let mut next = target.clone();
     next.meta = d.next_meta(&target.meta);
     next.report_submitted_on = Some(c.on);
-    let unit = d
-        .state
-        .units
-        .get(&target.unit)
-        .map(|u| u.name.clone())
-        .unwrap_or_default();
-    d.save(
-        Record::Target(next),
-        "target.report_submitted",
-        format!("{unit}报送整改报告"),
-        None,
-    );
+    let unit = d.state.units.get(&target.unit).map(|u| u.name.clone()).unwrap_or_default();
+    d.save(Record::Target(next), "target.report_submitted", format!("{unit}报送整改报告"), None);
     Ok(())
 }

@@ -16,29 +16,17 @@ use crate::state::State;
 pub const RECUSAL_YEARS_AFTER_POST: u32 = 3;
 
 /// Why `person` may not inspect `unit` in a round starting `from`, if they may not.
-pub fn recusal_reason(
-    state: &State,
-    person: &Person,
-    unit: &Unit,
-    from: NaiveDate,
-) -> Option<String> {
-    if person.home_unit == Some(unit.id)
-        || (person.home_unit.is_none() && person.work_unit == unit.name)
-    {
+pub fn recusal_reason(state: &State, person: &Person, unit: &Unit, from: NaiveDate) -> Option<String> {
+    if person.home_unit == Some(unit.id) || (person.home_unit.is_none() && person.work_unit == unit.name) {
         return Some(format!("{}在{}工作", person.name, unit.name));
     }
     if person.declared_conflicts.contains(&unit.id) {
         return Some(format!("{}申报了与{}的回避关系", person.name, unit.name));
     }
-    let cutoff = from
-        .checked_sub_months(Months::new(12 * RECUSAL_YEARS_AFTER_POST))
-        .unwrap_or(from);
+    let cutoff = from.checked_sub_months(Months::new(12 * RECUSAL_YEARS_AFTER_POST)).unwrap_or(from);
     for post in &person.past_posts {
         if post.unit == unit.id && post.until.is_none_or(|u| u >= cutoff) {
-            let until = post
-                .until
-                .map(|u| u.to_string())
-                .unwrap_or_else(|| "今".into());
+            let until = post.until.map(|u| u.to_string()).unwrap_or_else(|| "今".into());
             return Some(format!(
                 "{}曾在{}任职(至{until}),离任未满{RECUSAL_YEARS_AFTER_POST}年",
                 person.name, unit.name
@@ -49,15 +37,8 @@ pub fn recusal_reason(
     if let (Some(home), Some(parent)) = (person.home_unit, unit.parent)
         && home == parent
     {
-        let parent_name = state
-            .units
-            .get(&parent)
-            .map(|u| u.name.as_str())
-            .unwrap_or("?");
-        return Some(format!(
-            "{}在{}的上级单位{}工作",
-            person.name, unit.name, parent_name
-        ));
+        let parent_name = state.units.get(&parent).map(|u| u.name.as_str()).unwrap_or("?");
+        return Some(format!("{}在{}的上级单位{}工作", person.name, unit.name, parent_name));
     }
     None
 }
@@ -67,11 +48,7 @@ pub fn availability_problem(person: &Person, window: &DateWindow) -> Option<Stri
     if !person.active {
         return Some(format!("{}已停用(出库)", person.name));
     }
-    person
-        .unavailable
-        .iter()
-        .find(|w| w.overlaps(window))
-        .map(|w| format!("{}在{w}期间不可抽调", person.name))
+    person.unavailable.iter().find(|w| w.overlaps(window)).map(|w| format!("{}在{w}期间不可抽调", person.name))
 }
 
 /// What booked a person for a window.
@@ -106,20 +83,14 @@ pub fn bookings(state: &State) -> Vec<Booking> {
             out.push(Booking {
                 person,
                 window: round.dates.window(),
-                source: BookingSource::Group {
-                    group: g.id,
-                    round: round.id,
-                },
+                source: BookingSource::Group { group: g.id, round: round.id },
                 owner: g.meta.owner.clone(),
                 label: format!("{} {}", round.name, g.name),
             });
         }
     }
     for r in state.secondment_requests.values() {
-        let declined = state
-            .secondment_decisions
-            .get(&r.id)
-            .is_some_and(|d| !d.approved);
+        let declined = state.secondment_decisions.get(&r.id).is_some_and(|d| !d.approved);
         if !declined {
             out.push(Booking {
                 person: r.person,
@@ -144,14 +115,8 @@ pub fn overlapping_bookings<'b>(
 ) -> Vec<&'b Booking> {
     all.iter()
         .filter(|b| b.person == person && b.window.overlaps(window))
-        .filter(
-            |b| !matches!(b.source, BookingSource::Group { group, .. } if Some(group) == except),
-        )
-        .filter(|b| {
-            !(matches!(b.source, BookingSource::Secondment { .. })
-                && &b.owner == me
-                && me.is_city())
-        })
+        .filter(|b| !matches!(b.source, BookingSource::Group { group, .. } if Some(group) == except))
+        .filter(|b| !(matches!(b.source, BookingSource::Secondment { .. }) && &b.owner == me && me.is_city()))
         .collect()
 }
 
@@ -179,11 +144,7 @@ pub fn booking_conflicts(state: &State) -> Vec<Conflict> {
                 if a.owner != b.owner && a.window.overlaps(&b.window) {
                     out.push(Conflict {
                         person,
-                        person_name: state
-                            .persons
-                            .get(&person)
-                            .map(|p| p.name.clone())
-                            .unwrap_or_default(),
+                        person_name: state.persons.get(&person).map(|p| p.name.clone()).unwrap_or_default(),
                         first: (*a).clone(),
                         second: (*b).clone(),
                     });
@@ -196,12 +157,7 @@ pub fn booking_conflicts(state: &State) -> Vec<Conflict> {
 
 /// May this node put `person` in one of its groups for `window`? City groups use the city pool
 /// and county persons the county agreed to second; a county uses its own pool.
-pub fn may_staff(
-    state: &State,
-    me: &NodeId,
-    person: &Person,
-    window: &DateWindow,
-) -> Result<(), String> {
+pub fn may_staff(state: &State, me: &NodeId, person: &Person, window: &DateWindow) -> Result<(), String> {
     if &person.meta.owner == me {
         return Ok(());
     }
@@ -210,18 +166,12 @@ pub fn may_staff(
             r.person == person.id
                 && r.window.from <= window.from
                 && window.to <= r.window.to
-                && state
-                    .secondment_decisions
-                    .get(&r.id)
-                    .is_some_and(|d| d.approved)
+                && state.secondment_decisions.get(&r.id).is_some_and(|d| d.approved)
         });
         if seconded {
             return Ok(());
         }
-        return Err(format!(
-            "{}属于{},需经县方同意抽调后方可编组",
-            person.name, person.meta.owner
-        ));
+        return Err(format!("{}属于{},需经县方同意抽调后方可编组", person.name, person.meta.owner));
     }
     Err(format!("{}不在本县人才库", person.name))
 }
@@ -265,10 +215,7 @@ fn age_band(birth_year: i32) -> i32 {
 /// (availability, recusal, no overlap, the pool this node may use), then a balance of source,
 /// rank and age, with at least one finance or audit specialist.
 pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Suggestion, String> {
-    let round = state
-        .rounds
-        .get(&req.round)
-        .ok_or("the round does not exist")?;
+    let round = state.rounds.get(&req.round).ok_or("the round does not exist")?;
     let window = round.dates.window();
     let mut units: BTreeSet<UnitId> = req.units.iter().copied().collect();
     if let Some(g) = req.group {
@@ -304,11 +251,7 @@ pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Sugge
         if problems.is_empty() {
             eligible.push(p);
         } else {
-            not_chosen.push(Choice {
-                person: p.id,
-                name: p.name.clone(),
-                reasons: problems,
-            });
+            not_chosen.push(Choice { person: p.id, name: p.name.clone(), reasons: problems });
         }
     }
 
@@ -321,11 +264,7 @@ pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Sugge
     let leader = match req.leader {
         Some(id) => {
             let p = state.persons.get(&id).ok_or("the leader does not exist")?;
-            Some(Choice {
-                person: id,
-                name: p.name.clone(),
-                reasons: vec!["已指定为组长".into()],
-            })
+            Some(Choice { person: id, name: p.name.clone(), reasons: vec!["已指定为组长".into()] })
         }
         None => eligible
             .iter()
@@ -346,34 +285,20 @@ pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Sugge
         warnings.push("没有符合条件的组长库成员".into());
     }
     let leader_id = leader.as_ref().map(|c| c.person);
-    let mut chosen: Vec<&Person> = leader_id
-        .and_then(|id| state.persons.get(&id))
-        .into_iter()
-        .collect();
+    let mut chosen: Vec<&Person> = leader_id.and_then(|id| state.persons.get(&id)).into_iter().collect();
     let mut members = Vec::new();
-    let mut pool: Vec<&Person> = eligible
-        .into_iter()
-        .filter(|p| Some(p.id) != leader_id)
-        .collect();
+    let mut pool: Vec<&Person> = eligible.into_iter().filter(|p| Some(p.id) != leader_id).collect();
 
     while members.len() < size && !pool.is_empty() {
-        let has_specialist = chosen
-            .iter()
-            .any(|p| p.specialties.iter().any(|s| s.is_finance_or_audit()));
+        let has_specialist = chosen.iter().any(|p| p.specialties.iter().any(|s| s.is_finance_or_audit()));
         let score = |p: &Person| -> i64 {
             let specialist = p.specialties.iter().any(|s| s.is_finance_or_audit());
             let same_source = chosen.iter().filter(|c| c.source == p.source).count() as i64;
             let same_rank = chosen.iter().filter(|c| c.rank == p.rank).count() as i64;
-            let same_age = chosen
-                .iter()
-                .filter(|c| age_band(c.birth_year) == age_band(p.birth_year))
-                .count() as i64;
+            let same_age = chosen.iter().filter(|c| age_band(c.birth_year) == age_band(p.birth_year)).count() as i64;
             let load = served.get(&p.id).copied().unwrap_or(0) as i64;
-            (if specialist && !has_specialist {
-                1000
-            } else {
-                0
-            }) - 30 * same_source
+            (if specialist && !has_specialist { 1000 } else { 0 })
+                - 30 * same_source
                 - 20 * same_rank
                 - 10 * same_age
                 - load
@@ -398,22 +323,13 @@ pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Sugge
         }
         let bands: BTreeSet<_> = chosen.iter().map(|c| age_band(c.birth_year)).collect();
         if !bands.contains(&age_band(best.birth_year)) {
-            reasons.push(format!(
-                "{}后,优化年龄结构",
-                age_band(best.birth_year) % 100
-            ));
+            reasons.push(format!("{}后,优化年龄结构", age_band(best.birth_year) % 100));
         }
         if reasons.is_empty() {
-            reasons.push(format!(
-                "符合全部硬性条件,任务量较少(参加过{}次)",
-                served.get(&best.id).copied().unwrap_or(0)
-            ));
+            reasons
+                .push(format!("符合全部硬性条件,任务量较少(参加过{}次)", served.get(&best.id).copied().unwrap_or(0)));
         }
-        members.push(Choice {
-            person: best.id,
-            name: best.name.clone(),
-            reasons,
-        });
+        members.push(Choice { person: best.id, name: best.name.clone(), reasons });
         chosen.push(best);
         pool.remove(idx);
     }
@@ -425,25 +341,13 @@ pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Sugge
         });
     }
     if members.len() < round.group_size.min as usize {
-        warnings.push(format!(
-            "符合条件的人员只有{}名,少于每组最少{}名",
-            members.len(),
-            round.group_size.min
-        ));
+        warnings.push(format!("符合条件的人员只有{}名,少于每组最少{}名", members.len(), round.group_size.min));
     }
-    if !chosen
-        .iter()
-        .any(|p| p.specialties.iter().any(|s| s.is_finance_or_audit()))
-    {
+    if !chosen.iter().any(|p| p.specialties.iter().any(|s| s.is_finance_or_audit())) {
         warnings.push("没有符合条件的财务/审计专业人员".into());
     }
     not_chosen.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Suggestion {
-        leader,
-        members,
-        not_chosen,
-        warnings,
-    })
+    Ok(Suggestion { leader, members, not_chosen, warnings })
 }
 
 /// The year a person turns, for display.

@@ -56,9 +56,7 @@ impl State {
     /// Stores a replica received from its owner, unless this node already has that version or
     /// a newer one. Returns whether it was stored.
     pub fn put_if_newer(&mut self, record: Record) -> bool {
-        let newer = self
-            .version_of(record.kind(), &record.id_string())
-            .is_none_or(|v| v < record.version());
+        let newer = self.version_of(record.kind(), &record.id_string()).is_none_or(|v| v < record.version());
         if newer {
             self.put(record);
         }
@@ -86,37 +84,26 @@ impl State {
             Kind::Target => Record::Target(self.targets.get(&TargetId(uuid))?.clone()),
             Kind::Finding => Record::Finding(self.findings.get(&FindingId(uuid))?.clone()),
             Kind::Lead => Record::Lead(self.leads.get(&LeadId(uuid))?.clone()),
-            Kind::Rectification => {
-                Record::Rectification(self.rectifications.get(&RectificationId(uuid))?.clone())
-            }
+            Kind::Rectification => Record::Rectification(self.rectifications.get(&RectificationId(uuid))?.clone()),
             Kind::Notice => Record::Notice(self.notices.get(&NoticeId(uuid))?.clone()),
-            Kind::NoticeResponse => {
-                Record::NoticeResponse(self.notice_responses.get(&NoticeId(uuid))?.clone())
+            Kind::NoticeResponse => Record::NoticeResponse(self.notice_responses.get(&NoticeId(uuid))?.clone()),
+            Kind::LinkagePlan => Record::LinkagePlan(self.linkage_plans.get(&LinkagePlanId(uuid))?.clone()),
+            Kind::Assignment => Record::Assignment(self.assignments.get(&AssignmentId(uuid))?.clone()),
+            Kind::AssignmentResponse => {
+                Record::AssignmentResponse(self.assignment_responses.get(&AssignmentId(uuid))?.clone())
             }
-            Kind::LinkagePlan => {
-                Record::LinkagePlan(self.linkage_plans.get(&LinkagePlanId(uuid))?.clone())
+            Kind::SecondmentRequest => {
+                Record::SecondmentRequest(self.secondment_requests.get(&SecondmentId(uuid))?.clone())
             }
-            Kind::Assignment => {
-                Record::Assignment(self.assignments.get(&AssignmentId(uuid))?.clone())
+            Kind::SecondmentDecision => {
+                Record::SecondmentDecision(self.secondment_decisions.get(&SecondmentId(uuid))?.clone())
             }
-            Kind::AssignmentResponse => Record::AssignmentResponse(
-                self.assignment_responses.get(&AssignmentId(uuid))?.clone(),
-            ),
-            Kind::SecondmentRequest => Record::SecondmentRequest(
-                self.secondment_requests.get(&SecondmentId(uuid))?.clone(),
-            ),
-            Kind::SecondmentDecision => Record::SecondmentDecision(
-                self.secondment_decisions.get(&SecondmentId(uuid))?.clone(),
-            ),
         })
     }
 
     /// Every record, in a stable order (kind, then id).
     pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
-        fn all<'a, K, V: Clone + 'a>(
-            m: &'a BTreeMap<K, V>,
-            f: fn(V) -> Record,
-        ) -> impl Iterator<Item = Record> + 'a {
+        fn all<'a, K, V: Clone + 'a>(m: &'a BTreeMap<K, V>, f: fn(V) -> Record) -> impl Iterator<Item = Record> + 'a {
             m.values().cloned().map(f)
         }
         all(&self.terms, Record::Term)
@@ -176,14 +163,10 @@ impl State {
     }
 
     pub fn items_of_finding(&self, finding: FindingId) -> impl Iterator<Item = &RectificationItem> {
-        self.rectifications
-            .values()
-            .filter(move |i| i.finding == finding)
+        self.rectifications.values().filter(move |i| i.finding == finding)
     }
 
     pub fn items_of_round(&self, round: RoundId) -> impl Iterator<Item = &RectificationItem> {
-        self.rectifications
-            .values()
-            .filter(move |i| i.round == round)
+        self.rectifications.values().filter(move |i| i.round == round)
     }
 }

@@ -34,16 +34,10 @@ pub struct RegisterUnit {
 pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "creating a term")?;
     let name = required_text("name", &c.name, 64)?;
-    ensure(c.window.from < c.window.to, || {
-        DomainError::invalid("window", "a term must end after it starts")
+    ensure(c.window.from < c.window.to, || DomainError::invalid("window", "a term must end after it starts"))?;
+    ensure(!d.state.terms.values().any(|t| &t.meta.owner == d.me && t.name == name), || {
+        DomainError::exists("name", format!("term '{name}'"))
     })?;
-    ensure(
-        !d.state
-            .terms
-            .values()
-            .any(|t| &t.meta.owner == d.me && t.name == name),
-        || DomainError::exists("name", format!("term '{name}'")),
-    )?;
     let term = Term {
         id: d.fresh_id(),
         meta: d.new_meta(),
@@ -51,48 +45,30 @@ pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
         window: c.window,
         planned_units: BTreeSet::new(),
     };
-    d.save(
-        Record::Term(term),
-        "term.created",
-        format!("新建届次「{name}」"),
-        None,
-    );
+    d.save(Record::Term(term), "term.created", format!("新建届次「{name}」"), None);
     Ok(())
 }
 
 pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "changing the term plan")?;
-    let term = d
-        .state
-        .terms
-        .get(&c.term)
-        .ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
+    let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
     d.require_owned("term", &term.meta)?;
     ensure(!c.add.is_empty() || !c.remove.is_empty(), || {
         DomainError::invalid("add", "name at least one unit to add or remove")
     })?;
     for (i, u) in c.add.iter().enumerate() {
-        let unit = d
-            .state
-            .units
-            .get(u)
-            .ok_or_else(|| DomainError::not_found(format!("add[{i}]"), format!("unit {u}")))?;
+        let unit =
+            d.state.units.get(u).ok_or_else(|| DomainError::not_found(format!("add[{i}]"), format!("unit {u}")))?;
         ensure(&unit.meta.owner == d.me, || {
             DomainError::invalid(
                 format!("add[{i}]"),
-                format!(
-                    "unit '{}' belongs to {}, not to this node's plan",
-                    unit.name, unit.meta.owner
-                ),
+                format!("unit '{}' belongs to {}, not to this node's plan", unit.name, unit.meta.owner),
             )
         })?;
     }
     for (i, u) in c.remove.iter().enumerate() {
         ensure(term.planned_units.contains(u), || {
-            DomainError::invalid(
-                format!("remove[{i}]"),
-                format!("unit {u} is not in the plan"),
-            )
+            DomainError::invalid(format!("remove[{i}]"), format!("unit {u} is not in the plan"))
         })?;
     }
     let mut next = term.clone();
@@ -116,10 +92,8 @@ pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
     d.actor.require(&[Role::Office], "registering a unit")?;
     let name = required_text("name", &c.name, 80)?;
     let city_kind = matches!(c.kind, UnitKind::CityDepartment | UnitKind::StateEnterprise);
-    let county_kind = matches!(
-        c.kind,
-        UnitKind::CountyDepartment | UnitKind::Township | UnitKind::Village | UnitKind::Community
-    );
+    let county_kind =
+        matches!(c.kind, UnitKind::CountyDepartment | UnitKind::Township | UnitKind::Village | UnitKind::Community);
     if d.me.is_city() && county_kind {
         return Err(DomainError::invalid(
             "kind",
@@ -132,35 +106,16 @@ pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
             "a county registers county units; city units are registered by the city",
         ));
     }
-    ensure(
-        !d.state
-            .units
-            .values()
-            .any(|u| &u.meta.owner == d.me && u.name == name),
-        || DomainError::exists("name", format!("unit '{name}'")),
-    )?;
+    ensure(!d.state.units.values().any(|u| &u.meta.owner == d.me && u.name == name), || {
+        DomainError::exists("name", format!("unit '{name}'"))
+    })?;
     if let Some(p) = c.parent {
-        let parent = d
-            .state
-            .units
-            .get(&p)
-            .ok_or_else(|| DomainError::not_found("parent", format!("unit {p}")))?;
+        let parent = d.state.units.get(&p).ok_or_else(|| DomainError::not_found("parent", format!("unit {p}")))?;
         ensure(&parent.meta.owner == d.me, || {
             DomainError::invalid("parent", "the parent unit must be registered on this node")
         })?;
     }
-    let unit = Unit {
-        id: d.fresh_id(),
-        meta: d.new_meta(),
-        name: name.clone(),
-        kind: c.kind,
-        parent: c.parent,
-    };
-    d.save(
-        Record::Unit(unit),
-        "unit.registered",
-        format!("登记被巡察单位「{name}」"),
-        None,
-    );
+    let unit = Unit { id: d.fresh_id(), meta: d.new_meta(), name: name.clone(), kind: c.kind, parent: c.parent };
+    d.save(Record::Unit(unit), "unit.registered", format!("登记被巡察单位「{name}」"), None);
     Ok(())
 }

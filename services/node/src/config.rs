@@ -12,24 +12,15 @@ use xuncha_domain::ids::validate_county_code;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
     #[error("{setting}: {reason}")]
     Invalid { setting: String, reason: String },
 }
 
 fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting: setting.to_string(),
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { setting: setting.to_string(), reason: reason.into() }
 }
 
 /// Log output.
@@ -54,10 +45,7 @@ fn default_log_level() -> String {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: default_log_format(),
-            level: default_log_level(),
-        }
+        Self { format: default_log_format(), level: default_log_level() }
     }
 }
 
@@ -65,10 +53,7 @@ impl LogConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         match self.format.as_str() {
             "text" | "json" => Ok(()),
-            other => Err(invalid(
-                "log.format",
-                format!("'{other}' is not text or json"),
-            )),
+            other => Err(invalid("log.format", format!("'{other}' is not text or json"))),
         }
     }
 }
@@ -104,13 +89,7 @@ fn default_county_listen() -> SocketAddr {
 impl CountyConfig {
     /// A configuration with defaults for county `code`.
     pub fn new(code: &str, data_dir: &Path, listen: SocketAddr) -> Self {
-        Self {
-            county: code.into(),
-            name: String::new(),
-            data_dir: data_dir.into(),
-            listen,
-            log: LogConfig::default(),
-        }
+        Self { county: code.into(), name: String::new(), data_dir: data_dir.into(), listen, log: LogConfig::default() }
     }
 
     /// Reads `path`, applies `XUNCHA_*` variables, validates.
@@ -127,9 +106,7 @@ impl CountyConfig {
             self.data_dir = v.into();
         }
         if let Some(v) = var("XUNCHA_LISTEN") {
-            self.listen = v
-                .parse()
-                .map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
+            self.listen = v.parse().map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
         }
         apply_log_env(&mut self.log, &var);
         Ok(())
@@ -156,14 +133,8 @@ fn apply_log_env(log: &mut LogConfig, var: &impl Fn(&str) -> Option<String>) {
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.into(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
-        path: path.into(),
-        source: Box::new(source),
-    })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source: Box::new(source) })
 }
 
 #[cfg(test)]
@@ -177,8 +148,7 @@ mod tests {
         std::fs::write(&path, "county = \"c01\"\nname = \"安平县\"\n").unwrap();
         let mut c: CountyConfig = read_toml(&path).unwrap();
         assert_eq!(c.listen, default_county_listen());
-        c.apply_env(|k| (k == "XUNCHA_LISTEN").then(|| "127.0.0.1:9999".to_string()))
-            .unwrap();
+        c.apply_env(|k| (k == "XUNCHA_LISTEN").then(|| "127.0.0.1:9999".to_string())).unwrap();
         assert_eq!(c.listen.port(), 9999);
         c.validate().unwrap();
     }
@@ -189,18 +159,10 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().starts_with("county:"));
         c.county = "c01".into();
         c.log.format = "xml".into();
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .starts_with("log.format:")
-        );
+        assert!(c.validate().unwrap_err().to_string().starts_with("log.format:"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "county = \"c01\"\nlisten_port = 1\n").unwrap();
-        assert!(matches!(
-            CountyConfig::load(&path),
-            Err(ConfigError::Parse { .. })
-        ));
+        assert!(matches!(CountyConfig::load(&path), Err(ConfigError::Parse { .. })));
     }
 }

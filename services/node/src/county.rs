@@ -46,16 +46,8 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
         .with_context(|| format!("opening {}", config.database().display()))?;
     let api = Api::new(Arc::new(LocalBackend::new(engine.clone())));
     let (routes, _health) = xuncha_api::routes(api.clone()).await?;
-    let listener = bind(config.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.listen))?;
+    let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let serving = serve(listener, routes)?;
     tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), "county node serving");
-    Ok(CountyHandle {
-        node,
-        config,
-        engine,
-        api,
-        serving,
-    })
+    Ok(CountyHandle { node, config, engine, api, serving })
 }

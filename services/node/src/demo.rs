@@ -13,9 +13,7 @@ use xuncha_domain::common::DateWindow;
 use xuncha_domain::finding::{HandOverLead, RecordFinding};
 use xuncha_domain::ids::*;
 use xuncha_domain::model::*;
-use xuncha_domain::rectification::{
-    AddRectificationItem, SignOffRectification, UpdateRectification,
-};
+use xuncha_domain::rectification::{AddRectificationItem, SignOffRectification, UpdateRectification};
 use xuncha_domain::roster::{ImportPersons, PersonDraft};
 use xuncha_domain::round::*;
 use xuncha_domain::staffing::{SuggestRequest, suggest};
@@ -46,10 +44,7 @@ pub struct Names {
 
 impl Names {
     pub fn new(seed: u64) -> Self {
-        Self {
-            rng: StdRng::seed_from_u64(seed),
-            used: BTreeSet::new(),
-        }
+        Self { rng: StdRng::seed_from_u64(seed), used: BTreeSet::new() }
     }
 
     fn pick(&mut self, pool: &str) -> char {
@@ -75,9 +70,7 @@ impl Names {
     /// A two-character place name not used before.
     pub fn place(&mut self) -> String {
         loop {
-            let n: String = [self.pick(TOWN_WORDS), self.pick(TOWN_WORDS)]
-                .iter()
-                .collect();
+            let n: String = [self.pick(TOWN_WORDS), self.pick(TOWN_WORDS)].iter().collect();
             if n.chars().next() != n.chars().nth(1) && self.used.insert(n.clone()) {
                 return n;
             }
@@ -109,10 +102,7 @@ struct Demo<'a> {
 impl Demo<'_> {
     async fn run(&self, actor: &Actor, command: Command) -> anyhow::Result<Outcome> {
         let name = command.name();
-        self.api
-            .execute(actor.clone(), command)
-            .await
-            .map_err(|e| anyhow!("demo {name}: {e}"))
+        self.api.execute(actor.clone(), command).await.map_err(|e| anyhow!("demo {name}: {e}"))
     }
 
     async fn created<T>(
@@ -122,11 +112,7 @@ impl Demo<'_> {
         pick: impl Fn(&xuncha_domain::Record) -> Option<T>,
     ) -> anyhow::Result<T> {
         let outcome = self.run(actor, command).await?;
-        outcome
-            .records
-            .iter()
-            .find_map(pick)
-            .context("the command created nothing")
+        outcome.records.iter().find_map(pick).context("the command created nothing")
     }
 }
 
@@ -143,13 +129,7 @@ pub fn pool_drafts(
         PoolSource::InspectionOffice,
         PoolSource::OtherUnit,
     ];
-    let ranks = [
-        Rank::DivisionHead,
-        Rank::DeputyDivisionHead,
-        Rank::SectionHead,
-        Rank::DeputySectionHead,
-        Rank::Staff,
-    ];
+    let ranks = [Rank::DivisionHead, Rank::DeputyDivisionHead, Rank::SectionHead, Rank::DeputySectionHead, Rank::Staff];
     let specialties = [
         Specialty::Finance,
         Specialty::Audit,
@@ -165,10 +145,7 @@ pub fn pool_drafts(
                 let (id, name) = &units[names.below(units.len())];
                 (Some(*id), name.clone())
             } else {
-                (
-                    None,
-                    ["纪委监委", "组织部", "巡察办", "审计局", "党校"][i % 5].to_string(),
-                )
+                (None, ["纪委监委", "组织部", "巡察办", "审计局", "党校"][i % 5].to_string())
             };
             let mut spec = BTreeSet::new();
             spec.insert(specialties[i % specialties.len()]);
@@ -177,11 +154,7 @@ pub fn pool_drafts(
             }
             PersonDraft {
                 name: names.person(),
-                gender: Some(if names.chance(0.4) {
-                    Gender::Female
-                } else {
-                    Gender::Male
-                }),
+                gender: Some(if names.chance(0.4) { Gender::Female } else { Gender::Male }),
                 birth_year: 1966 + names.below(27) as i32,
                 rank,
                 source: sources[i % sources.len()],
@@ -193,10 +166,7 @@ pub fn pool_drafts(
                 leader_qualified: rank <= Rank::SectionHead && i % 3 == 0,
                 active: true,
                 unavailable: if i % 11 == 5 {
-                    vec![DateWindow {
-                        from: day(2026, 10, 1),
-                        to: day(2026, 12, 31),
-                    }]
+                    vec![DateWindow { from: day(2026, 10, 1), to: day(2026, 12, 31) }]
                 } else {
                     Vec::new()
                 },
@@ -209,10 +179,7 @@ pub fn pool_drafts(
 const FINDINGS: [(&str, &str); 12] = [
     ("three.leadership", "贯彻落实上级决策部署不够有力"),
     ("three.party_building", "基层党组织“三会一课”制度落实不到位"),
-    (
-        "three.strict_governance",
-        "主体责任压得不实,廉政风险排查流于形式",
-    ),
+    ("three.strict_governance", "主体责任压得不实,廉政风险排查流于形式"),
     ("discipline.integrity", "违规发放津补贴"),
     ("discipline.mass", "惠民资金发放不及时、不规范"),
     ("discipline.work", "项目审批把关不严"),
@@ -261,11 +228,7 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
         let tid = d
             .created(
                 &office,
-                Command::RegisterUnit(RegisterUnit {
-                    name: town.clone(),
-                    kind: UnitKind::Township,
-                    parent: None,
-                }),
+                Command::RegisterUnit(RegisterUnit { name: town.clone(), kind: UnitKind::Township, parent: None }),
                 |r| r.as_unit().map(|u| u.id),
             )
             .await?;
@@ -291,58 +254,22 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
             &office,
             Command::CreateTerm(CreateTerm {
                 name: "十四届县委".into(),
-                window: DateWindow {
-                    from: day(2021, 10, 1),
-                    to: day(2026, 12, 31),
-                },
+                window: DateWindow { from: day(2021, 10, 1), to: day(2026, 12, 31) },
             }),
             |r| r.as_term().map(|t| t.id),
         )
         .await?;
-    d.run(
-        &office,
-        Command::PlanUnits(PlanUnits {
-            term,
-            add: units.iter().map(|u| u.0).collect(),
-            remove: vec![],
-        }),
-    )
-    .await?;
+    d.run(&office, Command::PlanUnits(PlanUnits { term, add: units.iter().map(|u| u.0).collect(), remove: vec![] }))
+        .await?;
 
     let drafts = pool_drafts(&mut d.names, 48, &units, None);
-    d.run(
-        &office,
-        Command::ImportPersons(ImportPersons { persons: drafts }),
-    )
-    .await?;
+    d.run(&office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
 
     // Round five: finished, rectification in every state.
-    let r5 = round(
-        &d,
-        term,
-        5,
-        day(2025, 9, 8),
-        day(2025, 11, 7),
-        day(2025, 12, 5),
-    )
-    .await?;
+    let r5 = round(&d, term, 5, day(2025, 9, 8), day(2025, 11, 7), day(2025, 12, 5)).await?;
     let targets5 = staff_and_target(&mut d, r5, &units[0..9], 3).await?;
-    d.run(
-        &office,
-        Command::AdvanceRound(AdvanceRound {
-            round: r5,
-            to: RoundStatus::Approved,
-        }),
-    )
-    .await?;
-    d.run(
-        &office,
-        Command::AdvanceRound(AdvanceRound {
-            round: r5,
-            to: RoundStatus::InProgress,
-        }),
-    )
-    .await?;
+    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r5, to: RoundStatus::Approved })).await?;
+    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r5, to: RoundStatus::InProgress })).await?;
     let mut findings = Vec::new();
     for (i, t) in targets5.iter().enumerate() {
         for k in 0..3 {
@@ -362,14 +289,7 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
                 .await?;
             findings.push(f);
         }
-        d.run(
-            &d.group,
-            Command::GiveFeedback(GiveFeedback {
-                target: *t,
-                on: day(2025, 12, 5),
-            }),
-        )
-        .await?;
+        d.run(&d.group, Command::GiveFeedback(GiveFeedback { target: *t, on: day(2025, 12, 5) })).await?;
     }
     for (i, (f, category)) in findings.iter().enumerate() {
         if category.starts_with("discipline") || category == "cadre.selection" {
@@ -383,11 +303,7 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
             )
             .await?;
         }
-        let kind = if i % 7 == 3 {
-            RectificationKind::Mechanism
-        } else {
-            RectificationKind::Measure
-        };
+        let kind = if i % 7 == 3 { RectificationKind::Mechanism } else { RectificationKind::Measure };
         let responsible = d.names.person();
         let item = d
             .created(
@@ -395,10 +311,7 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
                 Command::AddRectificationItem(AddRectificationItem {
                     finding: *f,
                     kind,
-                    measures: vec![
-                        "制定整改方案,明确责任人和时限".into(),
-                        "建立健全相关制度".into(),
-                    ],
+                    measures: vec!["制定整改方案,明确责任人和时限".into(), "建立健全相关制度".into()],
                     responsible_unit: "单位党组(党委)".into(),
                     responsible_person: Some(responsible),
                     deadline: None,
@@ -417,52 +330,24 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
         };
         match i % 5 {
             0 | 1 => {
-                d.run(
-                    &d.unit,
-                    update(
-                        RectificationStatus::Done,
-                        Some("已完成整改"),
-                        Some("整改报告及佐证材料已报送"),
-                    ),
-                )
-                .await?;
+                d.run(&d.unit, update(RectificationStatus::Done, Some("已完成整改"), Some("整改报告及佐证材料已报送")))
+                    .await?;
                 d.run(
                     &office,
                     Command::SignOffRectification(SignOffRectification {
-                        item,
-                        note: Some("经核查,同意销号".into()),
+                        item, note: Some("经核查,同意销号".into())
                     }),
                 )
                 .await?;
             }
             2 => {
-                d.run(
-                    &d.unit,
-                    update(
-                        RectificationStatus::Done,
-                        Some("已完成整改"),
-                        Some("佐证材料已报送"),
-                    ),
-                )
-                .await?;
+                d.run(&d.unit, update(RectificationStatus::Done, Some("已完成整改"), Some("佐证材料已报送"))).await?;
             }
             3 => {
-                d.run(
-                    &d.unit,
-                    update(RectificationStatus::InProgress, Some("正在推进"), None),
-                )
-                .await?;
+                d.run(&d.unit, update(RectificationStatus::InProgress, Some("正在推进"), None)).await?;
             }
             _ if kind == RectificationKind::Mechanism => {
-                d.run(
-                    &d.unit,
-                    update(
-                        RectificationStatus::LongTerm,
-                        Some("已建立制度,长期坚持"),
-                        None,
-                    ),
-                )
-                .await?;
+                d.run(&d.unit, update(RectificationStatus::LongTerm, Some("已建立制度,长期坚持"), None)).await?;
             }
             _ => {}
         }
@@ -470,31 +355,16 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
     for t in targets5.iter().take(6) {
         d.run(
             &d.unit,
-            Command::SubmitRectificationReport(SubmitRectificationReport {
-                target: *t,
-                on: day(2026, 1, 30),
-            }),
+            Command::SubmitRectificationReport(SubmitRectificationReport { target: *t, on: day(2026, 1, 30) }),
         )
         .await?;
     }
 
     // Round six: under way, with a revisit of a unit from round five.
-    let r6 = round(
-        &d,
-        term,
-        6,
-        day(2026, 10, 12),
-        day(2026, 12, 11),
-        day(2027, 1, 15),
-    )
-    .await?;
+    let r6 = round(&d, term, 6, day(2026, 10, 12), day(2026, 12, 11), day(2027, 1, 15)).await?;
     let targets6 = staff_and_target(&mut d, r6, &units[9..15], 2).await?;
-    let group = d
-        .api
-        .engine()
-        .read(|s| s.targets.get(&targets6[0]).map(|t| t.group))
-        .await
-        .context("target vanished")?;
+    let group =
+        d.api.engine().read(|s| s.targets.get(&targets6[0]).map(|t| t.group)).await.context("target vanished")?;
     d.run(
         &office,
         Command::AddTarget(AddTarget {
@@ -508,22 +378,8 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
         }),
     )
     .await?;
-    d.run(
-        &office,
-        Command::AdvanceRound(AdvanceRound {
-            round: r6,
-            to: RoundStatus::Approved,
-        }),
-    )
-    .await?;
-    d.run(
-        &office,
-        Command::AdvanceRound(AdvanceRound {
-            round: r6,
-            to: RoundStatus::InProgress,
-        }),
-    )
-    .await?;
+    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r6, to: RoundStatus::Approved })).await?;
+    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r6, to: RoundStatus::InProgress })).await?;
     for (i, t) in targets6.iter().enumerate().take(3) {
         let (category, title) = FINDINGS[(i * 5 + 2) % FINDINGS.len()];
         d.run(
@@ -558,11 +414,7 @@ async fn round(
                 "十四届县委第{}轮巡察",
                 ["一", "二", "三", "四", "五", "六", "七", "八"][(number as usize - 1) % 8]
             ),
-            dates: RoundDates {
-                enter_on: enter,
-                leave_on: leave,
-                feedback_on: feedback,
-            },
+            dates: RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback },
             report_due_months: None,
             group_size: None,
         }),
@@ -588,12 +440,7 @@ async fn staff_and_target(
             leader: None,
             size: Some(5),
         };
-        let s = d
-            .api
-            .engine()
-            .read(|s| suggest(s, &me, &req))
-            .await
-            .map_err(|e| anyhow!(e))?;
+        let s = d.api.engine().read(|s| suggest(s, &me, &req)).await.map_err(|e| anyhow!(e))?;
         let leader = s.leader.context("no leader qualifies")?.person;
         let group = d
             .created(

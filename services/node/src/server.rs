@@ -49,11 +49,7 @@ pub fn serve(listener: TcpListener, routes: Routes) -> std::io::Result<Serving> 
         let _ = stopped.await;
     };
     let task = tokio::spawn(run(listener, routes, shutdown));
-    Ok(Serving {
-        addr,
-        stop: Some(stop),
-        task,
-    })
+    Ok(Serving { addr, stop: Some(stop), task })
 }
 
 async fn run(
@@ -61,8 +57,5 @@ async fn run(
     routes: Routes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    Server::builder()
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
+    Server::builder().add_routes(routes).serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await
 }

@@ -68,21 +68,15 @@ fn port(base: u16, offset: u16) -> SocketAddr {
 /// Starts the federation under `opts.data`, seeds demo data where a node is empty, and writes
 /// `endpoints.json`.
 pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
-    std::fs::create_dir_all(&opts.data)
-        .with_context(|| format!("creating {}", opts.data.display()))?;
+    std::fs::create_dir_all(&opts.data).with_context(|| format!("creating {}", opts.data.display()))?;
     let mut counties = Vec::new();
     let mut endpoints = Vec::new();
     for (i, (code, name)) in DEMO_COUNTIES.iter().take(opts.counties).enumerate() {
-        let mut config = CountyConfig::new(
-            code,
-            &opts.data.join(format!("county-{code}")),
-            port(opts.base_port, 101 + i as u16),
-        );
+        let mut config =
+            CountyConfig::new(code, &opts.data.join(format!("county-{code}")), port(opts.base_port, 101 + i as u16));
         config.name = name.to_string();
         let node = start_county(config).await?;
-        demo::seed_county(&node.api, name, 1000 + i as u64)
-            .await
-            .with_context(|| format!("demo data for {name}"))?;
+        demo::seed_county(&node.api, name, 1000 + i as u64).await.with_context(|| format!("demo data for {name}"))?;
         endpoints.push(Endpoint {
             name: format!("county-{code}"),
             role: "county".into(),
@@ -91,10 +85,7 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         counties.push(node);
     }
     write_endpoints(&opts.data, &endpoints)?;
-    Ok(Federation {
-        counties,
-        endpoints,
-    })
+    Ok(Federation { counties, endpoints })
 }
 
 pub fn write_endpoints(dir: &Path, endpoints: &[Endpoint]) -> anyhow::Result<()> {
@@ -107,17 +98,11 @@ pub fn write_endpoints(dir: &Path, endpoints: &[Endpoint]) -> anyhow::Result<()>
 pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     crate::telemetry::init(&Default::default());
     let fed = start_federation(&opts).await?;
-    println!(
-        "xuncha federation is up; endpoints in {}",
-        opts.data.join("endpoints.json").display()
-    );
+    println!("xuncha federation is up; endpoints in {}", opts.data.join("endpoints.json").display());
     for e in &fed.endpoints {
         println!("  {:<16} {:<7} {}", e.name, e.role, e.grpc);
     }
-    println!(
-        "try: xuncha --node {} round list    (Ctrl-C stops)",
-        fed.endpoints[0].name
-    );
+    println!("try: xuncha --node {} round list    (Ctrl-C stops)", fed.endpoints[0].name);
     tokio::signal::ctrl_c().await?;
     fed.stop().await;
     Ok(())

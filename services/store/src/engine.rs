@@ -31,21 +31,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub async fn open(
-        path: &Path,
-        node: &NodeId,
-        durability: Durability,
-    ) -> StoreResult<Arc<Self>> {
+    pub async fn open(path: &Path, node: &NodeId, durability: Durability) -> StoreResult<Arc<Self>> {
         let store = Store::open(path, node, durability).await?;
         let mut conn = store.pool().acquire().await?;
         let state = load_state(&mut conn).await?;
         let seq = last_outbox_seq(&mut conn).await?;
         drop(conn);
-        Ok(Arc::new(Self {
-            store,
-            state: RwLock::new(state),
-            outbox_seq: watch::channel(seq).0,
-        }))
+        Ok(Arc::new(Self { store, state: RwLock::new(state), outbox_seq: watch::channel(seq).0 }))
     }
 
     pub fn store(&self) -> &Store {
@@ -73,11 +65,7 @@ impl Engine {
     }
 
     /// Applies changes received from `origin` (see [`apply_remote`]).
-    pub async fn apply_remote(
-        &self,
-        origin: &NodeId,
-        changes: &[Change],
-    ) -> StoreResult<RemoteApplied> {
+    pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change]) -> StoreResult<RemoteApplied> {
         let mut state = self.state.write().await;
         let mut tx = self.store.pool().begin().await?;
         let applied = apply_remote(&mut tx, self.node(), origin, changes, Utc::now()).await?;

@@ -21,10 +21,7 @@ pub struct LedgerFilter {
 }
 
 /// Events matching `filter`, oldest first.
-pub async fn ledger_page(
-    conn: &mut SqliteConnection,
-    filter: &LedgerFilter,
-) -> StoreResult<Vec<LedgerEvent>> {
+pub async fn ledger_page(conn: &mut SqliteConnection, filter: &LedgerFilter) -> StoreResult<Vec<LedgerEvent>> {
     let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let bodies: Vec<String> = sqlx::query_scalar(
         "SELECT body FROM ledger WHERE (?1 IS NULL OR node = ?1) AND (?2 IS NULL OR subject_kind = ?2) \
@@ -41,8 +38,5 @@ pub async fn ledger_page(
     .bind(filter.offset as i64)
     .fetch_all(conn)
     .await?;
-    bodies
-        .iter()
-        .map(|b| serde_json::from_str(b).map_err(corrupt))
-        .collect()
+    bodies.iter().map(|b| serde_json::from_str(b).map_err(corrupt)).collect()
 }

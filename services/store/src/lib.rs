@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use xuncha_domain::NodeId;
 
 pub use engine::{Engine, ExecuteError};
@@ -23,8 +21,8 @@ pub use error::{StoreError, StoreResult};
 pub use ledger::{LedgerFilter, ledger_page};
 pub use records::{load_state, write_outcome};
 pub use sync::{
-    Change, LEDGER_EVENT_KIND, PeerStatus, RemoteApplied, applied_seq, apply_remote, audiences_for,
-    changes_for, last_outbox_seq, peer_statuses, record_contact,
+    Change, LEDGER_EVENT_KIND, PeerStatus, RemoteApplied, applied_seq, apply_remote, audiences_for, changes_for,
+    last_outbox_seq, peer_statuses, record_contact,
 };
 
 /// How hard a commit waits for the disk.
@@ -55,11 +53,7 @@ impl Store {
         }
         let pool = pool_for(path, durability).await?;
         MIGRATOR.run(&pool).await?;
-        let store = Self {
-            pool,
-            node: node.clone(),
-            path: path.to_path_buf(),
-        };
+        let store = Self { pool, node: node.clone(), path: path.to_path_buf() };
         store.claim(node).await?;
         records::seed(&store.pool).await?;
         Ok(store)
@@ -82,13 +76,8 @@ impl Store {
         if dest.exists() {
             std::fs::remove_file(dest)?;
         }
-        let dest = dest
-            .to_str()
-            .ok_or_else(|| error::corrupt("backup path is not UTF-8"))?;
-        sqlx::query("VACUUM INTO ?")
-            .bind(dest)
-            .execute(&self.pool)
-            .await?;
+        let dest = dest.to_str().ok_or_else(|| error::corrupt("backup path is not UTF-8"))?;
+        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -98,14 +87,9 @@ impl Store {
 
     async fn claim(&self, node: &NodeId) -> StoreResult<()> {
         let found: Option<String> =
-            sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'node_id'")
-                .fetch_optional(&self.pool)
-                .await?;
+            sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'node_id'").fetch_optional(&self.pool).await?;
         match found {
-            Some(f) if f != node.as_str() => Err(StoreError::WrongNode {
-                expected: node.to_string(),
-                found: f,
-            }),
+            Some(f) if f != node.as_str() => Err(StoreError::WrongNode { expected: node.to_string(), found: f }),
             Some(_) => Ok(()),
             None => {
                 sqlx::query("INSERT INTO node_meta (key, value) VALUES ('node_id', ?)")
@@ -130,9 +114,5 @@ pub async fn pool_for(path: &Path, durability: Durability) -> StoreResult<Sqlite
         })
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true);
-    Ok(SqlitePoolOptions::new()
-        .max_connections(4)
-        .min_connections(1)
-        .connect_with(options)
-        .await?)
+    Ok(SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await?)
 }

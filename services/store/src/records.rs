@@ -28,15 +28,7 @@ pub async fn write_outcome(conn: &mut SqliteConnection, outcome: &Outcome) -> St
     }
     for event in &outcome.events {
         put_event(conn, event).await?;
-        outbox_row(
-            conn,
-            seq,
-            &event.audience.as_column(),
-            LEDGER_EVENT_KIND,
-            &event.id.to_string(),
-            1,
-        )
-        .await?;
+        outbox_row(conn, seq, &event.audience.as_column(), LEDGER_EVENT_KIND, &event.id.to_string(), 1).await?;
         seq += 1;
     }
     Ok(seq.saturating_sub(1))
@@ -104,29 +96,22 @@ pub(crate) async fn put_event(conn: &mut SqliteConnection, e: &LedgerEvent) -> S
 }
 
 /// The version of a stored record, if any.
-pub(crate) async fn stored_version(
-    conn: &mut SqliteConnection,
-    kind: &str,
-    id: &str,
-) -> StoreResult<Option<u64>> {
-    let v: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM records WHERE kind = ? AND id = ?")
-            .bind(kind)
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
+pub(crate) async fn stored_version(conn: &mut SqliteConnection, kind: &str, id: &str) -> StoreResult<Option<u64>> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT version FROM records WHERE kind = ? AND id = ?")
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     Ok(v.map(|v| v as u64))
 }
 
 /// Reads every record into a fresh [`State`].
 pub async fn load_state(conn: &mut SqliteConnection) -> StoreResult<State> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT kind, id, body FROM records")
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT kind, id, body FROM records").fetch_all(conn).await?;
     let mut state = State::default();
     for (kind, id, body) in rows {
-        let record: Record =
-            serde_json::from_str(&body).map_err(|e| corrupt(format!("{kind} {id}: {e}")))?;
+        let record: Record = serde_json::from_str(&body).map_err(|e| corrupt(format!("{kind} {id}: {e}")))?;
         state.put(record);
     }
     Ok(state)
@@ -138,10 +123,7 @@ pub(crate) async fn seed(pool: &SqlitePool) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
     for category in seed_categories() {
         let record = Record::Category(category);
-        if stored_version(&mut tx, "category", &record.id_string())
-            .await?
-            .is_none()
-        {
+        if stored_version(&mut tx, "category", &record.id_string()).await?.is_none() {
             put_record(&mut tx, &record).await?;
         }
     }

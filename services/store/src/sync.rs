@@ -37,12 +37,8 @@ pub(crate) async fn next_seqs(conn: &mut SqliteConnection, n: u64) -> StoreResul
 /// The last sequence number this node gave a change (0 if none).
 pub async fn last_outbox_seq(conn: &mut SqliteConnection) -> StoreResult<u64> {
     let v: Option<String> =
-        sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'outbox_seq'")
-            .fetch_optional(conn)
-            .await?;
-    v.map(|s| s.parse::<u64>().map_err(corrupt))
-        .transpose()
-        .map(|v| v.unwrap_or(0))
+        sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'outbox_seq'").fetch_optional(conn).await?;
+    v.map(|s| s.parse::<u64>().map_err(corrupt)).transpose().map(|v| v.unwrap_or(0))
 }
 
 /// The outbox audiences whose changes go to `peer`: a county gets what is addressed to it and
@@ -85,10 +81,8 @@ pub async fn changes_for(
     let mut out = Vec::with_capacity(keep.len());
     for (seq, kind, id) in keep {
         let (version, body): (i64, String) = if kind == LEDGER_EVENT_KIND {
-            let body: String = sqlx::query_scalar("SELECT body FROM ledger WHERE id = ?")
-                .bind(&id)
-                .fetch_one(&mut *conn)
-                .await?;
+            let body: String =
+                sqlx::query_scalar("SELECT body FROM ledger WHERE id = ?").bind(&id).fetch_one(&mut *conn).await?;
             (1, body)
         } else {
             sqlx::query_as("SELECT version, body FROM records WHERE kind = ? AND id = ?")
@@ -97,13 +91,7 @@ pub async fn changes_for(
                 .fetch_one(&mut *conn)
                 .await?
         };
-        out.push(Change {
-            seq,
-            kind,
-            id,
-            version: version as u64,
-            body,
-        });
+        out.push(Change { seq, kind, id, version: version as u64, body });
     }
     Ok((out, reached))
 }
@@ -142,13 +130,11 @@ pub async fn apply_remote(
         }
         last = c.seq;
         if c.kind == LEDGER_EVENT_KIND {
-            let e: LedgerEvent = serde_json::from_str(&c.body)
-                .map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
+            let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
             check_remote_event(origin, me, &e)?;
             parsed.push(Err(e));
         } else {
-            let r: Record = serde_json::from_str(&c.body)
-                .map_err(|e| corrupt(format!("{} {}: {e}", c.kind, c.id)))?;
+            let r: Record = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("{} {}: {e}", c.kind, c.id)))?;
             if r.kind().as_str() != c.kind || r.id_string() != c.id {
                 return Err(corrupt(format!(
                     "change {} says {} {} but holds {} {}",
@@ -163,16 +149,11 @@ pub async fn apply_remote(
             parsed.push(Ok(r));
         }
     }
-    let mut out = RemoteApplied {
-        duplicates,
-        applied_seq: last,
-        ..Default::default()
-    };
+    let mut out = RemoteApplied { duplicates, applied_seq: last, ..Default::default() };
     for item in parsed {
         match item {
             Ok(record) => {
-                let held =
-                    stored_version(conn, record.kind().as_str(), &record.id_string()).await?;
+                let held = stored_version(conn, record.kind().as_str(), &record.id_string()).await?;
                 if held.is_none_or(|v| v < record.version()) {
                     put_record(conn, &record).await?;
                     out.records.push(record);
@@ -250,11 +231,7 @@ pub async fn peer_statuses(conn: &mut SqliteConnection) -> StoreResult<Vec<PeerS
                 node: NodeId::parse("node", &node)?,
                 applied_seq: seq as u64,
                 last_contact: contact
-                    .map(|c| {
-                        DateTime::parse_from_rfc3339(&c)
-                            .map(|d| d.with_timezone(&Utc))
-                            .map_err(corrupt)
-                    })
+                    .map(|c| DateTime::parse_from_rfc3339(&c).map(|d| d.with_timezone(&Utc)).map_err(corrupt))
                     .transpose()?,
                 backlog: backlog as u64,
             })

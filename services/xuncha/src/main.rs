@@ -9,11 +9,7 @@ use xuncha_node::CountyConfig;
 use xuncha_node::up::UpOptions;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "xuncha",
-    version,
-    about = "巡察联动: city and county inspection offices, linked"
-)]
+#[command(name = "xuncha", version, about = "巡察联动: city and county inspection offices, linked")]
 struct Cli {
     #[command(flatten)]
     client: ClientOptions,
@@ -88,12 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             xuncha_node::run_county(config).await
         }
         Command::Up(a) => {
-            xuncha_node::up::up(UpOptions {
-                data: a.data,
-                base_port: a.base_port,
-                counties: a.counties as usize,
-            })
-            .await
+            xuncha_node::up::up(UpOptions { data: a.data, base_port: a.base_port, counties: a.counties as usize }).await
         }
         Command::Client(c) => xuncha_client::run(cli.client, c).await,
     }

@@ -11,30 +11,15 @@ enum_conv!(
     pb::CategoryGroup,
     CategoryGroup,
     "category group",
-    [
-        ThreeBigProblems,
-        SixDisciplines,
-        FourStyles,
-        CadreSelection,
-        Other
-    ]
+    [ThreeBigProblems, SixDisciplines, FourStyles, CadreSelection, Other]
 );
 enum_conv!(
     pb::LeadRoute,
     LeadRoute,
     "lead route",
-    [
-        DisciplineCommission,
-        OrganisationDepartment,
-        FunctionalDepartment
-    ]
+    [DisciplineCommission, OrganisationDepartment, FunctionalDepartment]
 );
-enum_conv!(
-    pb::FindingStatus,
-    FindingStatus,
-    "finding status",
-    [Recorded, FedBack, Rectifying, SignedOff]
-);
+enum_conv!(pb::FindingStatus, FindingStatus, "finding status", [Recorded, FedBack, Rectifying, SignedOff]);
 
 impl ToPb for Category {
     type Pb = pb::Category;

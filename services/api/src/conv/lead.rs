@@ -7,29 +7,21 @@ use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, enum_conv, id};
 
-enum_conv!(
-    pb::LeadStatus,
-    LeadStatus,
-    "lead status",
-    [HandedOver, Acknowledged, ResultReported]
-);
+enum_conv!(pb::LeadStatus, LeadStatus, "lead status", [HandedOver, Acknowledged, ResultReported]);
 
 impl ToPb for LeadReceiver {
     type Pb = pb::LeadReceiver;
     fn to_pb(&self) -> pb::LeadReceiver {
         match self {
-            LeadReceiver::DisciplineCommission => pb::LeadReceiver {
-                route: LeadRoute::DisciplineCommission.to_pb(),
-                department: String::new(),
-            },
-            LeadReceiver::OrganisationDepartment => pb::LeadReceiver {
-                route: LeadRoute::OrganisationDepartment.to_pb(),
-                department: String::new(),
-            },
-            LeadReceiver::Department(name) => pb::LeadReceiver {
-                route: LeadRoute::FunctionalDepartment.to_pb(),
-                department: name.clone(),
-            },
+            LeadReceiver::DisciplineCommission => {
+                pb::LeadReceiver { route: LeadRoute::DisciplineCommission.to_pb(), department: String::new() }
+            }
+            LeadReceiver::OrganisationDepartment => {
+                pb::LeadReceiver { route: LeadRoute::OrganisationDepartment.to_pb(), department: String::new() }
+            }
+            LeadReceiver::Department(name) => {
+                pb::LeadReceiver { route: LeadRoute::FunctionalDepartment.to_pb(), department: name.clone() }
+            }
         }
     }
 }
@@ -40,10 +32,7 @@ fn receiver(r: &pb::LeadReceiver) -> DomainResult<LeadReceiver> {
         LeadRoute::OrganisationDepartment => LeadReceiver::OrganisationDepartment,
         LeadRoute::FunctionalDepartment => {
             if r.department.trim().is_empty() {
-                return Err(DomainError::invalid(
-                    "receiver.department",
-                    "name the department",
-                ));
+                return Err(DomainError::invalid("receiver.department", "name the department"));
             }
             LeadReceiver::Department(r.department.clone())
         }
@@ -74,31 +63,18 @@ pub fn hand_over(r: &pb::HandOverLeadRequest) -> DomainResult<HandOverLead> {
     Ok(HandOverLead {
         finding: id("finding", &r.finding)?,
         summary: r.summary.clone(),
-        receiver: r
-            .receiver
-            .as_ref()
-            .filter(|x| x.route != 0)
-            .map(receiver)
-            .transpose()?,
+        receiver: r.receiver.as_ref().filter(|x| x.route != 0).map(receiver).transpose()?,
     })
 }
 
 pub fn acknowledge(r: &pb::AcknowledgeLeadRequest) -> DomainResult<AcknowledgeLead> {
-    Ok(AcknowledgeLead {
-        lead: id("lead", &r.lead)?,
-        by: r.by.clone(),
-    })
+    Ok(AcknowledgeLead { lead: id("lead", &r.lead)?, by: r.by.clone() })
 }
 
 pub fn report_result(r: &pb::ReportLeadResultRequest) -> DomainResult<ReportLeadResult> {
-    Ok(ReportLeadResult {
-        lead: id("lead", &r.lead)?,
-        result: r.result.clone(),
-    })
+    Ok(ReportLeadResult { lead: id("lead", &r.lead)?, result: r.result.clone() })
 }
 
 pub fn release(r: &pb::ReleaseLeadRequest) -> DomainResult<ReleaseLead> {
-    Ok(ReleaseLead {
-        lead: id("lead", &r.lead)?,
-    })
+    Ok(ReleaseLead { lead: id("lead", &r.lead)? })
 }

@@ -57,10 +57,7 @@ impl ToPb for NodeOversight {
             assignments: self
                 .assignments
                 .iter()
-                .map(|(stage, n)| pb::StageCount {
-                    stage: stage.code().into(),
-                    count: *n as u32,
-                })
+                .map(|(stage, n)| pb::StageCount { stage: stage.code().into(), count: *n as u32 })
                 .collect(),
             last_contact: None,
             backlog: 0,

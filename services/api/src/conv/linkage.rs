@@ -2,12 +2,12 @@
 
 use xuncha_domain::DomainResult;
 use xuncha_domain::linkage::{
-    CreateLinkagePlan, DecideSecondment, IssueAssignment, ReportAssignmentProgress,
-    RequestSecondment, RespondAssignment, ReviewLinkedReport, SubmitLinkedReport, assignment_stage,
+    CreateLinkagePlan, DecideSecondment, IssueAssignment, ReportAssignmentProgress, RequestSecondment,
+    RespondAssignment, ReviewLinkedReport, SubmitLinkedReport, assignment_stage,
 };
 use xuncha_domain::model::{
-    AssignmentDecision, AssignmentResponse, AssignmentStage, LinkagePlan, LinkedAssignment,
-    ReviewOutcome, RoundSummary, SecondmentDecision, SecondmentRequest,
+    AssignmentDecision, AssignmentResponse, AssignmentStage, LinkagePlan, LinkedAssignment, ReviewOutcome,
+    RoundSummary, SecondmentDecision, SecondmentRequest,
 };
 use xuncha_proto::v1 as pb;
 
@@ -18,26 +18,13 @@ enum_conv!(
     pb::AssignmentStage,
     AssignmentStage,
     "assignment stage",
-    [
-        Issued,
-        Declined,
-        Accepted,
-        InProgress,
-        ReportSubmitted,
-        Returned,
-        Resubmitted,
-        Completed
-    ]
+    [Issued, Declined, Accepted, InProgress, ReportSubmitted, Returned, Resubmitted, Completed]
 );
 
 impl ToPb for RoundSummary {
     type Pb = Option<pb::RoundSummary>;
     fn to_pb(&self) -> Option<pb::RoundSummary> {
-        Some(pb::RoundSummary {
-            round: self.round.to_string(),
-            name: self.name.clone(),
-            dates: self.dates.to_pb(),
-        })
+        Some(pb::RoundSummary { round: self.round.to_string(), name: self.name.clone(), dates: self.dates.to_pb() })
     }
 }
 
@@ -75,10 +62,7 @@ impl ToPb for AssignmentResponse {
 }
 
 /// An assignment with the county's answer held here and the stage both give.
-pub fn assignment_pb(
-    a: &LinkedAssignment,
-    response: Option<&AssignmentResponse>,
-) -> pb::LinkedAssignment {
+pub fn assignment_pb(a: &LinkedAssignment, response: Option<&AssignmentResponse>) -> pb::LinkedAssignment {
     pb::LinkedAssignment {
         id: a.id.to_string(),
         meta: a.meta.to_pb(),
@@ -182,9 +166,5 @@ pub fn request_secondment(r: &pb::RequestSecondmentRequest) -> DomainResult<Requ
 }
 
 pub fn decide_secondment(r: &pb::DecideSecondmentRequest) -> DomainResult<DecideSecondment> {
-    Ok(DecideSecondment {
-        request: id("request", &r.request)?,
-        approve: r.approve,
-        reason: opt_text(&r.reason),
-    })
+    Ok(DecideSecondment { request: id("request", &r.request)?, approve: r.approve, reason: opt_text(&r.reason) })
 }

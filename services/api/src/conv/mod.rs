@@ -64,20 +64,12 @@ pub fn id<T: From<Uuid>>(field: &str, text: &str) -> DomainResult<T> {
 
 /// An optional id field: empty means none.
 pub fn opt_id<T: From<Uuid>>(field: &str, text: &str) -> DomainResult<Option<T>> {
-    if text.trim().is_empty() {
-        Ok(None)
-    } else {
-        id(field, text).map(Some)
-    }
+    if text.trim().is_empty() { Ok(None) } else { id(field, text).map(Some) }
 }
 
 /// A list of ids; errors name the index (`members[2]`).
 pub fn ids<T: From<Uuid>>(field: &str, texts: &[String]) -> DomainResult<Vec<T>> {
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| id(&format!("{field}[{i}]"), t))
-        .collect()
+    texts.iter().enumerate().map(|(i, t)| id(&format!("{field}[{i}]"), t)).collect()
 }
 
 /// A required date field.
@@ -90,20 +82,12 @@ pub fn date(field: &str, text: &str) -> DomainResult<NaiveDate> {
 
 /// An optional date field.
 pub fn opt_date(field: &str, text: &str) -> DomainResult<Option<NaiveDate>> {
-    if text.trim().is_empty() {
-        Ok(None)
-    } else {
-        parse_date(field, text).map(Some)
-    }
+    if text.trim().is_empty() { Ok(None) } else { parse_date(field, text).map(Some) }
 }
 
 /// Empty text means none.
 pub fn opt_text(text: &str) -> Option<String> {
-    if text.trim().is_empty() {
-        None
-    } else {
-        Some(text.to_string())
-    }
+    if text.trim().is_empty() { None } else { Some(text.to_string()) }
 }
 
 pub fn date_text(day: Option<NaiveDate>) -> String {
@@ -111,10 +95,7 @@ pub fn date_text(day: Option<NaiveDate>) -> String {
 }
 
 pub fn timestamp(at: DateTime<Utc>) -> xuncha_proto::Timestamp {
-    xuncha_proto::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
+    xuncha_proto::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
 pub fn from_timestamp(t: &xuncha_proto::Timestamp) -> Option<DateTime<Utc>> {

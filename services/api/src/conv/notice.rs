@@ -1,32 +1,17 @@
 //! Supervision notices and responses.
 
-use xuncha_domain::model::{
-    Addressee, NoticeLevel, NoticeResponse, NoticeStatus, NoticeSubject, SupervisionNotice,
-};
+use xuncha_domain::model::{Addressee, NoticeLevel, NoticeResponse, NoticeStatus, NoticeSubject, SupervisionNotice};
 use xuncha_domain::rectification::{CloseNotice, IssueNotice, RespondNotice};
 use xuncha_domain::{DomainError, DomainResult};
 use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, date, enum_conv, id, opt_id};
 
-enum_conv!(
-    pb::NoticeLevel,
-    NoticeLevel,
-    "notice level",
-    [Supervision, Admonition, Accountability]
-);
-enum_conv!(
-    pb::NoticeStatus,
-    NoticeStatus,
-    "notice status",
-    [Open, Closed]
-);
+enum_conv!(pb::NoticeLevel, NoticeLevel, "notice level", [Supervision, Admonition, Accountability]);
+enum_conv!(pb::NoticeStatus, NoticeStatus, "notice status", [Open, Closed]);
 
 /// A notice as a message, with the response held here (if any).
-pub fn notice_pb(
-    n: &SupervisionNotice,
-    response: Option<&NoticeResponse>,
-) -> pb::SupervisionNotice {
+pub fn notice_pb(n: &SupervisionNotice, response: Option<&NoticeResponse>) -> pb::SupervisionNotice {
     let (addressee_county, addressee_unit) = match &n.addressee {
         Addressee::County(c) => (c.clone(), String::new()),
         Addressee::Unit(u) => (String::new(), u.to_string()),
@@ -69,18 +54,14 @@ pub fn issue(r: &pb::IssueNoticeRequest) -> DomainResult<IssueNotice> {
         }
     };
     let subjects = [
-        opt_id("subject_rectification", &r.subject_rectification)?
-            .map(NoticeSubject::Rectification),
+        opt_id("subject_rectification", &r.subject_rectification)?.map(NoticeSubject::Rectification),
         opt_id("subject_target", &r.subject_target)?.map(NoticeSubject::Target),
         opt_id("subject_assignment", &r.subject_assignment)?.map(NoticeSubject::Assignment),
     ];
     let mut given = subjects.into_iter().flatten();
     let subject = given.next().unwrap_or(NoticeSubject::General);
     if given.next().is_some() {
-        return Err(DomainError::invalid(
-            "subject_rectification",
-            "give at most one subject",
-        ));
+        return Err(DomainError::invalid("subject_rectification", "give at most one subject"));
     }
     Ok(IssueNotice {
         addressee,
@@ -93,14 +74,9 @@ pub fn issue(r: &pb::IssueNoticeRequest) -> DomainResult<IssueNotice> {
 }
 
 pub fn respond(r: &pb::RespondNoticeRequest) -> DomainResult<RespondNotice> {
-    Ok(RespondNotice {
-        notice: id("notice", &r.notice)?,
-        text: r.text.clone(),
-    })
+    Ok(RespondNotice { notice: id("notice", &r.notice)?, text: r.text.clone() })
 }
 
 pub fn close(r: &pb::CloseNoticeRequest) -> DomainResult<CloseNotice> {
-    Ok(CloseNotice {
-        notice: id("notice", &r.notice)?,
-    })
+    Ok(CloseNotice { notice: id("notice", &r.notice)? })
 }

@@ -3,58 +3,29 @@
 use xuncha_domain::DomainResult;
 use xuncha_domain::model::{Gender, PastPost, Person, PoolSource, Rank, Specialty};
 use xuncha_domain::roster::PersonDraft;
-use xuncha_domain::staffing::{
-    Booking, BookingSource, Choice, Conflict, SuggestRequest, Suggestion,
-};
+use xuncha_domain::staffing::{Booking, BookingSource, Choice, Conflict, SuggestRequest, Suggestion};
 use xuncha_proto::v1 as pb;
 
 use super::common::window;
 use super::{FromPb, ToPb, enum_conv, id, ids, opt_date, opt_id, opt_text};
 
-enum_conv!(
-    pb::Rank,
-    Rank,
-    "rank",
-    [
-        DivisionHead,
-        DeputyDivisionHead,
-        SectionHead,
-        DeputySectionHead,
-        Staff
-    ]
-);
+enum_conv!(pb::Rank, Rank, "rank", [DivisionHead, DeputyDivisionHead, SectionHead, DeputySectionHead, Staff]);
 enum_conv!(
     pb::PoolSource,
     PoolSource,
     "pool source",
-    [
-        DisciplineCommission,
-        OrganisationDepartment,
-        InspectionOffice,
-        OtherUnit
-    ]
+    [DisciplineCommission, OrganisationDepartment, InspectionOffice, OtherUnit]
 );
-enum_conv!(
-    pb::Specialty,
-    Specialty,
-    "specialty",
-    [Finance, Audit, Law, Discipline, Personnel, Other]
-);
+enum_conv!(pb::Specialty, Specialty, "specialty", [Finance, Audit, Law, Discipline, Personnel, Other]);
 enum_conv!(pb::Gender, Gender, "gender", [Male, Female]);
 
 /// The entered fields of a person; `prefix` names the request field (`person`).
 pub fn draft(prefix: &str, f: &Option<pb::PersonFields>) -> DomainResult<PersonDraft> {
-    let f = f
-        .as_ref()
-        .ok_or_else(|| xuncha_domain::DomainError::invalid(prefix, "is required"))?;
+    let f = f.as_ref().ok_or_else(|| xuncha_domain::DomainError::invalid(prefix, "is required"))?;
     let n = |name: &str| format!("{prefix}.{name}");
     Ok(PersonDraft {
         name: f.name.clone(),
-        gender: if f.gender == 0 {
-            None
-        } else {
-            Some(Gender::from_pb(&n("gender"), f.gender)?)
-        },
+        gender: if f.gender == 0 { None } else { Some(Gender::from_pb(&n("gender"), f.gender)?) },
         birth_year: f.birth_year,
         rank: Rank::from_pb(&n("rank"), f.rank)?,
         source: PoolSource::from_pb(&n("source"), f.source)?,
@@ -71,9 +42,7 @@ pub fn draft(prefix: &str, f: &Option<pb::PersonFields>) -> DomainResult<PersonD
                 })
             })
             .collect::<DomainResult<_>>()?,
-        declared_conflicts: ids(&n("declared_conflicts"), &f.declared_conflicts)?
-            .into_iter()
-            .collect(),
+        declared_conflicts: ids(&n("declared_conflicts"), &f.declared_conflicts)?.into_iter().collect(),
         specialties: f
             .specialties
             .iter()
@@ -109,16 +78,9 @@ impl ToPb for Person {
                 past_posts: self
                     .past_posts
                     .iter()
-                    .map(|p| pb::PastPost {
-                        unit: p.unit.to_string(),
-                        until: super::date_text(p.until),
-                    })
+                    .map(|p| pb::PastPost { unit: p.unit.to_string(), until: super::date_text(p.until) })
                     .collect(),
-                declared_conflicts: self
-                    .declared_conflicts
-                    .iter()
-                    .map(|u| u.to_string())
-                    .collect(),
+                declared_conflicts: self.declared_conflicts.iter().map(|u| u.to_string()).collect(),
                 specialties: self.specialties.iter().map(|s| s.to_pb()).collect(),
                 leader_qualified: self.leader_qualified,
                 active: self.active,
@@ -142,11 +104,7 @@ pub fn suggest_request(r: &pb::SuggestMembersRequest) -> DomainResult<SuggestReq
 impl ToPb for Choice {
     type Pb = pb::Choice;
     fn to_pb(&self) -> pb::Choice {
-        pb::Choice {
-            person: self.person.to_string(),
-            name: self.name.clone(),
-            reasons: self.reasons.clone(),
-        }
+        pb::Choice { person: self.person.to_string(), name: self.name.clone(), reasons: self.reasons.clone() }
     }
 }
 

@@ -4,19 +4,12 @@ use chrono::NaiveDate;
 use xuncha_domain::DomainResult;
 use xuncha_domain::model::{RectificationItem, RectificationKind, RectificationStatus};
 use xuncha_domain::oversight::RectificationSummary;
-use xuncha_domain::rectification::{
-    AddRectificationItem, SignOffRectification, UpdateRectification, is_overdue,
-};
+use xuncha_domain::rectification::{AddRectificationItem, SignOffRectification, UpdateRectification, is_overdue};
 use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, enum_conv, id, opt_date, opt_text};
 
-enum_conv!(
-    pb::RectificationKind,
-    RectificationKind,
-    "rectification kind",
-    [Measure, Mechanism]
-);
+enum_conv!(pb::RectificationKind, RectificationKind, "rectification kind", [Measure, Mechanism]);
 enum_conv!(
     pb::RectificationStatus,
     RectificationStatus,
@@ -43,11 +36,7 @@ pub fn item_pb(i: &RectificationItem, today: NaiveDate) -> pb::RectificationItem
         progress: i
             .progress
             .iter()
-            .map(|p| pb::ProgressNote {
-                on: p.on.to_string(),
-                by: p.by.clone(),
-                text: p.text.clone(),
-            })
+            .map(|p| pb::ProgressNote { on: p.on.to_string(), by: p.by.clone(), text: p.text.clone() })
             .collect(),
         evidence: i.evidence.clone().unwrap_or_default(),
         sign_off: i.sign_off.as_ref().map(|s| pb::SignOff {
@@ -56,11 +45,7 @@ pub fn item_pb(i: &RectificationItem, today: NaiveDate) -> pb::RectificationItem
             note: s.note.clone().unwrap_or_default(),
         }),
         overdue,
-        days_overdue: if overdue {
-            (today - i.deadline).num_days()
-        } else {
-            0
-        },
+        days_overdue: if overdue { (today - i.deadline).num_days() } else { 0 },
     }
 }
 
@@ -93,19 +78,12 @@ pub fn add_item(r: &pb::AddRectificationItemRequest) -> DomainResult<AddRectific
 pub fn update_item(r: &pb::UpdateRectificationRequest) -> DomainResult<UpdateRectification> {
     Ok(UpdateRectification {
         item: id("item", &r.item)?,
-        status: if r.status == 0 {
-            None
-        } else {
-            Some(RectificationStatus::from_pb("status", r.status)?)
-        },
+        status: if r.status == 0 { None } else { Some(RectificationStatus::from_pb("status", r.status)?) },
         note: opt_text(&r.note),
         evidence: opt_text(&r.evidence),
     })
 }
 
 pub fn sign_off(r: &pb::SignOffRectificationRequest) -> DomainResult<SignOffRectification> {
-    Ok(SignOffRectification {
-        item: id("item", &r.item)?,
-        note: opt_text(&r.note),
-    })
+    Ok(SignOffRectification { item: id("item", &r.item)?, note: opt_text(&r.note) })
 }

@@ -11,20 +11,11 @@ enum_conv!(
     pb::RoundStatus,
     RoundStatus,
     "round status",
-    [
-        Draft,
-        Approved,
-        InProgress,
-        FeedbackGiven,
-        Rectifying,
-        Closed
-    ]
+    [Draft, Approved, InProgress, FeedbackGiven, Rectifying, Closed]
 );
 
 pub fn dates(field: &str, d: &Option<pb::RoundDates>) -> DomainResult<RoundDates> {
-    let d = d
-        .as_ref()
-        .ok_or_else(|| DomainError::invalid(field, "is required"))?;
+    let d = d.as_ref().ok_or_else(|| DomainError::invalid(field, "is required"))?;
     Ok(RoundDates {
         enter_on: date(&format!("{field}.enter_on"), &d.enter_on)?,
         leave_on: date(&format!("{field}.leave_on"), &d.leave_on)?,
@@ -98,11 +89,7 @@ pub fn create_round(r: &pb::CreateRoundRequest) -> DomainResult<CreateRound> {
         number: r.number,
         name: r.name.clone(),
         dates: dates("dates", &r.dates)?,
-        report_due_months: if r.report_due_months == 0 {
-            None
-        } else {
-            Some(r.report_due_months)
-        },
+        report_due_months: if r.report_due_months == 0 { None } else { Some(r.report_due_months) },
         group_size,
     })
 }
@@ -116,10 +103,7 @@ pub fn change_round_dates(r: &pb::ChangeRoundDatesRequest) -> DomainResult<Chang
 }
 
 pub fn advance_round(r: &pb::AdvanceRoundRequest) -> DomainResult<AdvanceRound> {
-    Ok(AdvanceRound {
-        round: id("round", &r.round)?,
-        to: RoundStatus::from_pb("to", r.to)?,
-    })
+    Ok(AdvanceRound { round: id("round", &r.round)?, to: RoundStatus::from_pb("to", r.to)? })
 }
 
 pub fn form_group(r: &pb::FormGroupRequest) -> DomainResult<FormGroup> {

@@ -7,12 +7,7 @@ use xuncha_proto::v1 as pb;
 
 use super::{FromPb, ToPb, date, date_text, enum_conv, id, opt_id, opt_text};
 
-enum_conv!(
-    pb::TargetKind,
-    TargetKind,
-    "target kind",
-    [Regular, Special, Revisit, Linked]
-);
+enum_conv!(pb::TargetKind, TargetKind, "target kind", [Regular, Special, Revisit, Linked]);
 
 /// A target as a message; `round` fills in the report-due date.
 pub fn target_pb(t: &Target, round: Option<&Round>) -> pb::Target {
@@ -46,17 +41,9 @@ pub fn add_target(r: &pb::AddTargetRequest) -> DomainResult<AddTarget> {
 }
 
 pub fn give_feedback(r: &pb::GiveFeedbackRequest) -> DomainResult<GiveFeedback> {
-    Ok(GiveFeedback {
-        target: id("target", &r.target)?,
-        on: date("on", &r.on)?,
-    })
+    Ok(GiveFeedback { target: id("target", &r.target)?, on: date("on", &r.on)? })
 }
 
-pub fn submit_report(
-    r: &pb::SubmitRectificationReportRequest,
-) -> DomainResult<SubmitRectificationReport> {
-    Ok(SubmitRectificationReport {
-        target: id("target", &r.target)?,
-        on: date("on", &r.on)?,
-    })
+pub fn submit_report(r: &pb::SubmitRectificationReportRequest) -> DomainResult<SubmitRectificationReport> {
+    Ok(SubmitRectificationReport { target: id("target", &r.target)?, on: date("on", &r.on)? })
 }

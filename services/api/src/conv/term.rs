@@ -22,16 +22,9 @@ impl ToPb for Term {
 }
 
 pub fn create_term(r: &pb::CreateTermRequest) -> DomainResult<CreateTerm> {
-    Ok(CreateTerm {
-        name: r.name.clone(),
-        window: window("window", &r.window)?,
-    })
+    Ok(CreateTerm { name: r.name.clone(), window: window("window", &r.window)? })
 }
 
 pub fn plan_units(r: &pb::PlanUnitsRequest) -> DomainResult<PlanUnits> {
-    Ok(PlanUnits {
-        term: id("term", &r.term)?,
-        add: ids("add", &r.add)?,
-        remove: ids("remove", &r.remove)?,
-    })
+    Ok(PlanUnits { term: id("term", &r.term)?, add: ids("add", &r.add)?, remove: ids("remove", &r.remove)? })
 }

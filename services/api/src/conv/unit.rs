@@ -11,15 +11,7 @@ enum_conv!(
     pb::UnitKind,
     UnitKind,
     "unit kind",
-    [
-        CityDepartment,
-        StateEnterprise,
-        CountyDepartment,
-        Township,
-        Village,
-        Community,
-        Other
-    ]
+    [CityDepartment, StateEnterprise, CountyDepartment, Township, Village, Community, Other]
 );
 
 impl ToPb for Unit {

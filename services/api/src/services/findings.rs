@@ -15,41 +15,24 @@ impl FindingService for FindingApi {
         &self,
         r: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
-        let categories = self
-            .0
-            .read(&r, |s| s.categories.values().map(ToPb::to_pb).collect())
-            .await?;
+        let categories = self.0.read(&r, |s| s.categories.values().map(ToPb::to_pb).collect()).await?;
         ok(pb::ListCategoriesResponse { categories })
     }
 
-    async fn add_category(
-        &self,
-        r: Request<pb::AddCategoryRequest>,
-    ) -> Result<Response<pb::Category>, Status> {
+    async fn add_category(&self, r: Request<pb::AddCategoryRequest>) -> Result<Response<pb::Category>, Status> {
         let r = r.into_inner();
         let c = self
             .0
-            .write(
-                &r.actor,
-                || conv::finding::add_category(&r).map(Command::AddCategory),
-                Record::as_category,
-            )
+            .write(&r.actor, || conv::finding::add_category(&r).map(Command::AddCategory), Record::as_category)
             .await?;
         ok(c.to_pb())
     }
 
-    async fn record_finding(
-        &self,
-        r: Request<pb::RecordFindingRequest>,
-    ) -> Result<Response<pb::Finding>, Status> {
+    async fn record_finding(&self, r: Request<pb::RecordFindingRequest>) -> Result<Response<pb::Finding>, Status> {
         let r = r.into_inner();
         let f = self
             .0
-            .write(
-                &r.actor,
-                || conv::finding::record_finding(&r).map(Command::RecordFinding),
-                Record::as_finding,
-            )
+            .write(&r.actor, || conv::finding::record_finding(&r).map(Command::RecordFinding), Record::as_finding)
             .await?;
         ok(f.to_pb())
     }
@@ -59,21 +42,16 @@ impl FindingService for FindingApi {
         r: Request<pb::ListFindingsRequest>,
     ) -> Result<Response<pb::ListFindingsResponse>, Status> {
         let q = r.get_ref();
-        let round: Option<xuncha_domain::ids::RoundId> =
-            conv::opt_id("round", &q.round).map_err(bad)?;
-        let target: Option<xuncha_domain::ids::TargetId> =
-            conv::opt_id("target", &q.target).map_err(bad)?;
-        let unit: Option<xuncha_domain::ids::UnitId> =
-            conv::opt_id("unit", &q.unit).map_err(bad)?;
+        let round: Option<xuncha_domain::ids::RoundId> = conv::opt_id("round", &q.round).map_err(bad)?;
+        let target: Option<xuncha_domain::ids::TargetId> = conv::opt_id("target", &q.target).map_err(bad)?;
+        let unit: Option<xuncha_domain::ids::UnitId> = conv::opt_id("unit", &q.unit).map_err(bad)?;
         let category = conv::opt_text(&q.category);
         let findings = self
             .0
             .read(&r, |s| {
                 // A revisit's target also lists the findings it inherited.
-                let inherited: Vec<_> = target
-                    .and_then(|t| s.targets.get(&t))
-                    .map(|t| t.inherited_findings.clone())
-                    .unwrap_or_default();
+                let inherited: Vec<_> =
+                    target.and_then(|t| s.targets.get(&t)).map(|t| t.inherited_findings.clone()).unwrap_or_default();
                 s.findings
                     .values()
                     .filter(|f| round.is_none_or(|x| f.round == x))

@@ -17,34 +17,18 @@ pub struct LedgerApi(pub Api);
 const DEFAULT_PAGE: u32 = 500;
 
 impl LedgerApi {
-    async fn events(
-        &self,
-        filter: &LedgerFilter,
-    ) -> Result<Vec<xuncha_domain::LedgerEvent>, ApiError> {
-        let mut conn = self
-            .0
-            .engine()
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(StoreError::from)?;
+    async fn events(&self, filter: &LedgerFilter) -> Result<Vec<xuncha_domain::LedgerEvent>, ApiError> {
+        let mut conn = self.0.engine().store().pool().acquire().await.map_err(StoreError::from)?;
         Ok(ledger_page(&mut conn, filter).await?)
     }
 }
 
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
-    async fn list_events(
-        &self,
-        r: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+    async fn list_events(&self, r: Request<pb::ListEventsRequest>) -> Result<Response<pb::ListEventsResponse>, Status> {
         self.0.barrier(&r).await?;
         let q = r.into_inner();
-        let node = opt_text(&q.node)
-            .map(|n| NodeId::parse("node", &n))
-            .transpose()
-            .map_err(bad)?;
+        let node = opt_text(&q.node).map(|n| NodeId::parse("node", &n)).transpose().map_err(bad)?;
         let filter = LedgerFilter {
             node,
             subject_kind: opt_text(&q.subject_kind),
@@ -55,19 +39,11 @@ impl LedgerService for LedgerApi {
             limit: if q.limit == 0 { DEFAULT_PAGE } else { q.limit },
             offset: q.offset,
         };
-        let events = self
-            .events(&filter)
-            .await?
-            .iter()
-            .map(ToPb::to_pb)
-            .collect();
+        let events = self.events(&filter).await?.iter().map(ToPb::to_pb).collect();
         ok(pb::ListEventsResponse { events })
     }
 
-    async fn export(
-        &self,
-        r: Request<pb::ExportRequest>,
-    ) -> Result<Response<pb::ExportResponse>, Status> {
+    async fn export(&self, r: Request<pb::ExportRequest>) -> Result<Response<pb::ExportResponse>, Status> {
         self.0.barrier(&r).await?;
         let node = self.0.engine().node().to_string().replace('/', "-");
         let today = self.0.today();
@@ -79,11 +55,9 @@ impl LedgerService for LedgerApi {
                         .iter()
                         .map(|e| {
                             vec![
-                                e.at.with_timezone(
-                                    &chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"),
-                                )
-                                .format("%Y-%m-%d %H:%M:%S")
-                                .to_string(),
+                                e.at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
+                                    .format("%Y-%m-%d %H:%M:%S")
+                                    .to_string(),
                                 e.node.to_string(),
                                 e.actor.name.clone(),
                                 e.actor.role.label_zh().to_string(),
@@ -97,17 +71,7 @@ impl LedgerService for LedgerApi {
                         .collect();
                     (
                         format!("台账-{node}-{today}.xlsx"),
-                        vec![
-                            "时间",
-                            "节点",
-                            "操作人",
-                            "角色",
-                            "对象",
-                            "事项",
-                            "原因",
-                            "动作",
-                            "对象编号",
-                        ],
+                        vec!["时间", "节点", "操作人", "角色", "对象", "事项", "原因", "动作", "对象编号"],
                         rows,
                     )
                 }
@@ -117,25 +81,17 @@ impl LedgerService for LedgerApi {
                         .engine()
                         .read(|s| {
                             let name = |u| {
-                                s.units
-                                    .get(&u)
-                                    .map(|x: &xuncha_domain::model::Unit| x.name.clone())
-                                    .unwrap_or_default()
+                                s.units.get(&u).map(|x: &xuncha_domain::model::Unit| x.name.clone()).unwrap_or_default()
                             };
                             let mut items: Vec<_> = s.rectifications.values().collect();
-                            items.sort_by_key(|i| {
-                                (i.meta.owner.clone(), i.round, i.unit, i.deadline)
-                            });
+                            items.sort_by_key(|i| (i.meta.owner.clone(), i.round, i.unit, i.deadline));
                             items
                                 .into_iter()
                                 .map(|i| {
                                     let finding = s.findings.get(&i.finding);
                                     vec![
                                         i.meta.owner.to_string(),
-                                        s.rounds
-                                            .get(&i.round)
-                                            .map(|r| r.name.clone())
-                                            .unwrap_or_default(),
+                                        s.rounds.get(&i.round).map(|r| r.name.clone()).unwrap_or_default(),
                                         name(i.unit),
                                         finding.map(|f| f.title.clone()).unwrap_or_default(),
                                         finding
@@ -153,10 +109,7 @@ impl LedgerService for LedgerApi {
                                         } else {
                                             String::new()
                                         },
-                                        i.sign_off
-                                            .as_ref()
-                                            .map(|x| format!("{} {}", x.on, x.by))
-                                            .unwrap_or_default(),
+                                        i.sign_off.as_ref().map(|x| format!("{} {}", x.on, x.by)).unwrap_or_default(),
                                     ]
                                 })
                                 .collect()
@@ -183,23 +136,12 @@ impl LedgerService for LedgerApi {
                     )
                 }
                 _ => {
-                    return Err(bad(DomainError::invalid(
-                        "table",
-                        "choose the ledger or the rectification table",
-                    )));
+                    return Err(bad(DomainError::invalid("table", "choose the ledger or the rectification table")));
                 }
             };
-        let sheet = if file_name.starts_with("台账") {
-            "台账"
-        } else {
-            "整改台账"
-        };
-        let content = write_xlsx(sheet, &header, &rows)
-            .map_err(|e| ApiError::Internal(format!("writing the workbook: {e}")))?;
-        ok(pb::ExportResponse {
-            file_name,
-            content,
-            rows: rows.len() as u32,
-        })
+        let sheet = if file_name.starts_with("台账") { "台账" } else { "整改台账" };
+        let content =
+            write_xlsx(sheet, &header, &rows).map_err(|e| ApiError::Internal(format!("writing the workbook: {e}")))?;
+        ok(pb::ExportResponse { file_name, content, rows: rows.len() as u32 })
     }
 }

@@ -17,11 +17,7 @@ impl LinkageApi {
     async fn assignment(&self, id: AssignmentId) -> Result<pb::LinkedAssignment, Status> {
         self.0
             .engine()
-            .read(|s| {
-                s.assignments
-                    .get(&id)
-                    .map(|a| assignment_pb(a, s.assignment_responses.get(&id)))
-            })
+            .read(|s| s.assignments.get(&id).map(|a| assignment_pb(a, s.assignment_responses.get(&id))))
             .await
             .ok_or_else(|| ApiError::Internal(format!("assignment {id} is not held here")).into())
     }
@@ -29,11 +25,7 @@ impl LinkageApi {
     async fn secondment(&self, id: SecondmentId) -> Result<pb::Secondment, Status> {
         self.0
             .engine()
-            .read(|s| {
-                s.secondment_requests
-                    .get(&id)
-                    .map(|r| secondment_pb(r, s.secondment_decisions.get(&id)))
-            })
+            .read(|s| s.secondment_requests.get(&id).map(|r| secondment_pb(r, s.secondment_decisions.get(&id))))
             .await
             .ok_or_else(|| ApiError::Internal(format!("secondment {id} is not held here")).into())
     }
@@ -41,18 +33,11 @@ impl LinkageApi {
 
 #[tonic::async_trait]
 impl LinkageService for LinkageApi {
-    async fn create_plan(
-        &self,
-        r: Request<pb::CreateLinkagePlanRequest>,
-    ) -> Result<Response<pb::LinkagePlan>, Status> {
+    async fn create_plan(&self, r: Request<pb::CreateLinkagePlanRequest>) -> Result<Response<pb::LinkagePlan>, Status> {
         let r = r.into_inner();
         let p = self
             .0
-            .write(
-                &r.actor,
-                || conv::linkage::create_plan(&r).map(Command::CreateLinkagePlan),
-                Record::as_linkage_plan,
-            )
+            .write(&r.actor, || conv::linkage::create_plan(&r).map(Command::CreateLinkagePlan), Record::as_linkage_plan)
             .await?;
         ok(p.to_pb())
     }
@@ -61,10 +46,7 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::ListLinkagePlansRequest>,
     ) -> Result<Response<pb::ListLinkagePlansResponse>, Status> {
-        let plans = self
-            .0
-            .read(&r, |s| s.linkage_plans.values().map(ToPb::to_pb).collect())
-            .await?;
+        let plans = self.0.read(&r, |s| s.linkage_plans.values().map(ToPb::to_pb).collect()).await?;
         ok(pb::ListLinkagePlansResponse { plans })
     }
 
@@ -75,11 +57,7 @@ impl LinkageService for LinkageApi {
         let r = r.into_inner();
         let a = self
             .0
-            .write(
-                &r.actor,
-                || conv::linkage::issue(&r).map(Command::IssueAssignment),
-                Record::as_assignment,
-            )
+            .write(&r.actor, || conv::linkage::issue(&r).map(Command::IssueAssignment), Record::as_assignment)
             .await?;
         ok(assignment_pb(&a, None))
     }
@@ -139,11 +117,7 @@ impl LinkageService for LinkageApi {
         let r = r.into_inner();
         let a = self
             .0
-            .write(
-                &r.actor,
-                || conv::linkage::review(&r).map(Command::ReviewLinkedReport),
-                Record::as_assignment,
-            )
+            .write(&r.actor, || conv::linkage::review(&r).map(Command::ReviewLinkedReport), Record::as_assignment)
             .await?;
         ok(self.assignment(a.id).await?)
     }
@@ -153,8 +127,7 @@ impl LinkageService for LinkageApi {
         r: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
         let county = conv::opt_text(&r.get_ref().county);
-        let plan: Option<xuncha_domain::ids::LinkagePlanId> =
-            conv::opt_id("plan", &r.get_ref().plan).map_err(bad)?;
+        let plan: Option<xuncha_domain::ids::LinkagePlanId> = conv::opt_id("plan", &r.get_ref().plan).map_err(bad)?;
         let assignments = self
             .0
             .read(&r, |s| {
@@ -208,10 +181,7 @@ impl LinkageService for LinkageApi {
         let secondments = self
             .0
             .read(&r, |s| {
-                s.secondment_requests
-                    .values()
-                    .map(|x| secondment_pb(x, s.secondment_decisions.get(&x.id)))
-                    .collect()
+                s.secondment_requests.values().map(|x| secondment_pb(x, s.secondment_decisions.get(&x.id))).collect()
             })
             .await?;
         ok(pb::ListSecondmentsResponse { secondments })

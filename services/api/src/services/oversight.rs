@@ -17,16 +17,11 @@ impl OversightService for OversightApi {
         &self,
         r: Request<pb::GetCoverageRequest>,
     ) -> Result<Response<pb::GetCoverageResponse>, Status> {
-        let term: Option<xuncha_domain::ids::TermId> =
-            conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
+        let term: Option<xuncha_domain::ids::TermId> = conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
         let coverage = self
             .0
             .read(&r, |s| {
-                s.terms
-                    .values()
-                    .filter(|t| term.is_none_or(|x| t.id == x))
-                    .map(|t| coverage(s, t).to_pb())
-                    .collect()
+                s.terms.values().filter(|t| term.is_none_or(|x| t.id == x)).map(|t| coverage(s, t).to_pb()).collect()
             })
             .await?;
         ok(pb::GetCoverageResponse { coverage })
@@ -37,12 +32,8 @@ impl OversightService for OversightApi {
         r: Request<pb::GetOversightRequest>,
     ) -> Result<Response<pb::GetOversightResponse>, Status> {
         let today = self.0.today();
-        let mut nodes: Vec<pb::NodeOversight> = self
-            .0
-            .read(&r, |s| {
-                oversight(s, today).iter().map(ToPb::to_pb).collect()
-            })
-            .await?;
+        let mut nodes: Vec<pb::NodeOversight> =
+            self.0.read(&r, |s| oversight(s, today).iter().map(ToPb::to_pb).collect()).await?;
         let mut conn = self
             .0
             .engine()
@@ -52,9 +43,7 @@ impl OversightService for OversightApi {
             .await
             .map_err(xuncha_store::StoreError::from)
             .map_err(crate::error::ApiError::from)?;
-        let peers = xuncha_store::peer_statuses(&mut conn)
-            .await
-            .map_err(crate::error::ApiError::from)?;
+        let peers = xuncha_store::peer_statuses(&mut conn).await.map_err(crate::error::ApiError::from)?;
         for n in &mut nodes {
             if let Some(p) = peers.iter().find(|p| p.node.as_str() == n.node) {
                 n.last_contact = p.last_contact.map(timestamp);

@@ -67,10 +67,8 @@ impl RectificationService for RectificationApi {
         r: Request<pb::ListRectificationRequest>,
     ) -> Result<Response<pb::ListRectificationResponse>, Status> {
         let q = r.get_ref();
-        let round: Option<xuncha_domain::ids::RoundId> =
-            conv::opt_id("round", &q.round).map_err(bad)?;
-        let finding: Option<xuncha_domain::ids::FindingId> =
-            conv::opt_id("finding", &q.finding).map_err(bad)?;
+        let round: Option<xuncha_domain::ids::RoundId> = conv::opt_id("round", &q.round).map_err(bad)?;
+        let finding: Option<xuncha_domain::ids::FindingId> = conv::opt_id("finding", &q.finding).map_err(bad)?;
         let owner = owner_filter("owner", &q.owner).map_err(bad)?;
         let overdue_only = q.overdue_only;
         let today = self.0.today();

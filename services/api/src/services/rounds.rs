@@ -14,67 +14,40 @@ pub struct RoundApi(pub Api);
 impl RoundApi {
     /// A target as a message, with its round's report-due date.
     async fn target(&self, target: xuncha_domain::model::Target) -> pb::Target {
-        self.0
-            .engine()
-            .read(|s| target_pb(&target, s.rounds.get(&target.round)))
-            .await
+        self.0.engine().read(|s| target_pb(&target, s.rounds.get(&target.round))).await
     }
 }
 
 #[tonic::async_trait]
 impl RoundService for RoundApi {
-    async fn create_round(
-        &self,
-        r: Request<pb::CreateRoundRequest>,
-    ) -> Result<Response<pb::Round>, Status> {
+    async fn create_round(&self, r: Request<pb::CreateRoundRequest>) -> Result<Response<pb::Round>, Status> {
         let r = r.into_inner();
         let round = self
             .0
-            .write(
-                &r.actor,
-                || conv::round::create_round(&r).map(Command::CreateRound),
-                Record::as_round,
-            )
+            .write(&r.actor, || conv::round::create_round(&r).map(Command::CreateRound), Record::as_round)
             .await?;
         ok(round.to_pb())
     }
 
-    async fn change_round_dates(
-        &self,
-        r: Request<pb::ChangeRoundDatesRequest>,
-    ) -> Result<Response<pb::Round>, Status> {
+    async fn change_round_dates(&self, r: Request<pb::ChangeRoundDatesRequest>) -> Result<Response<pb::Round>, Status> {
         let r = r.into_inner();
         let round = self
             .0
-            .write(
-                &r.actor,
-                || conv::round::change_round_dates(&r).map(Command::ChangeRoundDates),
-                Record::as_round,
-            )
+            .write(&r.actor, || conv::round::change_round_dates(&r).map(Command::ChangeRoundDates), Record::as_round)
             .await?;
         ok(round.to_pb())
     }
 
-    async fn advance_round(
-        &self,
-        r: Request<pb::AdvanceRoundRequest>,
-    ) -> Result<Response<pb::Round>, Status> {
+    async fn advance_round(&self, r: Request<pb::AdvanceRoundRequest>) -> Result<Response<pb::Round>, Status> {
         let r = r.into_inner();
         let round = self
             .0
-            .write(
-                &r.actor,
-                || conv::round::advance_round(&r).map(Command::AdvanceRound),
-                Record::as_round,
-            )
+            .write(&r.actor, || conv::round::advance_round(&r).map(Command::AdvanceRound), Record::as_round)
             .await?;
         ok(round.to_pb())
     }
 
-    async fn get_round(
-        &self,
-        r: Request<pb::GetRoundRequest>,
-    ) -> Result<Response<pb::RoundPlan>, Status> {
+    async fn get_round(&self, r: Request<pb::GetRoundRequest>) -> Result<Response<pb::RoundPlan>, Status> {
         let id: xuncha_domain::ids::RoundId = conv::id("id", &r.get_ref().id).map_err(bad)?;
         let plan = self
             .0
@@ -83,10 +56,7 @@ impl RoundService for RoundApi {
                 Some(pb::RoundPlan {
                     round: Some(round.to_pb()),
                     groups: s.groups_of_round(id).map(ToPb::to_pb).collect(),
-                    targets: s
-                        .targets_of_round(id)
-                        .map(|t| target_pb(t, Some(round)))
-                        .collect(),
+                    targets: s.targets_of_round(id).map(|t| target_pb(t, Some(round))).collect(),
                 })
             })
             .await?
@@ -94,13 +64,9 @@ impl RoundService for RoundApi {
         ok(plan)
     }
 
-    async fn list_rounds(
-        &self,
-        r: Request<pb::ListRoundsRequest>,
-    ) -> Result<Response<pb::ListRoundsResponse>, Status> {
+    async fn list_rounds(&self, r: Request<pb::ListRoundsRequest>) -> Result<Response<pb::ListRoundsResponse>, Status> {
         let owner = owner_filter("owner", &r.get_ref().owner).map_err(bad)?;
-        let term: Option<xuncha_domain::ids::TermId> =
-            conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
+        let term: Option<xuncha_domain::ids::TermId> = conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
         let mut rounds: Vec<pb::Round> = self
             .0
             .read(&r, |s| {
@@ -113,72 +79,39 @@ impl RoundService for RoundApi {
             })
             .await?;
         rounds.sort_by(|a, b| {
-            (a.meta.as_ref().map(|m| &m.owner), a.number)
-                .cmp(&(b.meta.as_ref().map(|m| &m.owner), b.number))
+            (a.meta.as_ref().map(|m| &m.owner), a.number).cmp(&(b.meta.as_ref().map(|m| &m.owner), b.number))
         });
         ok(pb::ListRoundsResponse { rounds })
     }
 
-    async fn form_group(
-        &self,
-        r: Request<pb::FormGroupRequest>,
-    ) -> Result<Response<pb::Group>, Status> {
+    async fn form_group(&self, r: Request<pb::FormGroupRequest>) -> Result<Response<pb::Group>, Status> {
+        let r = r.into_inner();
+        let group =
+            self.0.write(&r.actor, || conv::round::form_group(&r).map(Command::FormGroup), Record::as_group).await?;
+        ok(group.to_pb())
+    }
+
+    async fn change_group(&self, r: Request<pb::ChangeGroupRequest>) -> Result<Response<pb::Group>, Status> {
         let r = r.into_inner();
         let group = self
             .0
-            .write(
-                &r.actor,
-                || conv::round::form_group(&r).map(Command::FormGroup),
-                Record::as_group,
-            )
+            .write(&r.actor, || conv::round::change_group(&r).map(Command::ChangeGroup), Record::as_group)
             .await?;
         ok(group.to_pb())
     }
 
-    async fn change_group(
-        &self,
-        r: Request<pb::ChangeGroupRequest>,
-    ) -> Result<Response<pb::Group>, Status> {
+    async fn add_target(&self, r: Request<pb::AddTargetRequest>) -> Result<Response<pb::Target>, Status> {
         let r = r.into_inner();
-        let group = self
-            .0
-            .write(
-                &r.actor,
-                || conv::round::change_group(&r).map(Command::ChangeGroup),
-                Record::as_group,
-            )
-            .await?;
-        ok(group.to_pb())
-    }
-
-    async fn add_target(
-        &self,
-        r: Request<pb::AddTargetRequest>,
-    ) -> Result<Response<pb::Target>, Status> {
-        let r = r.into_inner();
-        let target = self
-            .0
-            .write(
-                &r.actor,
-                || conv::target::add_target(&r).map(Command::AddTarget),
-                Record::as_target,
-            )
-            .await?;
+        let target =
+            self.0.write(&r.actor, || conv::target::add_target(&r).map(Command::AddTarget), Record::as_target).await?;
         ok(self.target(target).await)
     }
 
-    async fn give_feedback(
-        &self,
-        r: Request<pb::GiveFeedbackRequest>,
-    ) -> Result<Response<pb::Target>, Status> {
+    async fn give_feedback(&self, r: Request<pb::GiveFeedbackRequest>) -> Result<Response<pb::Target>, Status> {
         let r = r.into_inner();
         let target = self
             .0
-            .write(
-                &r.actor,
-                || conv::target::give_feedback(&r).map(Command::GiveFeedback),
-                Record::as_target,
-            )
+            .write(&r.actor, || conv::target::give_feedback(&r).map(Command::GiveFeedback), Record::as_target)
             .await?;
         ok(self.target(target).await)
     }

@@ -17,11 +17,7 @@ impl SupervisionApi {
     async fn notice(&self, id: NoticeId) -> Result<pb::SupervisionNotice, Status> {
         self.0
             .engine()
-            .read(|s| {
-                s.notices
-                    .get(&id)
-                    .map(|n| notice_pb(n, s.notice_responses.get(&id)))
-            })
+            .read(|s| s.notices.get(&id).map(|n| notice_pb(n, s.notice_responses.get(&id))))
             .await
             .ok_or_else(|| ApiError::Internal(format!("notice {id} vanished")).into())
     }
@@ -34,14 +30,7 @@ impl SupervisionService for SupervisionApi {
         r: Request<pb::IssueNoticeRequest>,
     ) -> Result<Response<pb::SupervisionNotice>, Status> {
         let r = r.into_inner();
-        let n = self
-            .0
-            .write(
-                &r.actor,
-                || conv::notice::issue(&r).map(Command::IssueNotice),
-                Record::as_notice,
-            )
-            .await?;
+        let n = self.0.write(&r.actor, || conv::notice::issue(&r).map(Command::IssueNotice), Record::as_notice).await?;
         ok(notice_pb(&n, None))
     }
 
@@ -52,11 +41,7 @@ impl SupervisionService for SupervisionApi {
         let r = r.into_inner();
         let resp = self
             .0
-            .write(
-                &r.actor,
-                || conv::notice::respond(&r).map(Command::RespondNotice),
-                Record::as_notice_response,
-            )
+            .write(&r.actor, || conv::notice::respond(&r).map(Command::RespondNotice), Record::as_notice_response)
             .await?;
         ok(self.notice(resp.id).await?)
     }
@@ -66,14 +51,7 @@ impl SupervisionService for SupervisionApi {
         r: Request<pb::CloseNoticeRequest>,
     ) -> Result<Response<pb::SupervisionNotice>, Status> {
         let r = r.into_inner();
-        let n = self
-            .0
-            .write(
-                &r.actor,
-                || conv::notice::close(&r).map(Command::CloseNotice),
-                Record::as_notice,
-            )
-            .await?;
+        let n = self.0.write(&r.actor, || conv::notice::close(&r).map(Command::CloseNotice), Record::as_notice).await?;
         ok(self.notice(n.id).await?)
     }
 

@@ -17,10 +17,7 @@ pub struct TalentApi(pub Api);
 
 #[tonic::async_trait]
 impl TalentPoolService for TalentApi {
-    async fn add_person(
-        &self,
-        r: Request<pb::AddPersonRequest>,
-    ) -> Result<Response<pb::Person>, Status> {
+    async fn add_person(&self, r: Request<pb::AddPersonRequest>) -> Result<Response<pb::Person>, Status> {
         let r = r.into_inner();
         let person = self
             .0
@@ -37,10 +34,7 @@ impl TalentPoolService for TalentApi {
         ok(person.to_pb())
     }
 
-    async fn update_person(
-        &self,
-        r: Request<pb::UpdatePersonRequest>,
-    ) -> Result<Response<pb::Person>, Status> {
+    async fn update_person(&self, r: Request<pb::UpdatePersonRequest>) -> Result<Response<pb::Person>, Status> {
         let r = r.into_inner();
         let person = self
             .0
@@ -76,12 +70,7 @@ impl TalentPoolService for TalentApi {
                     .collect::<Vec<_>>()
             })
             .await?;
-        persons.sort_by(|a, b| {
-            a.fields
-                .as_ref()
-                .map(|f| &f.name)
-                .cmp(&b.fields.as_ref().map(|f| &f.name))
-        });
+        persons.sort_by(|a, b| a.fields.as_ref().map(|f| &f.name).cmp(&b.fields.as_ref().map(|f| &f.name)));
         ok(pb::ListPersonsResponse { persons })
     }
 
@@ -100,66 +89,29 @@ impl TalentPoolService for TalentApi {
         .map_err(|e| bad(DomainError::invalid("content", e)))?;
         let me_is_city = self.0.engine().node().is_city();
         let today = self.0.today();
-        let parsed = self
-            .0
-            .read(&consistency_probe, |s| {
-                parse_roster(s, me_is_city, today, &table.header, &table.rows)
-            })
-            .await?;
+        let parsed =
+            self.0.read(&consistency_probe, |s| parse_roster(s, me_is_city, today, &table.header, &table.rows)).await?;
         let drafts = match parsed {
             Ok(d) => d,
             Err(errors) => {
                 if r.dry_run {
                     let errors = errors
                         .into_iter()
-                        .map(|e| pb::RowError {
-                            row: e.row as u32,
-                            column: e.column,
-                            reason: e.reason,
-                        })
+                        .map(|e| pb::RowError { row: e.row as u32, column: e.column, reason: e.reason })
                         .collect();
-                    return ok(pb::ImportPersonsResponse {
-                        imported: 0,
-                        errors,
-                        ids: vec![],
-                    });
+                    return ok(pb::ImportPersonsResponse { imported: 0, errors, ids: vec![] });
                 }
-                let violations = errors
-                    .into_iter()
-                    .map(|e| (format!("row {} column {}", e.row, e.column), e.reason))
-                    .collect();
-                return Err(ApiError::Violations {
-                    field: "content".into(),
-                    violations,
-                }
-                .into());
+                let violations =
+                    errors.into_iter().map(|e| (format!("row {} column {}", e.row, e.column), e.reason)).collect();
+                return Err(ApiError::Violations { field: "content".into(), violations }.into());
             }
         };
         if r.dry_run {
-            return ok(pb::ImportPersonsResponse {
-                imported: drafts.len() as u32,
-                errors: vec![],
-                ids: vec![],
-            });
+            return ok(pb::ImportPersonsResponse { imported: drafts.len() as u32, errors: vec![], ids: vec![] });
         }
-        let outcome = self
-            .0
-            .execute(
-                who,
-                Command::ImportPersons(ImportPersons { persons: drafts }),
-            )
-            .await?;
-        let ids: Vec<String> = outcome
-            .records
-            .iter()
-            .filter_map(Record::as_person)
-            .map(|p| p.id.to_string())
-            .collect();
-        ok(pb::ImportPersonsResponse {
-            imported: ids.len() as u32,
-            errors: vec![],
-            ids,
-        })
+        let outcome = self.0.execute(who, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
+        let ids: Vec<String> = outcome.records.iter().filter_map(Record::as_person).map(|p| p.id.to_string()).collect();
+        ok(pb::ImportPersonsResponse { imported: ids.len() as u32, errors: vec![], ids })
     }
 
     async fn suggest_members(
@@ -180,12 +132,7 @@ impl TalentPoolService for TalentApi {
         &self,
         r: Request<pb::ListConflictsRequest>,
     ) -> Result<Response<pb::ListConflictsResponse>, Status> {
-        let conflicts = self
-            .0
-            .read(&r, |s| {
-                booking_conflicts(s).iter().map(ToPb::to_pb).collect()
-            })
-            .await?;
+        let conflicts = self.0.read(&r, |s| booking_conflicts(s).iter().map(ToPb::to_pb).collect()).await?;
         ok(pb::ListConflictsResponse { conflicts })
     }
 }

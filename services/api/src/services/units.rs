@@ -11,35 +11,21 @@ pub struct UnitApi(pub Api);
 
 /// An owner filter from a request: empty means any.
 pub(crate) fn owner_filter(field: &str, text: &str) -> xuncha_domain::DomainResult<Option<NodeId>> {
-    if text.trim().is_empty() {
-        Ok(None)
-    } else {
-        Ok(Some(NodeId::parse(field, text)?))
-    }
+    if text.trim().is_empty() { Ok(None) } else { Ok(Some(NodeId::parse(field, text)?)) }
 }
 
 #[tonic::async_trait]
 impl UnitService for UnitApi {
-    async fn register_unit(
-        &self,
-        r: Request<pb::RegisterUnitRequest>,
-    ) -> Result<Response<pb::Unit>, Status> {
+    async fn register_unit(&self, r: Request<pb::RegisterUnitRequest>) -> Result<Response<pb::Unit>, Status> {
         let r = r.into_inner();
         let unit = self
             .0
-            .write(
-                &r.actor,
-                || conv::unit::register_unit(&r).map(Command::RegisterUnit),
-                Record::as_unit,
-            )
+            .write(&r.actor, || conv::unit::register_unit(&r).map(Command::RegisterUnit), Record::as_unit)
             .await?;
         ok(unit.to_pb())
     }
 
-    async fn list_units(
-        &self,
-        r: Request<pb::ListUnitsRequest>,
-    ) -> Result<Response<pb::ListUnitsResponse>, Status> {
+    async fn list_units(&self, r: Request<pb::ListUnitsRequest>) -> Result<Response<pb::ListUnitsResponse>, Status> {
         let owner = owner_filter("owner", &r.get_ref().owner).map_err(bad)?;
         let mut units = self
             .0
@@ -55,46 +41,22 @@ impl UnitService for UnitApi {
         ok(pb::ListUnitsResponse { units })
     }
 
-    async fn create_term(
-        &self,
-        r: Request<pb::CreateTermRequest>,
-    ) -> Result<Response<pb::Term>, Status> {
+    async fn create_term(&self, r: Request<pb::CreateTermRequest>) -> Result<Response<pb::Term>, Status> {
         let r = r.into_inner();
-        let term = self
-            .0
-            .write(
-                &r.actor,
-                || conv::term::create_term(&r).map(Command::CreateTerm),
-                Record::as_term,
-            )
-            .await?;
+        let term =
+            self.0.write(&r.actor, || conv::term::create_term(&r).map(Command::CreateTerm), Record::as_term).await?;
         ok(term.to_pb())
     }
 
-    async fn plan_units(
-        &self,
-        r: Request<pb::PlanUnitsRequest>,
-    ) -> Result<Response<pb::Term>, Status> {
+    async fn plan_units(&self, r: Request<pb::PlanUnitsRequest>) -> Result<Response<pb::Term>, Status> {
         let r = r.into_inner();
-        let term = self
-            .0
-            .write(
-                &r.actor,
-                || conv::term::plan_units(&r).map(Command::PlanUnits),
-                Record::as_term,
-            )
-            .await?;
+        let term =
+            self.0.write(&r.actor, || conv::term::plan_units(&r).map(Command::PlanUnits), Record::as_term).await?;
         ok(term.to_pb())
     }
 
-    async fn list_terms(
-        &self,
-        r: Request<pb::ListTermsRequest>,
-    ) -> Result<Response<pb::ListTermsResponse>, Status> {
-        let terms = self
-            .0
-            .read(&r, |s| s.terms.values().map(ToPb::to_pb).collect())
-            .await?;
+    async fn list_terms(&self, r: Request<pb::ListTermsRequest>) -> Result<Response<pb::ListTermsResponse>, Status> {
+        let terms = self.0.read(&r, |s| s.terms.values().map(ToPb::to_pb).collect()).await?;
         ok(pb::ListTermsResponse { terms })
     }
 }

@@ -95,12 +95,7 @@ pub enum LeadCmd {
 fn findings_table(findings: &[pb::Finding]) -> String {
     let mut t = table(&["ID", "问题", "类别", "状态"]);
     for f in findings {
-        t.add_row(vec![
-            f.id.clone(),
-            f.title.clone(),
-            f.category.clone(),
-            label::<FindingStatus>(f.status).into(),
-        ]);
+        t.add_row(vec![f.id.clone(), f.title.clone(), f.category.clone(), label::<FindingStatus>(f.status).into()]);
     }
     format!("{t}\n共{}个问题", findings.len())
 }
@@ -108,17 +103,13 @@ fn findings_table(findings: &[pb::Finding]) -> String {
 fn leads_table(leads: &[pb::Lead]) -> String {
     let mut t = table(&["ID", "移交", "接收单位", "状态", "接收人", "结果", "已报市"]);
     for l in leads {
-        let receiver = l
-            .receiver
-            .as_ref()
-            .map(|r| {
-                if r.department.is_empty() {
-                    label::<LeadRoute>(r.route).to_string()
-                } else {
-                    r.department.clone()
-                }
-            })
-            .unwrap_or_default();
+        let receiver =
+            l.receiver
+                .as_ref()
+                .map(|r| {
+                    if r.department.is_empty() { label::<LeadRoute>(r.route).to_string() } else { r.department.clone() }
+                })
+                .unwrap_or_default();
         t.add_row(vec![
             l.id.clone(),
             l.handed_over_on.clone(),
@@ -135,13 +126,7 @@ fn leads_table(leads: &[pb::Lead]) -> String {
 pub async fn finding(ctx: &Ctx, c: FindingCmd) -> anyhow::Result<()> {
     let mut client = FindingServiceClient::new(ctx.channel.clone());
     match c {
-        FindingCmd::Record {
-            target,
-            category,
-            title,
-            description,
-            tags,
-        } => {
+        FindingCmd::Record { target, category, title, description, tags } => {
             let f = client
                 .record_finding(pb::RecordFindingRequest {
                     actor: ctx.actor(),
@@ -155,21 +140,8 @@ pub async fn finding(ctx: &Ctx, c: FindingCmd) -> anyhow::Result<()> {
                 .into_inner();
             print(ctx.format, &f, |f| findings_table(std::slice::from_ref(f)))
         }
-        FindingCmd::List {
-            round,
-            target,
-            unit,
-            category,
-        } => {
-            let r = client
-                .list_findings(pb::ListFindingsRequest {
-                    round,
-                    target,
-                    unit,
-                    category,
-                })
-                .await?
-                .into_inner();
+        FindingCmd::List { round, target, unit, category } => {
+            let r = client.list_findings(pb::ListFindingsRequest { round, target, unit, category }).await?.into_inner();
             print(ctx.format, &r, |r| findings_table(&r.findings))
         }
     }
@@ -191,28 +163,14 @@ pub async fn category(ctx: &Ctx, c: CategoryCmd) -> anyhow::Result<()> {
     };
     match c {
         CategoryCmd::List => {
-            let r = client
-                .list_categories(pb::ListCategoriesRequest {})
-                .await?
-                .into_inner();
+            let r = client.list_categories(pb::ListCategoriesRequest {}).await?.into_inner();
             print(ctx.format, &r, |r| render(&r.categories))
         }
-        CategoryCmd::Add {
-            code,
-            name,
-            group,
-            route,
-        } => {
+        CategoryCmd::Add { code, name, group, route } => {
             let group = enum_arg::<CategoryGroup>("--group", &group)?;
             let route = enum_arg::<LeadRoute>("--route", &route)?;
             let c = client
-                .add_category(pb::AddCategoryRequest {
-                    actor: ctx.actor(),
-                    code,
-                    name,
-                    group,
-                    route,
-                })
+                .add_category(pb::AddCategoryRequest { actor: ctx.actor(), code, name, group, route })
                 .await?
                 .into_inner();
             print(ctx.format, &c, |c| render(std::slice::from_ref(c)))
@@ -223,53 +181,26 @@ pub async fn category(ctx: &Ctx, c: CategoryCmd) -> anyhow::Result<()> {
 pub async fn lead(ctx: &Ctx, c: LeadCmd) -> anyhow::Result<()> {
     let mut client = LeadServiceClient::new(ctx.channel.clone());
     let l = match c {
-        LeadCmd::Handover {
-            finding,
-            summary,
-            department,
-        } => {
-            let receiver = department.map(|d| pb::LeadReceiver {
-                route: pb::LeadRoute::FunctionalDepartment as i32,
-                department: d,
-            });
+        LeadCmd::Handover { finding, summary, department } => {
+            let receiver = department
+                .map(|d| pb::LeadReceiver { route: pb::LeadRoute::FunctionalDepartment as i32, department: d });
             client
-                .hand_over_lead(pb::HandOverLeadRequest {
-                    actor: ctx.actor(),
-                    finding,
-                    summary,
-                    receiver,
-                })
+                .hand_over_lead(pb::HandOverLeadRequest { actor: ctx.actor(), finding, summary, receiver })
                 .await?
                 .into_inner()
         }
-        LeadCmd::Ack { lead, by } => client
-            .acknowledge_lead(pb::AcknowledgeLeadRequest {
-                actor: ctx.actor(),
-                lead,
-                by,
-            })
-            .await?
-            .into_inner(),
+        LeadCmd::Ack { lead, by } => {
+            client.acknowledge_lead(pb::AcknowledgeLeadRequest { actor: ctx.actor(), lead, by }).await?.into_inner()
+        }
         LeadCmd::Result { lead, result } => client
-            .report_lead_result(pb::ReportLeadResultRequest {
-                actor: ctx.actor(),
-                lead,
-                result,
-            })
+            .report_lead_result(pb::ReportLeadResultRequest { actor: ctx.actor(), lead, result })
             .await?
             .into_inner(),
-        LeadCmd::Release { lead } => client
-            .release_lead(pb::ReleaseLeadRequest {
-                actor: ctx.actor(),
-                lead,
-            })
-            .await?
-            .into_inner(),
+        LeadCmd::Release { lead } => {
+            client.release_lead(pb::ReleaseLeadRequest { actor: ctx.actor(), lead }).await?.into_inner()
+        }
         LeadCmd::List { round } => {
-            let r = client
-                .list_leads(pb::ListLeadsRequest { round, status: 0 })
-                .await?
-                .into_inner();
+            let r = client.list_leads(pb::ListLeadsRequest { round, status: 0 }).await?.into_inner();
             return print(ctx.format, &r, |r| leads_table(&r.leads));
         }
     };

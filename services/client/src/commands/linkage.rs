@@ -111,10 +111,7 @@ fn assignments_table(list: &[pb::LinkedAssignment]) -> String {
             a.tasks.clone(),
             a.due_on.clone(),
             label::<AssignmentStage>(a.stage).into(),
-            a.response
-                .as_ref()
-                .map(|r| format!("{}%", r.progress_percent))
-                .unwrap_or_default(),
+            a.response.as_ref().map(|r| format!("{}%", r.progress_percent)).unwrap_or_default(),
         ]);
     }
     t.to_string()
@@ -123,19 +120,8 @@ fn assignments_table(list: &[pb::LinkedAssignment]) -> String {
 fn secondments_table(list: &[pb::Secondment]) -> String {
     let mut t = table(&["ID", "人员", "县", "期间", "事由", "决定"]);
     for s in list {
-        let w = s
-            .window
-            .as_ref()
-            .map(|w| format!("{}~{}", w.from, w.to))
-            .unwrap_or_default();
-        t.add_row(vec![
-            s.id.clone(),
-            s.person.clone(),
-            s.county.clone(),
-            w,
-            s.purpose.clone(),
-            s.decision.clone(),
-        ]);
+        let w = s.window.as_ref().map(|w| format!("{}~{}", w.from, w.to)).unwrap_or_default();
+        t.add_row(vec![s.id.clone(), s.person.clone(), s.county.clone(), w, s.purpose.clone(), s.decision.clone()]);
     }
     t.to_string()
 }
@@ -145,28 +131,15 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
     let a = match c {
         LinkageCmd::Plan { round, name, units } => {
             let p = client
-                .create_plan(pb::CreateLinkagePlanRequest {
-                    actor: ctx.actor(),
-                    round,
-                    name,
-                    linked_units: units,
-                })
+                .create_plan(pb::CreateLinkagePlanRequest { actor: ctx.actor(), round, name, linked_units: units })
                 .await?
                 .into_inner();
             return print(ctx.format, &p, |p| {
-                format!(
-                    "联动方案 {} 「{}」,联动单位{}个",
-                    p.id,
-                    p.name,
-                    p.linked_units.len()
-                )
+                format!("联动方案 {} 「{}」,联动单位{}个", p.id, p.name, p.linked_units.len())
             });
         }
         LinkageCmd::Plans => {
-            let r = client
-                .list_plans(pb::ListLinkagePlansRequest {})
-                .await?
-                .into_inner();
+            let r = client.list_plans(pb::ListLinkagePlansRequest {}).await?.into_inner();
             return print(ctx.format, &r, |r| {
                 let mut t = table(&["ID", "方案", "城市轮次", "联动单位数"]);
                 for p in &r.plans {
@@ -180,26 +153,11 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
                 t.to_string()
             });
         }
-        LinkageCmd::Assign {
-            plan,
-            county,
-            tasks,
-            due,
-        } => client
-            .issue_assignment(pb::IssueAssignmentRequest {
-                actor: ctx.actor(),
-                plan,
-                county,
-                tasks,
-                due_on: due,
-            })
+        LinkageCmd::Assign { plan, county, tasks, due } => client
+            .issue_assignment(pb::IssueAssignmentRequest { actor: ctx.actor(), plan, county, tasks, due_on: due })
             .await?
             .into_inner(),
-        LinkageCmd::Respond {
-            assignment,
-            decline,
-            reason,
-        } => client
+        LinkageCmd::Respond { assignment, decline, reason } => client
             .respond_assignment(pb::RespondAssignmentRequest {
                 actor: ctx.actor(),
                 assignment,
@@ -208,25 +166,11 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
             })
             .await?
             .into_inner(),
-        LinkageCmd::Progress {
-            assignment,
-            percent,
-            note,
-        } => client
-            .report_progress(pb::ReportAssignmentProgressRequest {
-                actor: ctx.actor(),
-                assignment,
-                percent,
-                note,
-            })
+        LinkageCmd::Progress { assignment, percent, note } => client
+            .report_progress(pb::ReportAssignmentProgressRequest { actor: ctx.actor(), assignment, percent, note })
             .await?
             .into_inner(),
-        LinkageCmd::Report {
-            assignment,
-            summary,
-            units,
-            problems,
-        } => client
+        LinkageCmd::Report { assignment, summary, units, problems } => client
             .submit_report(pb::SubmitLinkedReportRequest {
                 actor: ctx.actor(),
                 assignment,
@@ -236,11 +180,7 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
             })
             .await?
             .into_inner(),
-        LinkageCmd::Review {
-            assignment,
-            send_back,
-            comments,
-        } => client
+        LinkageCmd::Review { assignment, send_back, comments } => client
             .review_report(pb::ReviewLinkedReportRequest {
                 actor: ctx.actor(),
                 assignment,
@@ -250,30 +190,18 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
             .await?
             .into_inner(),
         LinkageCmd::List { county } => {
-            let r = client
-                .list_assignments(pb::ListAssignmentsRequest {
-                    county,
-                    plan: String::new(),
-                })
-                .await?
-                .into_inner();
+            let r =
+                client.list_assignments(pb::ListAssignmentsRequest { county, plan: String::new() }).await?.into_inner();
             return print(ctx.format, &r, |r| assignments_table(&r.assignments));
         }
     };
-    print(ctx.format, &a, |a| {
-        assignments_table(std::slice::from_ref(a))
-    })
+    print(ctx.format, &a, |a| assignments_table(std::slice::from_ref(a)))
 }
 
 pub async fn secondment(ctx: &Ctx, c: SecondmentCmd) -> anyhow::Result<()> {
     let mut client = LinkageServiceClient::new(ctx.channel.clone());
     let s = match c {
-        SecondmentCmd::Request {
-            person,
-            from,
-            to,
-            purpose,
-        } => client
+        SecondmentCmd::Request { person, from, to, purpose } => client
             .request_secondment(pb::RequestSecondmentRequest {
                 actor: ctx.actor(),
                 person,
@@ -282,28 +210,14 @@ pub async fn secondment(ctx: &Ctx, c: SecondmentCmd) -> anyhow::Result<()> {
             })
             .await?
             .into_inner(),
-        SecondmentCmd::Decide {
-            request,
-            decline,
-            reason,
-        } => client
-            .decide_secondment(pb::DecideSecondmentRequest {
-                actor: ctx.actor(),
-                request,
-                approve: !decline,
-                reason,
-            })
+        SecondmentCmd::Decide { request, decline, reason } => client
+            .decide_secondment(pb::DecideSecondmentRequest { actor: ctx.actor(), request, approve: !decline, reason })
             .await?
             .into_inner(),
         SecondmentCmd::List => {
-            let r = client
-                .list_secondments(pb::ListSecondmentsRequest {})
-                .await?
-                .into_inner();
+            let r = client.list_secondments(pb::ListSecondmentsRequest {}).await?.into_inner();
             return print(ctx.format, &r, |r| secondments_table(&r.secondments));
         }
     };
-    print(ctx.format, &s, |s| {
-        secondments_table(std::slice::from_ref(s))
-    })
+    print(ctx.format, &s, |s| secondments_table(std::slice::from_ref(s)))
 }

@@ -83,10 +83,7 @@ fn coverage_table(list: &[pb::Coverage]) -> String {
 }
 
 pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
-    let s = NodeServiceClient::new(ctx.channel.clone())
-        .get_status(pb::GetStatusRequest {})
-        .await?
-        .into_inner();
+    let s = NodeServiceClient::new(ctx.channel.clone()).get_status(pb::GetStatusRequest {}).await?.into_inner();
     print(ctx.format, &s, |s| {
         let mut out = format!(
             "节点 {}  版本 {}  记录 {}  变更序号 {}  启动于 {}",
@@ -102,12 +99,7 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
         if !s.peers.is_empty() {
             let mut t = table(&["对端", "已接收序号", "最近联系", "待同步"]);
             for p in &s.peers {
-                t.add_row(vec![
-                    p.node.clone(),
-                    p.applied_seq.to_string(),
-                    ts(&p.last_contact),
-                    p.backlog.to_string(),
-                ]);
+                t.add_row(vec![p.node.clone(), p.applied_seq.to_string(), ts(&p.last_contact), p.backlog.to_string()]);
             }
             out.push_str(&format!("\n{t}"));
         }
@@ -124,10 +116,8 @@ pub async fn coverage(ctx: &Ctx, a: CoverageArgs) -> anyhow::Result<()> {
 }
 
 pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
-    let r = OversightServiceClient::new(ctx.channel.clone())
-        .get_oversight(pb::GetOversightRequest {})
-        .await?
-        .into_inner();
+    let r =
+        OversightServiceClient::new(ctx.channel.clone()).get_oversight(pb::GetOversightRequest {}).await?.into_inner();
     print(ctx.format, &r, |r| {
         let mut t = table(&[
             "节点",
@@ -145,16 +135,9 @@ pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
         ]);
         for n in &r.nodes {
             let rect = n.rectification.clone().unwrap_or_default();
-            let coverage: Vec<String> = n
-                .coverage
-                .iter()
-                .map(|c| format!("{} {:.2}%", c.term_name, c.percent))
-                .collect();
-            let stages: Vec<String> = n
-                .assignments
-                .iter()
-                .map(|s| format!("{}:{}", s.stage, s.count))
-                .collect();
+            let coverage: Vec<String> =
+                n.coverage.iter().map(|c| format!("{} {:.2}%", c.term_name, c.percent)).collect();
+            let stages: Vec<String> = n.assignments.iter().map(|s| format!("{}:{}", s.stage, s.count)).collect();
             t.add_row(vec![
                 n.node.clone(),
                 format!("{}({})", n.rounds, n.rounds_open),
@@ -185,14 +168,7 @@ pub async fn overdue(ctx: &Ctx, a: OverdueArgs) -> anyhow::Result<()> {
 pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
     let mut client = LedgerServiceClient::new(ctx.channel.clone());
     match c {
-        LedgerCmd::List {
-            kind,
-            id,
-            action,
-            made_on,
-            limit,
-            offset,
-        } => {
+        LedgerCmd::List { kind, id, action, made_on, limit, offset } => {
             let r = client
                 .list_events(pb::ListEventsRequest {
                     node: made_on,
@@ -224,15 +200,9 @@ pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
                 "rectification" | "整改台账" => pb::ExportTable::Rectification,
                 other => anyhow::bail!("table: '{other}' is not ledger or rectification"),
             };
-            let r = client
-                .export(pb::ExportRequest {
-                    table: table as i32,
-                })
-                .await?
-                .into_inner();
+            let r = client.export(pb::ExportRequest { table: table as i32 }).await?.into_inner();
             let path = out.unwrap_or_else(|| PathBuf::from(&r.file_name));
-            std::fs::write(&path, &r.content)
-                .with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, &r.content).with_context(|| format!("writing {}", path.display()))?;
             println!("wrote {} ({} rows)", path.display(), r.rows);
             Ok(())
         }

@@ -56,9 +56,7 @@ pub enum TermCmd {
 }
 
 /// A domain enum from its Chinese label or English code, as a proto number.
-pub fn enum_arg<
-    E: xuncha_domain::labels::Labelled + PartialEq + xuncha_api::conv::ToPb<Pb = i32>,
->(
+pub fn enum_arg<E: xuncha_domain::labels::Labelled + PartialEq + xuncha_api::conv::ToPb<Pb = i32>>(
     flag: &str,
     text: &str,
 ) -> anyhow::Result<i32> {
@@ -83,17 +81,8 @@ pub fn units_table(units: &[pb::Unit]) -> String {
 pub fn terms_table(terms: &[pb::Term]) -> String {
     let mut t = table(&["ID", "届次", "起止", "规划单位数"]);
     for x in terms {
-        let w = x
-            .window
-            .as_ref()
-            .map(|w| format!("{}~{}", w.from, w.to))
-            .unwrap_or_default();
-        t.add_row(vec![
-            x.id.clone(),
-            x.name.clone(),
-            w,
-            x.planned_units.len().to_string(),
-        ]);
+        let w = x.window.as_ref().map(|w| format!("{}~{}", w.from, w.to)).unwrap_or_default();
+        t.add_row(vec![x.id.clone(), x.name.clone(), w, x.planned_units.len().to_string()]);
     }
     t.to_string()
 }
@@ -104,21 +93,13 @@ pub async fn unit(ctx: &Ctx, c: UnitCmd) -> anyhow::Result<()> {
         UnitCmd::Add { name, kind, parent } => {
             let kind = enum_arg::<UnitKind>("--kind", &kind)?;
             let u = client
-                .register_unit(pb::RegisterUnitRequest {
-                    actor: ctx.actor(),
-                    name,
-                    kind,
-                    parent,
-                })
+                .register_unit(pb::RegisterUnitRequest { actor: ctx.actor(), name, kind, parent })
                 .await?
                 .into_inner();
             print(ctx.format, &u, |u| units_table(std::slice::from_ref(u)))
         }
         UnitCmd::List { owner } => {
-            let r = client
-                .list_units(pb::ListUnitsRequest { owner })
-                .await?
-                .into_inner();
+            let r = client.list_units(pb::ListUnitsRequest { owner }).await?.into_inner();
             print(ctx.format, &r, |r| units_table(&r.units))
         }
     }
@@ -129,33 +110,16 @@ pub async fn term(ctx: &Ctx, c: TermCmd) -> anyhow::Result<()> {
     match c {
         TermCmd::Create { name, from, to } => {
             let window = Some(pb::DateWindow { from, to });
-            let t = client
-                .create_term(pb::CreateTermRequest {
-                    actor: ctx.actor(),
-                    name,
-                    window,
-                })
-                .await?
-                .into_inner();
+            let t = client.create_term(pb::CreateTermRequest { actor: ctx.actor(), name, window }).await?.into_inner();
             print(ctx.format, &t, |t| terms_table(std::slice::from_ref(t)))
         }
         TermCmd::Plan { term, add, remove } => {
-            let t = client
-                .plan_units(pb::PlanUnitsRequest {
-                    actor: ctx.actor(),
-                    term,
-                    add,
-                    remove,
-                })
-                .await?
-                .into_inner();
+            let t =
+                client.plan_units(pb::PlanUnitsRequest { actor: ctx.actor(), term, add, remove }).await?.into_inner();
             print(ctx.format, &t, |t| terms_table(std::slice::from_ref(t)))
         }
         TermCmd::List => {
-            let r = client
-                .list_terms(pb::ListTermsRequest {})
-                .await?
-                .into_inner();
+            let r = client.list_terms(pb::ListTermsRequest {}).await?.into_inner();
             print(ctx.format, &r, |r| terms_table(&r.terms))
         }
     }

@@ -96,25 +96,10 @@ pub enum PersonCmd {
 }
 
 pub fn persons_table(persons: &[pb::Person]) -> String {
-    let mut t = table(&[
-        "ID",
-        "姓名",
-        "出生",
-        "职级",
-        "来源",
-        "工作单位",
-        "专长",
-        "组长库",
-        "在用",
-        "归属",
-    ]);
+    let mut t = table(&["ID", "姓名", "出生", "职级", "来源", "工作单位", "专长", "组长库", "在用", "归属"]);
     for p in persons {
         let Some(f) = &p.fields else { continue };
-        let specialties: Vec<&str> = f
-            .specialties
-            .iter()
-            .map(|s| label::<Specialty>(*s))
-            .collect();
+        let specialties: Vec<&str> = f.specialties.iter().map(|s| label::<Specialty>(*s)).collect();
         t.add_row(vec![
             p.id.clone(),
             f.name.clone(),
@@ -157,10 +142,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
         } => {
             let fields = pb::PersonFields {
                 name,
-                gender: gender
-                    .map(|g| enum_arg::<Gender>("--gender", &g))
-                    .transpose()?
-                    .unwrap_or(0),
+                gender: gender.map(|g| enum_arg::<Gender>("--gender", &g)).transpose()?.unwrap_or(0),
                 birth_year,
                 rank: enum_arg::<Rank>("--rank", &rank)?,
                 source: enum_arg::<PoolSource>("--source", &source)?,
@@ -178,30 +160,17 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 from_county,
             };
             let p = client
-                .add_person(pb::AddPersonRequest {
-                    actor: ctx.actor(),
-                    person: Some(fields),
-                })
+                .add_person(pb::AddPersonRequest { actor: ctx.actor(), person: Some(fields) })
                 .await?
                 .into_inner();
             print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p)))
         }
-        PersonCmd::List {
-            owner,
-            leaders,
-            all,
-        } => {
+        PersonCmd::List { owner, leaders, all } => {
             let r = client
-                .list_persons(pb::ListPersonsRequest {
-                    owner,
-                    leaders_only: leaders,
-                    include_inactive: all,
-                })
+                .list_persons(pb::ListPersonsRequest { owner, leaders_only: leaders, include_inactive: all })
                 .await?
                 .into_inner();
-            print(ctx.format, &r, |r| {
-                format!("{}\n共{}人", persons_table(&r.persons), r.persons.len())
-            })
+            print(ctx.format, &r, |r| format!("{}\n共{}人", persons_table(&r.persons), r.persons.len()))
         }
         PersonCmd::Deactivate { id } => {
             let all = client
@@ -212,32 +181,18 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 })
                 .await?
                 .into_inner();
-            let current = all
-                .persons
-                .into_iter()
-                .find(|p| p.id == id)
-                .with_context(|| format!("no person {id}"))?;
+            let current = all.persons.into_iter().find(|p| p.id == id).with_context(|| format!("no person {id}"))?;
             let mut fields = current.fields.context("person without fields")?;
             fields.active = false;
             let p = client
-                .update_person(pb::UpdatePersonRequest {
-                    actor: ctx.actor(),
-                    id,
-                    person: Some(fields),
-                })
+                .update_person(pb::UpdatePersonRequest { actor: ctx.actor(), id, person: Some(fields) })
                 .await?
                 .into_inner();
             print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p)))
         }
         PersonCmd::Import { file, dry_run } => {
-            let content =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let format = match file
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
+            let content = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let format = match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
                 Some("csv") => pb::TableFormat::Csv,
                 Some("xlsx") => pb::TableFormat::Xlsx,
                 _ => anyhow::bail!("{}: use a .csv or .xlsx file", file.display()),
@@ -253,15 +208,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 .into_inner();
             print(ctx.format, &r, |r| {
                 if r.errors.is_empty() {
-                    format!(
-                        "{}{}人",
-                        if dry_run {
-                            "检查通过,可导入"
-                        } else {
-                            "已导入"
-                        },
-                        r.imported
-                    )
+                    format!("{}{}人", if dry_run { "检查通过,可导入" } else { "已导入" }, r.imported)
                 } else {
                     let mut t = table(&["行", "列", "问题"]);
                     for e in &r.errors {
@@ -271,21 +218,9 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 }
             })
         }
-        PersonCmd::Suggest {
-            round,
-            group,
-            units,
-            leader,
-            size,
-        } => {
+        PersonCmd::Suggest { round, group, units, leader, size } => {
             let r = client
-                .suggest_members(pb::SuggestMembersRequest {
-                    round,
-                    group,
-                    units,
-                    leader,
-                    size,
-                })
+                .suggest_members(pb::SuggestMembersRequest { round, group, units, leader, size })
                 .await?
                 .into_inner();
             print(ctx.format, &r, |r| {
@@ -304,10 +239,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
             })
         }
         PersonCmd::Conflicts => {
-            let r = client
-                .list_conflicts(pb::ListConflictsRequest {})
-                .await?
-                .into_inner();
+            let r = client.list_conflicts(pb::ListConflictsRequest {}).await?.into_inner();
             print(ctx.format, &r, |r| {
                 let mut t = table(&["人员", "安排一", "安排二"]);
                 for c in &r.conflicts {
@@ -318,10 +250,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                                     "{}({}) {}",
                                     b.label,
                                     b.owner,
-                                    b.window
-                                        .as_ref()
-                                        .map(|w| format!("{}~{}", w.from, w.to))
-                                        .unwrap_or_default()
+                                    b.window.as_ref().map(|w| format!("{}~{}", w.from, w.to)).unwrap_or_default()
                                 )
                             })
                             .unwrap_or_default()

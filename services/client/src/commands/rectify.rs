@@ -107,16 +107,7 @@ pub enum NoticeCmd {
 }
 
 pub fn items_table(items: &[pb::RectificationItem]) -> String {
-    let mut t = table(&[
-        "ID",
-        "类型",
-        "整改措施",
-        "责任单位",
-        "期限",
-        "状态",
-        "逾期",
-        "归属",
-    ]);
+    let mut t = table(&["ID", "类型", "整改措施", "责任单位", "期限", "状态", "逾期", "归属"]);
     for i in items {
         t.add_row(vec![
             i.id.clone(),
@@ -125,11 +116,7 @@ pub fn items_table(items: &[pb::RectificationItem]) -> String {
             i.responsible_unit.clone(),
             i.deadline.clone(),
             label::<RectificationStatus>(i.status).into(),
-            if i.overdue {
-                format!("{}天", i.days_overdue)
-            } else {
-                String::new()
-            },
+            if i.overdue { format!("{}天", i.days_overdue) } else { String::new() },
             i.meta.as_ref().map(|m| m.owner.clone()).unwrap_or_default(),
         ]);
     }
@@ -151,10 +138,7 @@ fn notices_table(notices: &[pb::SupervisionNotice]) -> String {
             n.text.clone(),
             n.respond_by.clone(),
             label::<NoticeStatus>(n.status).into(),
-            n.response
-                .as_ref()
-                .map(|r| format!("{} {}", r.responded_on, r.text))
-                .unwrap_or_default(),
+            n.response.as_ref().map(|r| format!("{} {}", r.responded_on, r.text)).unwrap_or_default(),
         ]);
     }
     t.to_string()
@@ -163,19 +147,8 @@ fn notices_table(notices: &[pb::SupervisionNotice]) -> String {
 pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
     let mut client = RectificationServiceClient::new(ctx.channel.clone());
     let item = match c {
-        RectifyCmd::Add {
-            finding,
-            measures,
-            responsible_unit,
-            person,
-            deadline,
-            mechanism,
-        } => {
-            let kind = if mechanism {
-                RectificationKind::Mechanism
-            } else {
-                RectificationKind::Measure
-            };
+        RectifyCmd::Add { finding, measures, responsible_unit, person, deadline, mechanism } => {
+            let kind = if mechanism { RectificationKind::Mechanism } else { RectificationKind::Measure };
             client
                 .add_item(pb::AddRectificationItemRequest {
                     actor: ctx.actor(),
@@ -189,40 +162,17 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
                 .await?
                 .into_inner()
         }
-        RectifyCmd::Update {
-            item,
-            status,
-            note,
-            evidence,
-        } => {
-            let status = status
-                .map(|s| enum_arg::<RectificationStatus>("--status", &s))
-                .transpose()?
-                .unwrap_or(0);
+        RectifyCmd::Update { item, status, note, evidence } => {
+            let status = status.map(|s| enum_arg::<RectificationStatus>("--status", &s)).transpose()?.unwrap_or(0);
             client
-                .update_item(pb::UpdateRectificationRequest {
-                    actor: ctx.actor(),
-                    item,
-                    status,
-                    note,
-                    evidence,
-                })
+                .update_item(pb::UpdateRectificationRequest { actor: ctx.actor(), item, status, note, evidence })
                 .await?
                 .into_inner()
         }
-        RectifyCmd::Signoff { item, note } => client
-            .sign_off(pb::SignOffRectificationRequest {
-                actor: ctx.actor(),
-                item,
-                note,
-            })
-            .await?
-            .into_inner(),
-        RectifyCmd::List {
-            round,
-            owner,
-            overdue,
-        } => {
+        RectifyCmd::Signoff { item, note } => {
+            client.sign_off(pb::SignOffRectificationRequest { actor: ctx.actor(), item, note }).await?.into_inner()
+        }
+        RectifyCmd::List { round, owner, overdue } => {
             let r = client
                 .list_items(pb::ListRectificationRequest {
                     round,
@@ -241,17 +191,7 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
 pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
     let mut client = SupervisionServiceClient::new(ctx.channel.clone());
     let n = match c {
-        NoticeCmd::Issue {
-            county,
-            unit,
-            item,
-            target,
-            assignment,
-            level,
-            text,
-            respond_by,
-            escalates,
-        } => {
+        NoticeCmd::Issue { county, unit, item, target, assignment, level, text, respond_by, escalates } => {
             let level = enum_arg::<NoticeLevel>("--level", &level)?;
             client
                 .issue_notice(pb::IssueNoticeRequest {
@@ -269,26 +209,14 @@ pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
                 .await?
                 .into_inner()
         }
-        NoticeCmd::Respond { notice, text } => client
-            .respond_notice(pb::RespondNoticeRequest {
-                actor: ctx.actor(),
-                notice,
-                text,
-            })
-            .await?
-            .into_inner(),
-        NoticeCmd::Close { notice } => client
-            .close_notice(pb::CloseNoticeRequest {
-                actor: ctx.actor(),
-                notice,
-            })
-            .await?
-            .into_inner(),
+        NoticeCmd::Respond { notice, text } => {
+            client.respond_notice(pb::RespondNoticeRequest { actor: ctx.actor(), notice, text }).await?.into_inner()
+        }
+        NoticeCmd::Close { notice } => {
+            client.close_notice(pb::CloseNoticeRequest { actor: ctx.actor(), notice }).await?.into_inner()
+        }
         NoticeCmd::List { open } => {
-            let r = client
-                .list_notices(pb::ListNoticesRequest { open_only: open })
-                .await?
-                .into_inner();
+            let r = client.list_notices(pb::ListNoticesRequest { open_only: open }).await?.into_inner();
             return print(ctx.format, &r, |r| notices_table(&r.notices));
         }
     };

@@ -168,22 +168,11 @@ pub fn rounds_table(rounds: &[pb::Round]) -> String {
 }
 
 fn targets_table(targets: &[pb::Target], units: &HashMap<String, String>) -> String {
-    let mut t = table(&[
-        "ID",
-        "被巡察单位",
-        "类型",
-        "反馈",
-        "整改报告应交",
-        "已交",
-        "线索",
-    ]);
+    let mut t = table(&["ID", "被巡察单位", "类型", "反馈", "整改报告应交", "已交", "线索"]);
     for x in targets {
         t.add_row(vec![
             x.id.clone(),
-            units
-                .get(&x.unit)
-                .cloned()
-                .unwrap_or_else(|| x.unit.clone()),
+            units.get(&x.unit).cloned().unwrap_or_else(|| x.unit.clone()),
             label::<TargetKind>(x.kind).into(),
             x.feedback_on.clone(),
             x.report_due_on.clone(),
@@ -195,30 +184,18 @@ fn targets_table(targets: &[pb::Target], units: &HashMap<String, String>) -> Str
 }
 
 /// Names of units and persons held on the node, for readable tables.
-pub async fn names(
-    ctx: &Ctx,
-) -> anyhow::Result<(HashMap<String, String>, HashMap<String, String>)> {
+pub async fn names(ctx: &Ctx) -> anyhow::Result<(HashMap<String, String>, HashMap<String, String>)> {
     let units = UnitServiceClient::new(ctx.channel.clone())
-        .list_units(pb::ListUnitsRequest {
-            owner: String::new(),
-        })
+        .list_units(pb::ListUnitsRequest { owner: String::new() })
         .await?
         .into_inner();
     let persons = TalentPoolServiceClient::new(ctx.channel.clone())
-        .list_persons(pb::ListPersonsRequest {
-            owner: String::new(),
-            leaders_only: false,
-            include_inactive: true,
-        })
+        .list_persons(pb::ListPersonsRequest { owner: String::new(), leaders_only: false, include_inactive: true })
         .await?
         .into_inner();
     Ok((
         units.units.into_iter().map(|u| (u.id, u.name)).collect(),
-        persons
-            .persons
-            .into_iter()
-            .map(|p| (p.id, p.fields.map(|f| f.name).unwrap_or_default()))
-            .collect(),
+        persons.persons.into_iter().map(|p| (p.id, p.fields.map(|f| f.name).unwrap_or_default())).collect(),
     ))
 }
 
@@ -231,22 +208,8 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
     };
     let one = |r: &pb::Round| rounds_table(std::slice::from_ref(r));
     match c {
-        RoundCmd::Create {
-            term,
-            number,
-            name,
-            enter,
-            leave,
-            feedback,
-            report_months,
-            min_members,
-            max_members,
-        } => {
-            let dates = Some(pb::RoundDates {
-                enter_on: enter,
-                leave_on: leave,
-                feedback_on: feedback,
-            });
+        RoundCmd::Create { term, number, name, enter, leave, feedback, report_months, min_members, max_members } => {
+            let dates = Some(pb::RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback });
             let r = client
                 .create_round(pb::CreateRoundRequest {
                     actor: ctx.actor(),
@@ -263,17 +226,11 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
             print(ctx.format, &r, one)
         }
         RoundCmd::List { owner, term } => {
-            let r = client
-                .list_rounds(pb::ListRoundsRequest { owner, term })
-                .await?
-                .into_inner();
+            let r = client.list_rounds(pb::ListRoundsRequest { owner, term }).await?.into_inner();
             print(ctx.format, &r, |r| rounds_table(&r.rounds))
         }
         RoundCmd::Show { id } => {
-            let plan = client
-                .get_round(pb::GetRoundRequest { id })
-                .await?
-                .into_inner();
+            let plan = client.get_round(pb::GetRoundRequest { id }).await?.into_inner();
             let (units, persons) = names(ctx).await?;
             print(ctx.format, &plan, |p| {
                 let name = |id: &String| persons.get(id).cloned().unwrap_or_else(|| id.clone());
@@ -297,100 +254,41 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
                 )
             })
         }
-        RoundCmd::Dates {
-            id,
-            enter,
-            leave,
-            feedback,
-            reason,
-        } => {
-            let dates = Some(pb::RoundDates {
-                enter_on: enter,
-                leave_on: leave,
-                feedback_on: feedback,
-            });
+        RoundCmd::Dates { id, enter, leave, feedback, reason } => {
+            let dates = Some(pb::RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback });
             let r = client
-                .change_round_dates(pb::ChangeRoundDatesRequest {
-                    actor: ctx.actor(),
-                    round: id,
-                    dates,
-                    reason,
-                })
+                .change_round_dates(pb::ChangeRoundDatesRequest { actor: ctx.actor(), round: id, dates, reason })
                 .await?
                 .into_inner();
             print(ctx.format, &r, one)
         }
-        RoundCmd::Approve { id } => print(
-            ctx.format,
-            &client
-                .advance_round(advance(id, RoundStatus::Approved))
-                .await?
-                .into_inner(),
-            one,
-        ),
-        RoundCmd::Start { id } => print(
-            ctx.format,
-            &client
-                .advance_round(advance(id, RoundStatus::InProgress))
-                .await?
-                .into_inner(),
-            one,
-        ),
-        RoundCmd::Close { id } => print(
-            ctx.format,
-            &client
-                .advance_round(advance(id, RoundStatus::Closed))
-                .await?
-                .into_inner(),
-            one,
-        ),
+        RoundCmd::Approve { id } => {
+            print(ctx.format, &client.advance_round(advance(id, RoundStatus::Approved)).await?.into_inner(), one)
+        }
+        RoundCmd::Start { id } => {
+            print(ctx.format, &client.advance_round(advance(id, RoundStatus::InProgress)).await?.into_inner(), one)
+        }
+        RoundCmd::Close { id } => {
+            print(ctx.format, &client.advance_round(advance(id, RoundStatus::Closed)).await?.into_inner(), one)
+        }
     }
 }
 
 pub async fn group(ctx: &Ctx, c: GroupCmd) -> anyhow::Result<()> {
     let mut client = RoundServiceClient::new(ctx.channel.clone());
     let g = match c {
-        GroupCmd::Form {
-            round,
-            name,
-            leader,
-            members,
-            reason,
-        } => client
-            .form_group(pb::FormGroupRequest {
-                actor: ctx.actor(),
-                round,
-                name,
-                leader,
-                members,
-                reason,
-            })
+        GroupCmd::Form { round, name, leader, members, reason } => client
+            .form_group(pb::FormGroupRequest { actor: ctx.actor(), round, name, leader, members, reason })
             .await?
             .into_inner(),
-        GroupCmd::Change {
-            group,
-            leader,
-            members,
-            reason,
-        } => client
-            .change_group(pb::ChangeGroupRequest {
-                actor: ctx.actor(),
-                group,
-                leader,
-                members,
-                reason,
-            })
+        GroupCmd::Change { group, leader, members, reason } => client
+            .change_group(pb::ChangeGroupRequest { actor: ctx.actor(), group, leader, members, reason })
             .await?
             .into_inner(),
     };
     print(ctx.format, &g, |g| {
         let mut t = table(&["ID", "巡察组", "组长", "组员数"]);
-        t.add_row(vec![
-            g.id.clone(),
-            g.name.clone(),
-            g.leader.clone(),
-            g.members.len().to_string(),
-        ]);
+        t.add_row(vec![g.id.clone(), g.name.clone(), g.leader.clone(), g.members.len().to_string()]);
         t.to_string()
     })
 }
@@ -398,15 +296,7 @@ pub async fn group(ctx: &Ctx, c: GroupCmd) -> anyhow::Result<()> {
 pub async fn target(ctx: &Ctx, c: TargetCmd) -> anyhow::Result<()> {
     let mut client = RoundServiceClient::new(ctx.channel.clone());
     let t = match c {
-        TargetCmd::Add {
-            round,
-            group,
-            unit,
-            kind,
-            scope,
-            assignment,
-            reason,
-        } => {
+        TargetCmd::Add { round, group, unit, kind, scope, assignment, reason } => {
             let kind = enum_arg::<TargetKind>("--kind", &kind)?;
             client
                 .add_target(pb::AddTargetRequest {
@@ -422,25 +312,14 @@ pub async fn target(ctx: &Ctx, c: TargetCmd) -> anyhow::Result<()> {
                 .await?
                 .into_inner()
         }
-        TargetCmd::Feedback { target, on } => client
-            .give_feedback(pb::GiveFeedbackRequest {
-                actor: ctx.actor(),
-                target,
-                on,
-            })
-            .await?
-            .into_inner(),
+        TargetCmd::Feedback { target, on } => {
+            client.give_feedback(pb::GiveFeedbackRequest { actor: ctx.actor(), target, on }).await?.into_inner()
+        }
         TargetCmd::Report { target, on } => client
-            .submit_rectification_report(pb::SubmitRectificationReportRequest {
-                actor: ctx.actor(),
-                target,
-                on,
-            })
+            .submit_rectification_report(pb::SubmitRectificationReportRequest { actor: ctx.actor(), target, on })
             .await?
             .into_inner(),
     };
     let (units, _) = names(ctx).await?;
-    print(ctx.format, &t, |t| {
-        targets_table(std::slice::from_ref(t), &units)
-    })
+    print(ctx.format, &t, |t| targets_table(std::slice::from_ref(t), &units))
 }
