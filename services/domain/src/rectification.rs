@@ -77,6 +77,9 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
     })?;
     let target = target_of(d, "finding", finding.target)?;
     let round = round_of(d, "finding", finding.round)?;
+    ensure(round.status != RoundStatus::Closed, || {
+        DomainError::precondition("finding", format!("round '{}' is closed", round.name))
+    })?;
     ensure(!c.measures.is_empty(), || DomainError::invalid("measures", "name at least one measure"))?;
     let measures = c
         .measures

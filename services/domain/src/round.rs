@@ -245,6 +245,14 @@ pub fn advance_round(d: &mut Decision, c: &AdvanceRound) -> DomainResult<()> {
         }
         (RoundStatus::Approved, RoundStatus::InProgress) => {}
         (RoundStatus::Rectifying | RoundStatus::FeedbackGiven, RoundStatus::Closed) => {
+            // Every finding needs an answer before the round can close.
+            let unanswered = d
+                .state
+                .findings
+                .values()
+                .filter(|f| f.round == round.id && d.state.items_of_finding(f.id).next().is_none())
+                .count();
+            ensure(unanswered == 0, || bad(format!("{unanswered} findings have no rectification item yet")))?;
             let open: Vec<&RectificationItem> = d
                 .state
                 .items_of_round(round.id)
