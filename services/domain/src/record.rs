@@ -109,7 +109,7 @@ pub enum Audience {
 
 /// Any record. The payload types live in [`crate::model`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Record {
     Term(Term),
     Unit(Unit),

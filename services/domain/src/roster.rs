@@ -244,6 +244,7 @@ pub fn parse_roster(
     let mut seen = BTreeSet::new();
     for (r, row) in rows.iter().enumerate() {
         let row_no = r + 2;
+        let row_start = errors.len();
         let cell = |en: &str| -> &str { index.get(en).and_then(|&i| row.get(i)).map(|s| s.trim()).unwrap_or("") };
         let mut err = |column: &str, reason: String| {
             let zh = ROSTER_COLUMNS.iter().find(|(en, _, _)| *en == column).map(|c| c.1).unwrap_or(column);
@@ -312,6 +313,9 @@ pub fn parse_roster(
         let (Some(rank), Some(source)) = (rank, source) else {
             continue;
         };
+        if errors.len() > row_start {
+            continue;
+        }
         let draft = PersonDraft {
             home_unit: units_by_name.get(work_unit.as_str()).copied(),
             name,
@@ -328,7 +332,6 @@ pub fn parse_roster(
             unavailable: Vec::new(),
             from_county,
         };
-        let before = errors.len();
         if let Err(e) = validate_draft(state, me_is_city, today, "", &draft) {
             errors.push(RowError { row: row_no, column: column_label(&e.field), reason: e.reason });
         } else if state
@@ -348,7 +351,7 @@ pub fn parse_roster(
                 reason: format!("{} appears twice in the file", draft.name),
             });
         }
-        if errors.len() == before {
+        if errors.len() == row_start {
             drafts.push(draft);
         }
     }

@@ -32,7 +32,11 @@ impl World {
 
     fn exec(&mut self, role: Role, command: Command) -> Result<Outcome, DomainError> {
         self.seq += 1;
-        let seed = uuid::Builder::from_unix_timestamp_millis(1_700_000_000_000 + self.seq, &self.seq.to_le_bytes().repeat(2)[..10].try_into().unwrap()).into_uuid();
+        let seed = uuid::Builder::from_unix_timestamp_millis(
+            1_700_000_000_000 + self.seq,
+            &self.seq.to_le_bytes().repeat(2)[..10].try_into().unwrap(),
+        )
+        .into_uuid();
         let env = Envelope { actor: Actor::new("测试员", role).unwrap(), at: self.now, id_seed: seed, command };
         let out = decide(&self.state, &self.me, &env)?;
         let mut keys = BTreeSet::new();
@@ -41,7 +45,10 @@ impl World {
             assert_eq!(r.version(), before + 1, "{} {} must move one version", r.kind(), r.id_string());
             assert_eq!(r.owner(), &self.me);
             assert!(keys.insert((r.kind(), r.id_string())), "a record appears twice in one outcome");
-            assert!(out.events.iter().any(|e| e.subject_id == r.id_string() && e.subject_version == r.version()), "every change has its ledger event");
+            assert!(
+                out.events.iter().any(|e| e.subject_id == r.id_string() && e.subject_version == r.version()),
+                "every change has its ledger event"
+            );
         }
         for r in &out.records {
             self.state.put(r.clone());
@@ -69,17 +76,31 @@ fn base() -> World {
     let mut units = Vec::new();
     for i in 0..8 {
         let kind = if i < 5 { UnitKind::CountyDepartment } else { UnitKind::Township };
-        let out = w.exec(Role::Office, Command::RegisterUnit(RegisterUnit { name: format!("单位{i}"), kind, parent: None })).unwrap();
+        let out = w
+            .exec(Role::Office, Command::RegisterUnit(RegisterUnit { name: format!("单位{i}"), kind, parent: None }))
+            .unwrap();
         units.push(out.records[0].as_unit().unwrap().id);
     }
     let out = w
-        .exec(Role::Office, Command::CreateTerm(CreateTerm { name: "十四届".into(), window: DateWindow { from: day(-400), to: day(800) } }))
+        .exec(
+            Role::Office,
+            Command::CreateTerm(CreateTerm {
+                name: "十四届".into(),
+                window: DateWindow { from: day(-400), to: day(800) },
+            }),
+        )
         .unwrap();
     let term = out.records[0].as_term().unwrap().id;
     w.exec(Role::Office, Command::PlanUnits(PlanUnits { term, add: units.clone(), remove: vec![] })).unwrap();
     for i in 0..24 {
-        let specialties: BTreeSet<Specialty> =
-            [if i % 4 == 0 { Specialty::Finance } else if i % 4 == 1 { Specialty::Audit } else { Specialty::Law }].into();
+        let specialties: BTreeSet<Specialty> = [if i % 4 == 0 {
+            Specialty::Finance
+        } else if i % 4 == 1 {
+            Specialty::Audit
+        } else {
+            Specialty::Law
+        }]
+        .into();
         let draft = PersonDraft {
             name: format!("人员{i}"),
             gender: None,
@@ -144,7 +165,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-const ROLES: [Role; 6] = [Role::Office, Role::Group, Role::Unit, Role::DisciplineCommission, Role::OrganisationDepartment, Role::Operator];
+const ROLES: [Role; 6] =
+    [Role::Office, Role::Group, Role::Unit, Role::DisciplineCommission, Role::OrganisationDepartment, Role::Operator];
 const STATUSES: [RoundStatus; 7] = [
     RoundStatus::Draft,
     RoundStatus::Approved,
@@ -157,7 +179,11 @@ const STATUSES: [RoundStatus; 7] = [
 
 fn dates(enter: i16, len: u8, fb: u8) -> RoundDates {
     let e = day(enter as i64);
-    RoundDates { enter_on: e, leave_on: e + Duration::days(len as i64 - 5), feedback_on: e + Duration::days(len as i64 + fb as i64 - 10) }
+    RoundDates {
+        enter_on: e,
+        leave_on: e + Duration::days(len as i64 - 5),
+        feedback_on: e + Duration::days(len as i64 + fb as i64 - 10),
+    }
 }
 
 fn reason(r: bool) -> Option<String> {
@@ -166,7 +192,11 @@ fn reason(r: bool) -> Option<String> {
 
 /// A leader from the leader pool and a run of members starting at `members[0]`, `members.len()`
 /// long (3-7: sometimes outside the allowed size).
-fn staff(s: &State, leader: usize, members: &[usize]) -> Option<(xuncha_domain::ids::PersonId, Vec<xuncha_domain::ids::PersonId>)> {
+fn staff(
+    s: &State,
+    leader: usize,
+    members: &[usize],
+) -> Option<(xuncha_domain::ids::PersonId, Vec<xuncha_domain::ids::PersonId>)> {
     let leaders: Vec<_> = s.persons.values().filter(|p| p.leader_qualified).map(|p| p.id).collect();
     let leader = *leaders.get(leader % leaders.len().max(1))?;
     let others: Vec<_> = s.persons.keys().copied().filter(|p| *p != leader).collect();
@@ -182,11 +212,22 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
     Some(match op.clone() {
         Op::CreateRound { number, enter, len, fb } => (
             Role::Office,
-            Command::CreateRound(CreateRound { term, number: number as u32, name: format!("第{number}轮"), dates: dates(enter, len, fb), report_due_months: None, group_size: None }),
+            Command::CreateRound(CreateRound {
+                term,
+                number: number as u32,
+                name: format!("第{number}轮"),
+                dates: dates(enter, len, fb),
+                report_due_months: None,
+                group_size: None,
+            }),
         ),
         Op::ChangeDates { round, enter, len, fb, reason: r } => (
             Role::Office,
-            Command::ChangeRoundDates(ChangeRoundDates { round: nth(&s.rounds, round)?, dates: dates(enter, len, fb), reason: reason(r) }),
+            Command::ChangeRoundDates(ChangeRoundDates {
+                round: nth(&s.rounds, round)?,
+                dates: dates(enter, len, fb),
+                reason: reason(r),
+            }),
         ),
         Op::Advance { round, to } => {
             let round = nth(&s.rounds, round)?;
@@ -203,12 +244,21 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
             let (leader, members) = staff(s, leader, &members)?;
             (
                 Role::Office,
-                Command::FormGroup(FormGroup { round: nth(&s.rounds, round)?, name: format!("组{}", s.groups.len()), leader, members, reason: reason(r) }),
+                Command::FormGroup(FormGroup {
+                    round: nth(&s.rounds, round)?,
+                    name: format!("组{}", s.groups.len()),
+                    leader,
+                    members,
+                    reason: reason(r),
+                }),
             )
         }
         Op::ChangeGroup { group, leader, members, reason: r } => {
             let (leader, members) = staff(s, leader, &members)?;
-            (Role::Office, Command::ChangeGroup(ChangeGroup { group: nth(&s.groups, group)?, leader, members, reason: reason(r) }))
+            (
+                Role::Office,
+                Command::ChangeGroup(ChangeGroup { group: nth(&s.groups, group)?, leader, members, reason: reason(r) }),
+            )
         }
         Op::AddTarget { round, group, unit, kind, reason: r } => {
             let round = nth(&s.rounds, round)?;
@@ -216,17 +266,18 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
             let own: Vec<_> = s.groups_of_round(round).map(|g| g.id).collect();
             let group = if own.is_empty() || group % 8 == 7 { nth(&s.groups, group)? } else { own[group % own.len()] };
             (
-            Role::Office,
-            Command::AddTarget(AddTarget {
-                round,
-                group,
-                unit: nth(&s.units, unit)?,
-                kind: [TargetKind::Regular, TargetKind::Special, TargetKind::Revisit, TargetKind::Regular][kind as usize],
-                scope: (kind == 1).then(|| "专项".into()),
-                assignment: None,
-                reason: reason(r),
-            }),
-        )
+                Role::Office,
+                Command::AddTarget(AddTarget {
+                    round,
+                    group,
+                    unit: nth(&s.units, unit)?,
+                    kind: [TargetKind::Regular, TargetKind::Special, TargetKind::Revisit, TargetKind::Regular]
+                        [kind as usize],
+                    scope: (kind == 1).then(|| "专项".into()),
+                    assignment: None,
+                    reason: reason(r),
+                }),
+            )
         }
         Op::Feedback { target, day: d } => {
             // Mostly today (valid once the group entered), sometimes an arbitrary day.
@@ -235,7 +286,10 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
         }
         Op::Report { target, day: d } => {
             let on = (day(d as i64) + Duration::days(30)).min(w.today());
-            (Role::Unit, Command::SubmitRectificationReport(SubmitRectificationReport { target: nth(&s.targets, target)?, on }))
+            (
+                Role::Unit,
+                Command::SubmitRectificationReport(SubmitRectificationReport { target: nth(&s.targets, target)?, on }),
+            )
         }
         Op::Finding { target, category } => (
             Role::Group,
@@ -247,11 +301,22 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
                 description: "描述".into(),
             }),
         ),
-        Op::HandOver { finding } => {
-            (Role::Group, Command::HandOverLead(HandOverLead { finding: nth(&s.findings, finding)?, summary: "线索".into(), receiver: None }))
-        }
-        Op::Ack { lead, role } => (if role < 2 { Role::DisciplineCommission } else { ROLES[role as usize] }, Command::AcknowledgeLead(AcknowledgeLead { lead: nth(&s.leads, lead)?, by: "接收人".into() })),
-        Op::LeadResult { lead } => (Role::Office, Command::ReportLeadResult(ReportLeadResult { lead: nth(&s.leads, lead)?, result: "已处置".into() })),
+        Op::HandOver { finding } => (
+            Role::Group,
+            Command::HandOverLead(HandOverLead {
+                finding: nth(&s.findings, finding)?,
+                summary: "线索".into(),
+                receiver: None,
+            }),
+        ),
+        Op::Ack { lead, role } => (
+            if role < 2 { Role::DisciplineCommission } else { ROLES[role as usize] },
+            Command::AcknowledgeLead(AcknowledgeLead { lead: nth(&s.leads, lead)?, by: "接收人".into() }),
+        ),
+        Op::LeadResult { lead } => (
+            Role::Office,
+            Command::ReportLeadResult(ReportLeadResult { lead: nth(&s.leads, lead)?, result: "已处置".into() }),
+        ),
         Op::AddItem { finding, deadline, mechanism } => (
             Role::Unit,
             Command::AddRectificationItem(AddRectificationItem {
@@ -267,12 +332,23 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
             Role::Unit,
             Command::UpdateRectification(UpdateRectification {
                 item: nth(&s.rectifications, item)?,
-                status: Some([RectificationStatus::Open, RectificationStatus::InProgress, RectificationStatus::Done, RectificationStatus::SignedOff, RectificationStatus::LongTerm][status as usize]),
+                status: Some(
+                    [
+                        RectificationStatus::Open,
+                        RectificationStatus::InProgress,
+                        RectificationStatus::Done,
+                        RectificationStatus::SignedOff,
+                        RectificationStatus::LongTerm,
+                    ][status as usize],
+                ),
                 note: note.then(|| "进展".into()),
                 evidence: (evidence || status % 2 == 0).then(|| "佐证".into()),
             }),
         ),
-        Op::SignOff { item, role } => (if role < 3 { Role::Office } else { ROLES[role as usize] }, Command::SignOffRectification(SignOffRectification { item: nth(&s.rectifications, item)?, note: None })),
+        Op::SignOff { item, role } => (
+            if role < 3 { Role::Office } else { ROLES[role as usize] },
+            Command::SignOffRectification(SignOffRectification { item: nth(&s.rectifications, item)?, note: None }),
+        ),
         Op::Deactivate { person: p } => {
             let id = person(p)?;
             let x = &s.persons[&id];
@@ -299,7 +375,8 @@ fn command(w: &World, op: &Op) -> Option<(Role, Command)> {
 
 /// Every invariant of DOMAIN.md's lifecycles that the state must keep.
 fn check_invariants(s: &State) -> Result<(), String> {
-    let settled = |i: &RectificationItem| matches!(i.status, RectificationStatus::SignedOff | RectificationStatus::LongTerm);
+    let settled =
+        |i: &RectificationItem| matches!(i.status, RectificationStatus::SignedOff | RectificationStatus::LongTerm);
     for r in s.rounds.values() {
         let d = r.dates;
         if !(d.enter_on <= d.leave_on && d.leave_on <= d.feedback_on) {
@@ -416,23 +493,56 @@ fn scripted_round_reaches_closed() {
     let mut w = base();
     let term = *w.state.terms.keys().next().unwrap();
     let out = w
-        .exec(Role::Office, Command::CreateRound(CreateRound { term, number: 1, name: "第一轮".into(), dates: dates(0, 30, 20), report_due_months: None, group_size: None }))
+        .exec(
+            Role::Office,
+            Command::CreateRound(CreateRound {
+                term,
+                number: 1,
+                name: "第一轮".into(),
+                dates: dates(0, 30, 20),
+                report_due_months: None,
+                group_size: None,
+            }),
+        )
         .unwrap();
     let round = out.records[0].as_round().unwrap().id;
     let persons: Vec<_> = w.state.persons.keys().copied().collect();
     let leader = persons.iter().copied().find(|p| w.state.persons[p].leader_qualified).unwrap();
-    let members: Vec<_> = persons.iter().copied().filter(|p| *p != leader && w.state.persons[p].home_unit.is_none()).take(4).collect();
-    let out = w.exec(Role::Office, Command::FormGroup(FormGroup { round, name: "一组".into(), leader, members, reason: None })).unwrap();
+    let members: Vec<_> =
+        persons.iter().copied().filter(|p| *p != leader && w.state.persons[p].home_unit.is_none()).take(4).collect();
+    let out = w
+        .exec(Role::Office, Command::FormGroup(FormGroup { round, name: "一组".into(), leader, members, reason: None }))
+        .unwrap();
     let group = out.records[0].as_group().unwrap().id;
     let unit = *w.state.units.keys().nth(1).unwrap();
     let out = w
-        .exec(Role::Office, Command::AddTarget(AddTarget { round, group, unit, kind: TargetKind::Regular, scope: None, assignment: None, reason: None }))
+        .exec(
+            Role::Office,
+            Command::AddTarget(AddTarget {
+                round,
+                group,
+                unit,
+                kind: TargetKind::Regular,
+                scope: None,
+                assignment: None,
+                reason: None,
+            }),
+        )
         .unwrap();
     let target = out.records[0].as_target().unwrap().id;
     w.exec(Role::Office, Command::AdvanceRound(AdvanceRound { round, to: RoundStatus::Approved })).unwrap();
     w.exec(Role::Office, Command::AdvanceRound(AdvanceRound { round, to: RoundStatus::InProgress })).unwrap();
     let out = w
-        .exec(Role::Group, Command::RecordFinding(RecordFinding { target, category: "style.formalism".into(), tags: BTreeSet::new(), title: "t".into(), description: "d".into() }))
+        .exec(
+            Role::Group,
+            Command::RecordFinding(RecordFinding {
+                target,
+                category: "style.formalism".into(),
+                tags: BTreeSet::new(),
+                title: "t".into(),
+                description: "d".into(),
+            }),
+        )
         .unwrap();
     let finding = out.records[0].as_finding().unwrap().id;
     w.exec(Role::Group, Command::GiveFeedback(GiveFeedback { target, on: day(40) })).unwrap();
@@ -440,13 +550,29 @@ fn scripted_round_reaches_closed() {
     let out = w
         .exec(
             Role::Unit,
-            Command::AddRectificationItem(AddRectificationItem { finding, kind: RectificationKind::Measure, measures: vec!["m".into()], responsible_unit: "u".into(), responsible_person: None, deadline: None }),
+            Command::AddRectificationItem(AddRectificationItem {
+                finding,
+                kind: RectificationKind::Measure,
+                measures: vec!["m".into()],
+                responsible_unit: "u".into(),
+                responsible_person: None,
+                deadline: None,
+            }),
         )
         .unwrap();
     let item = out.records[0].as_rectification().unwrap().id;
     assert_eq!(w.state.rectifications[&item].deadline, xuncha_domain::common::add_months(day(40), 2));
     assert_eq!(w.state.rounds[&round].status, RoundStatus::Rectifying);
-    w.exec(Role::Unit, Command::UpdateRectification(UpdateRectification { item, status: Some(RectificationStatus::Done), note: None, evidence: Some("e".into()) })).unwrap();
+    w.exec(
+        Role::Unit,
+        Command::UpdateRectification(UpdateRectification {
+            item,
+            status: Some(RectificationStatus::Done),
+            note: None,
+            evidence: Some("e".into()),
+        }),
+    )
+    .unwrap();
     let err = w.exec(Role::Unit, Command::SignOffRectification(SignOffRectification { item, note: None })).unwrap_err();
     assert_eq!(err.kind, xuncha_domain::ErrorKind::PermissionDenied);
     w.exec(Role::Office, Command::SignOffRectification(SignOffRectification { item, note: None })).unwrap();

@@ -134,7 +134,7 @@ pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
             "待同步",
         ]);
         for n in &r.nodes {
-            let rect = n.rectification.clone().unwrap_or_default();
+            let rect = n.rectification.unwrap_or_default();
             let coverage: Vec<String> =
                 n.coverage.iter().map(|c| format!("{} {:.2}%", c.term_name, c.percent)).collect();
             let stages: Vec<String> = n.assignments.iter().map(|s| format!("{}:{}", s.stage, s.count)).collect();

@@ -1,0 +1,9 @@
+//! End-to-end tests: nodes in this process over real sockets (127.0.0.1:0) with real SQLite
+//! files in temporary folders. Files by topic; fixtures in `fixtures`.
+
+mod county_round;
+mod fixtures;
+mod invalid;
+mod pool_import;
+mod restart;
+mod scenario;
