@@ -3,21 +3,31 @@
 //! `Status` in [`error`].
 
 pub mod backend;
+pub mod city;
 pub mod conv;
 pub mod error;
 mod services;
 pub mod tabular;
 
+use std::sync::Arc;
+
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 use xuncha_proto::v1 as pb;
+use xuncha_replication::raft::CityReplica;
 
 pub use backend::{Api, Backend, CONSISTENCY_METADATA, Consistency, LocalBackend};
+pub use city::CityBackend;
 pub use error::{ApiError, ApiResult, LEADER_METADATA};
+pub use services::status_pb;
 
-/// Every `xuncha.v1` service over `api`, with gRPC health and server reflection. The health
-/// reporter marks each service serving; the node can mark them otherwise.
-pub async fn routes(api: Api) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
+/// Every `xuncha.v1` service over `api`, with gRPC health and server reflection; on a city
+/// replica (`city`) also raft and the cluster operations. The health reporter marks each
+/// service serving; the node can mark them otherwise.
+pub async fn routes(
+    api: Api,
+    city: Option<Arc<CityReplica>>,
+) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
     use pb::finding_service_server::FindingServiceServer;
     use pb::lead_service_server::LeadServiceServer;
     use pb::ledger_service_server::LedgerServiceServer;
@@ -48,7 +58,7 @@ pub async fn routes(api: Api) -> Result<(Routes, HealthReporter), tonic_reflecti
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    let routes = Routes::new(health_service)
+    let mut routes = Routes::new(health_service)
         .add_service(reflection)
         .add_service(UnitServiceServer::new(services::UnitApi(api.clone())))
         .add_service(TalentPoolServiceServer::new(services::TalentApi(api.clone())))
@@ -61,5 +71,21 @@ pub async fn routes(api: Api) -> Result<(Routes, HealthReporter), tonic_reflecti
         .add_service(OversightServiceServer::new(services::OversightApi(api.clone())))
         .add_service(LedgerServiceServer::new(services::LedgerApi(api.clone())))
         .add_service(NodeServiceServer::new(services::NodeApi(api)));
+    if let Some(replica) = city {
+        use pb::cluster_service_server::ClusterServiceServer;
+        use pb::raft_service_server::RaftServiceServer;
+        use tonic::codec::CompressionEncoding;
+        health.set_serving::<RaftServiceServer<services::RaftApi>>().await;
+        health.set_serving::<ClusterServiceServer<services::ClusterApi>>().await;
+        routes = routes
+            .add_service(
+                RaftServiceServer::new(services::RaftApi(replica.clone()))
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .send_compressed(CompressionEncoding::Zstd)
+                    .max_decoding_message_size(256 << 20)
+                    .max_encoding_message_size(256 << 20),
+            )
+            .add_service(ClusterServiceServer::new(services::ClusterApi(replica)));
+    }
     Ok((routes, health))
 }

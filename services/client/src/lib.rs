@@ -58,18 +58,23 @@ pub fn label<E: FromPb + Labelled + PartialEq>(value: i32) -> &'static str {
 pub async fn run(opts: ClientOptions, command: ClientCommand) -> anyhow::Result<()> {
     let role = xuncha_domain::Role::parse_label(&opts.role)
         .ok_or_else(|| anyhow::anyhow!("--role: '{}' is not one of {}", opts.role, xuncha_domain::Role::choices()))?;
-    let addr = connect::resolve(&opts.node, &opts.endpoints)?;
-    let channel = connect::channel(&addr).await?;
-    let ctx = Ctx {
-        channel,
-        format: opts.output,
-        actor: pb::Actor { name: opts.actor.clone(), role: xuncha_api::conv::ToPb::to_pb(&role) },
-    };
-    match commands::run(&ctx, command).await {
-        Ok(()) => Ok(()),
-        Err(e) => match e.downcast_ref::<tonic::Status>() {
-            Some(status) => Err(anyhow::anyhow!("{}", output::describe(status))),
-            None => Err(e),
-        },
+    let mut addr = connect::resolve(&opts.node, &opts.endpoints)?;
+    let actor = pb::Actor { name: opts.actor.clone(), role: xuncha_api::conv::ToPb::to_pb(&role) };
+    // A city replica that cannot serve names the leader; the command is retried there once.
+    let mut retried = false;
+    loop {
+        let ctx = Ctx { channel: connect::channel(&addr).await?, format: opts.output, actor: actor.clone() };
+        let Err(e) = commands::run(&ctx, command.clone()).await else { return Ok(()) };
+        let Some(status) = e.downcast_ref::<tonic::Status>() else { return Err(e) };
+        let leader =
+            status.metadata().get(xuncha_api::LEADER_METADATA).and_then(|v| v.to_str().ok()).map(str::to_string);
+        match leader {
+            Some(l) if status.code() == tonic::Code::Unavailable && !retried && l != addr => {
+                eprintln!("{addr} is not the leader; retrying on {l}");
+                addr = l;
+                retried = true;
+            }
+            _ => return Err(anyhow::anyhow!("{}", output::describe(status))),
+        }
     }
 }

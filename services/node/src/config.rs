@@ -5,8 +5,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use xuncha_domain::ids::validate_county_code;
+pub use xuncha_replication::raft::RaftSettings;
 
 /// A configuration problem, named by its setting.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +33,7 @@ pub struct LogConfig {
     /// `text` (readable) or `json` (one object per line, for log collectors).
     #[serde(default = "default_log_format")]
     pub format: String,
-    /// A tracing filter, e.g. `info` or `info,xuncha_store=debug`. `RUST_LOG` wins when set.
+    /// A tracing filter, e.g. `info,openraft=warn` or `info,xuncha_store=debug`. `RUST_LOG` wins when set.
     #[serde(default = "default_log_level")]
     pub level: String,
 }
@@ -40,7 +43,8 @@ fn default_log_format() -> String {
 }
 
 fn default_log_level() -> String {
-    "info".into()
+    // openraft reports every election and snapshot step at info.
+    "info,openraft=warn".into()
 }
 
 impl Default for LogConfig {
@@ -120,6 +124,82 @@ impl CountyConfig {
     /// The node's SQLite file.
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("county.db")
+    }
+}
+
+/// A city replica.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CityConfig {
+    /// This replica's raft id (1, 2, 3, ...). Never reuse an id, not even for a wiped replica.
+    pub replica_id: u64,
+    /// Folder of the replica's files: `raft-log.db`, `state.db`, `snapshots/`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Address the gRPC API (and raft) listens on.
+    #[serde(default = "default_city_listen")]
+    pub listen: SocketAddr,
+    /// Address other replicas and clients use to reach this one; default: `listen`.
+    #[serde(default)]
+    pub advertise: Option<String>,
+    /// Raft timing and compaction.
+    #[serde(default)]
+    pub raft: RaftSettings,
+    /// Where replicas reach each other at other addresses than the advertised ones (NAT,
+    /// proxies): replica id → host:port.
+    #[serde(default)]
+    pub peer_overrides: HashMap<u64, String>,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+fn default_city_listen() -> SocketAddr {
+    "127.0.0.1:7001".parse().expect("valid address")
+}
+
+impl CityConfig {
+    pub fn new(replica_id: u64, data_dir: &Path, listen: SocketAddr) -> Self {
+        Self {
+            replica_id,
+            data_dir: data_dir.into(),
+            listen,
+            advertise: None,
+            raft: RaftSettings::default(),
+            peer_overrides: HashMap::new(),
+            log: LogConfig::default(),
+        }
+    }
+
+    /// Reads `path`, applies `XUNCHA_*` variables, validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Self = read_toml(path)?;
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `XUNCHA_DATA_DIR`, `XUNCHA_LISTEN`, `XUNCHA_ADVERTISE`, `XUNCHA_LOG_FORMAT`, `XUNCHA_LOG_LEVEL`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("XUNCHA_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("XUNCHA_LISTEN") {
+            self.listen = v.parse().map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
+        }
+        if let Some(v) = var("XUNCHA_ADVERTISE") {
+            self.advertise = Some(v);
+        }
+        apply_log_env(&mut self.log, &var);
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.replica_id == 0 {
+            return Err(invalid("replica_id", "replica ids start at 1"));
+        }
+        self.raft.to_openraft().map_err(|e| invalid("raft", e.to_string()))?;
+        self.log.validate()
     }
 }
 

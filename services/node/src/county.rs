@@ -45,7 +45,7 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
         .await
         .with_context(|| format!("opening {}", config.database().display()))?;
     let api = Api::new(Arc::new(LocalBackend::new(engine.clone())));
-    let (routes, _health) = xuncha_api::routes(api.clone()).await?;
+    let (routes, _health) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let serving = serve(listener, routes)?;
     tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), "county node serving");

@@ -12,6 +12,7 @@ use xuncha_api::Api;
 use xuncha_domain::common::DateWindow;
 use xuncha_domain::finding::{HandOverLead, RecordFinding};
 use xuncha_domain::ids::*;
+use xuncha_domain::linkage::{CreateLinkagePlan, IssueAssignment};
 use xuncha_domain::model::*;
 use xuncha_domain::rectification::{AddRectificationItem, SignOffRectification, UpdateRectification};
 use xuncha_domain::roster::{ImportPersons, PersonDraft};
@@ -191,215 +192,333 @@ const FINDINGS: [(&str, &str); 12] = [
     ("cadre.selection", "选人用人程序不规范"),
 ];
 
+impl Demo<'_> {
+    fn new<'a>(api: &'a Api, seed: u64) -> anyhow::Result<Demo<'a>> {
+        Ok(Demo {
+            api,
+            office: Actor::new("赵主任", Role::Office)?,
+            group: Actor::new("第一巡察组", Role::Group)?,
+            unit: Actor::new("单位整改联络员", Role::Unit)?,
+            names: Names::new(seed),
+        })
+    }
+
+    async fn unit(&self, name: String, kind: UnitKind, parent: Option<UnitId>) -> anyhow::Result<(UnitId, String)> {
+        let id = self
+            .created(&self.office, Command::RegisterUnit(RegisterUnit { name: name.clone(), kind, parent }), |r| {
+                r.as_unit().map(|u| u.id)
+            })
+            .await?;
+        Ok((id, name))
+    }
+
+    /// A term whose plan covers `units`.
+    async fn term(&self, name: &str, units: &[(UnitId, String)]) -> anyhow::Result<TermId> {
+        let window = DateWindow { from: day(2021, 10, 1), to: day(2026, 12, 31) };
+        let term = self
+            .created(&self.office, Command::CreateTerm(CreateTerm { name: name.into(), window }), |r| {
+                r.as_term().map(|t| t.id)
+            })
+            .await?;
+        let add = units.iter().map(|u| u.0).collect();
+        self.run(&self.office, Command::PlanUnits(PlanUnits { term, add, remove: vec![] })).await?;
+        Ok(term)
+    }
+
+    async fn advance(&self, round: RoundId, steps: &[RoundStatus]) -> anyhow::Result<()> {
+        for to in steps {
+            self.run(&self.office, Command::AdvanceRound(AdvanceRound { round, to: *to })).await?;
+        }
+        Ok(())
+    }
+
+    /// Findings at every target, feedback on `feedback`, leads for discipline matters, and
+    /// rectification items spread over their lifecycle (some overdue); reports from most units.
+    async fn finish_round(
+        &mut self,
+        targets: &[TargetId],
+        per_target: usize,
+        feedback: NaiveDate,
+    ) -> anyhow::Result<()> {
+        let mut findings = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            for k in 0..per_target {
+                let (category, title) = FINDINGS[(i * per_target + k) % FINDINGS.len()];
+                let f = self
+                    .created(
+                        &self.group,
+                        Command::RecordFinding(RecordFinding {
+                            target: *t,
+                            category: category.into(),
+                            tags: BTreeSet::new(),
+                            title: title.into(),
+                            description: format!("{title},涉及{}个方面,详见底稿。", k + 2),
+                        }),
+                        |r| r.as_finding().map(|f| (f.id, f.category.clone())),
+                    )
+                    .await?;
+                findings.push(f);
+            }
+            self.run(&self.group, Command::GiveFeedback(GiveFeedback { target: *t, on: feedback })).await?;
+        }
+        for (i, (f, category)) in findings.iter().enumerate() {
+            if category.starts_with("discipline") || category == "cadre.selection" {
+                let summary = "发现相关人员涉嫌违纪问题线索,按程序移交。".into();
+                self.run(&self.group, Command::HandOverLead(HandOverLead { finding: *f, summary, receiver: None }))
+                    .await?;
+            }
+            let kind = if i % 7 == 3 { RectificationKind::Mechanism } else { RectificationKind::Measure };
+            let responsible = self.names.person();
+            let item = self
+                .created(
+                    &self.unit,
+                    Command::AddRectificationItem(AddRectificationItem {
+                        finding: *f,
+                        kind,
+                        measures: vec!["制定整改方案,明确责任人和时限".into(), "建立健全相关制度".into()],
+                        responsible_unit: "单位党组(党委)".into(),
+                        responsible_person: Some(responsible),
+                        deadline: None,
+                    }),
+                    |r| r.as_rectification().map(|x| x.id),
+                )
+                .await?;
+            let update = |status, note: &str, evidence: Option<&str>| {
+                Command::UpdateRectification(UpdateRectification {
+                    item,
+                    status: Some(status),
+                    note: Some(note.into()),
+                    evidence: evidence.map(Into::into),
+                })
+            };
+            // Spread the items over the lifecycle; the rest stay open and become overdue.
+            match i % 5 {
+                0 | 1 => {
+                    self.run(
+                        &self.unit,
+                        update(RectificationStatus::Done, "已完成整改", Some("整改报告及佐证材料已报送")),
+                    )
+                    .await?;
+                    let note = Some("经核查,同意销号".into());
+                    self.run(&self.office, Command::SignOffRectification(SignOffRectification { item, note })).await?;
+                }
+                2 => {
+                    _ = self
+                        .run(&self.unit, update(RectificationStatus::Done, "已完成整改", Some("佐证材料已报送")))
+                        .await?
+                }
+                3 => _ = self.run(&self.unit, update(RectificationStatus::InProgress, "正在推进", None)).await?,
+                _ if kind == RectificationKind::Mechanism => {
+                    self.run(&self.unit, update(RectificationStatus::LongTerm, "已建立制度,长期坚持", None)).await?;
+                }
+                _ => {}
+            }
+        }
+        let report_on = xuncha_domain::common::add_months(feedback, 2) - chrono::Duration::days(3);
+        for t in targets.iter().take(targets.len() * 2 / 3) {
+            self.run(
+                &self.unit,
+                Command::SubmitRectificationReport(SubmitRectificationReport { target: *t, on: report_on }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A few first findings in a round under way.
+    async fn first_findings(&self, targets: &[TargetId]) -> anyhow::Result<()> {
+        for (i, t) in targets.iter().enumerate().take(3) {
+            let (category, title) = FINDINGS[(i * 5 + 2) % FINDINGS.len()];
+            let description = format!("{title}(初步发现)");
+            let cmd = RecordFinding {
+                target: *t,
+                category: category.into(),
+                tags: BTreeSet::new(),
+                title: title.into(),
+                description,
+            };
+            self.run(&self.group, Command::RecordFinding(cmd)).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Fills a county node with a term plan, a pool, one finished and one running round. Does
 /// nothing if the node already has rounds.
 pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Result<()> {
     if api.engine().read(|s| !s.rounds.is_empty()).await {
         return Ok(());
     }
-    let mut d = Demo {
-        api,
-        office: Actor::new("赵主任", Role::Office)?,
-        group: Actor::new("第一巡察组", Role::Group)?,
-        unit: Actor::new("单位整改联络员", Role::Unit)?,
-        names: Names::new(seed),
-    };
-    let office = d.office.clone();
-
-    // Units: departments, townships, villages.
+    let mut d = Demo::new(api, seed)?;
     let mut units: Vec<(UnitId, String)> = Vec::new();
     for dept in DEPARTMENTS {
-        let name = format!("{county_name}{dept}");
-        let id = d
-            .created(
-                &office,
-                Command::RegisterUnit(RegisterUnit {
-                    name: name.clone(),
-                    kind: UnitKind::CountyDepartment,
-                    parent: None,
-                }),
-                |r| r.as_unit().map(|u| u.id),
-            )
-            .await?;
-        units.push((id, name));
+        units.push(d.unit(format!("{county_name}{dept}"), UnitKind::CountyDepartment, None).await?);
     }
     for _ in 0..6 {
-        let town = format!("{}镇", d.names.place());
-        let tid = d
-            .created(
-                &office,
-                Command::RegisterUnit(RegisterUnit { name: town.clone(), kind: UnitKind::Township, parent: None }),
-                |r| r.as_unit().map(|u| u.id),
-            )
-            .await?;
-        units.push((tid, town.clone()));
+        let town_name = format!("{}镇", d.names.place());
+        let town = d.unit(town_name, UnitKind::Township, None).await?;
         for _ in 0..2 {
-            let village = format!("{town}{}村", d.names.place());
-            let vid = d
-                .created(
-                    &office,
-                    Command::RegisterUnit(RegisterUnit {
-                        name: village.clone(),
-                        kind: UnitKind::Village,
-                        parent: Some(tid),
-                    }),
-                    |r| r.as_unit().map(|u| u.id),
-                )
-                .await?;
-            units.push((vid, village));
+            let name = format!("{}{}村", town.1, d.names.place());
+            units.push(d.unit(name, UnitKind::Village, Some(town.0)).await?);
         }
+        units.push(town);
     }
-    let term = d
-        .created(
-            &office,
-            Command::CreateTerm(CreateTerm {
-                name: "十四届县委".into(),
-                window: DateWindow { from: day(2021, 10, 1), to: day(2026, 12, 31) },
-            }),
-            |r| r.as_term().map(|t| t.id),
-        )
-        .await?;
-    d.run(&office, Command::PlanUnits(PlanUnits { term, add: units.iter().map(|u| u.0).collect(), remove: vec![] }))
-        .await?;
-
+    let term = d.term("十四届县委", &units).await?;
     let drafts = pool_drafts(&mut d.names, 48, &units, None);
-    d.run(&office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
+    d.run(&d.office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
 
     // Round five: finished, rectification in every state.
-    let r5 = round(&d, term, 5, day(2025, 9, 8), day(2025, 11, 7), day(2025, 12, 5)).await?;
+    let r5 = round(&d, (term, "十四届县委"), 5, day(2025, 9, 8), day(2025, 11, 7), day(2025, 12, 5)).await?;
     let targets5 = staff_and_target(&mut d, r5, &units[0..9], 3).await?;
-    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r5, to: RoundStatus::Approved })).await?;
-    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r5, to: RoundStatus::InProgress })).await?;
-    let mut findings = Vec::new();
-    for (i, t) in targets5.iter().enumerate() {
-        for k in 0..3 {
-            let (category, title) = FINDINGS[(i * 3 + k) % FINDINGS.len()];
-            let f = d
-                .created(
-                    &d.group,
-                    Command::RecordFinding(RecordFinding {
-                        target: *t,
-                        category: category.into(),
-                        tags: BTreeSet::new(),
-                        title: title.into(),
-                        description: format!("{title},涉及{}个方面,详见底稿。", k + 2),
-                    }),
-                    |r| r.as_finding().map(|f| (f.id, f.category.clone())),
-                )
-                .await?;
-            findings.push(f);
-        }
-        d.run(&d.group, Command::GiveFeedback(GiveFeedback { target: *t, on: day(2025, 12, 5) })).await?;
-    }
-    for (i, (f, category)) in findings.iter().enumerate() {
-        if category.starts_with("discipline") || category == "cadre.selection" {
-            d.run(
-                &d.group,
-                Command::HandOverLead(HandOverLead {
-                    finding: *f,
-                    summary: "发现相关人员涉嫌违纪问题线索,按程序移交。".into(),
-                    receiver: None,
-                }),
-            )
-            .await?;
-        }
-        let kind = if i % 7 == 3 { RectificationKind::Mechanism } else { RectificationKind::Measure };
-        let responsible = d.names.person();
-        let item = d
-            .created(
-                &d.unit,
-                Command::AddRectificationItem(AddRectificationItem {
-                    finding: *f,
-                    kind,
-                    measures: vec!["制定整改方案,明确责任人和时限".into(), "建立健全相关制度".into()],
-                    responsible_unit: "单位党组(党委)".into(),
-                    responsible_person: Some(responsible),
-                    deadline: None,
-                }),
-                |r| r.as_rectification().map(|x| x.id),
-            )
-            .await?;
-        // Spread the items over the lifecycle; some stay open and become overdue.
-        let update = |status, note: Option<&str>, evidence: Option<&str>| {
-            Command::UpdateRectification(UpdateRectification {
-                item,
-                status: Some(status),
-                note: note.map(Into::into),
-                evidence: evidence.map(Into::into),
-            })
-        };
-        match i % 5 {
-            0 | 1 => {
-                d.run(&d.unit, update(RectificationStatus::Done, Some("已完成整改"), Some("整改报告及佐证材料已报送")))
-                    .await?;
-                d.run(
-                    &office,
-                    Command::SignOffRectification(SignOffRectification {
-                        item, note: Some("经核查,同意销号".into())
-                    }),
-                )
-                .await?;
-            }
-            2 => {
-                d.run(&d.unit, update(RectificationStatus::Done, Some("已完成整改"), Some("佐证材料已报送"))).await?;
-            }
-            3 => {
-                d.run(&d.unit, update(RectificationStatus::InProgress, Some("正在推进"), None)).await?;
-            }
-            _ if kind == RectificationKind::Mechanism => {
-                d.run(&d.unit, update(RectificationStatus::LongTerm, Some("已建立制度,长期坚持"), None)).await?;
-            }
-            _ => {}
-        }
-    }
-    for t in targets5.iter().take(6) {
-        d.run(
-            &d.unit,
-            Command::SubmitRectificationReport(SubmitRectificationReport { target: *t, on: day(2026, 1, 30) }),
-        )
-        .await?;
-    }
+    d.advance(r5, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
+    d.finish_round(&targets5, 3, day(2025, 12, 5)).await?;
 
     // Round six: under way, with a revisit of a unit from round five.
-    let r6 = round(&d, term, 6, day(2026, 10, 12), day(2026, 12, 11), day(2027, 1, 15)).await?;
+    let r6 = round(&d, (term, "十四届县委"), 6, day(2026, 10, 12), day(2026, 12, 11), day(2027, 1, 15)).await?;
     let targets6 = staff_and_target(&mut d, r6, &units[9..15], 2).await?;
     let group =
         d.api.engine().read(|s| s.targets.get(&targets6[0]).map(|t| t.group)).await.context("target vanished")?;
-    d.run(
-        &office,
-        Command::AddTarget(AddTarget {
-            round: r6,
-            group,
-            unit: units[0].0,
-            kind: TargetKind::Revisit,
-            scope: None,
-            assignment: None,
-            reason: None,
-        }),
-    )
-    .await?;
-    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r6, to: RoundStatus::Approved })).await?;
-    d.run(&office, Command::AdvanceRound(AdvanceRound { round: r6, to: RoundStatus::InProgress })).await?;
-    for (i, t) in targets6.iter().enumerate().take(3) {
-        let (category, title) = FINDINGS[(i * 5 + 2) % FINDINGS.len()];
-        d.run(
-            &d.group,
-            Command::RecordFinding(RecordFinding {
-                target: *t,
-                category: category.into(),
-                tags: BTreeSet::new(),
-                title: title.into(),
-                description: format!("{title}(初步发现)"),
-            }),
+    let revisit = AddTarget {
+        round: r6,
+        group,
+        unit: units[0].0,
+        kind: TargetKind::Revisit,
+        scope: None,
+        assignment: None,
+        reason: None,
+    };
+    d.run(&d.office, Command::AddTarget(revisit)).await?;
+    d.advance(r6, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
+    d.first_findings(&targets6).await?;
+    Ok(())
+}
+
+const CITY_UNITS: [(&str, UnitKind); 18] = [
+    ("市财政局", UnitKind::CityDepartment),
+    ("市教育局", UnitKind::CityDepartment),
+    ("市卫生健康委员会", UnitKind::CityDepartment),
+    ("市住房和城乡建设局", UnitKind::CityDepartment),
+    ("市农业农村局", UnitKind::CityDepartment),
+    ("市交通运输局", UnitKind::CityDepartment),
+    ("市市场监督管理局", UnitKind::CityDepartment),
+    ("市自然资源和规划局", UnitKind::CityDepartment),
+    ("市水利局", UnitKind::CityDepartment),
+    ("市人力资源和社会保障局", UnitKind::CityDepartment),
+    ("市民政局", UnitKind::CityDepartment),
+    ("市生态环境局", UnitKind::CityDepartment),
+    ("市商务局", UnitKind::CityDepartment),
+    ("市文化广电和旅游局", UnitKind::CityDepartment),
+    ("市城市投资发展集团", UnitKind::StateEnterprise),
+    ("市交通投资集团", UnitKind::StateEnterprise),
+    ("市水务集团", UnitKind::StateEnterprise),
+    ("市国有资本运营公司", UnitKind::StateEnterprise),
+];
+
+/// The city's other departments in the term plan (42 units in all).
+const CITY_DEPARTMENTS: [&str; 24] = [
+    "发展和改革委员会",
+    "科学技术局",
+    "工业和信息化局",
+    "公安局",
+    "司法局",
+    "审计局",
+    "统计局",
+    "医疗保障局",
+    "应急管理局",
+    "林业局",
+    "体育局",
+    "信访局",
+    "退役军人事务局",
+    "粮食和物资储备局",
+    "机关事务管理局",
+    "档案馆",
+    "地方金融监督管理局",
+    "政务服务管理局",
+    "供销合作社",
+    "总工会",
+    "妇女联合会",
+    "共青团委员会",
+    "科学技术协会",
+    "文学艺术界联合会",
+];
+
+/// Fills the city with the source documents' shape: a term plan of 42 units, a pool of 360 from
+/// three sources, round six finished (12 units) and round seven under way with 12 regular
+/// targets, 7 of them linked, and 7 revisits, and a linkage plan with an assignment per county.
+pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyhow::Result<()> {
+    if api.engine().read(|s| !s.rounds.is_empty()).await {
+        return Ok(());
+    }
+    let mut d = Demo::new(api, seed)?;
+    let mut units = Vec::new();
+    for (name, kind) in CITY_UNITS {
+        units.push(d.unit(name.into(), kind, None).await?);
+    }
+    for dept in CITY_DEPARTMENTS {
+        units.push(d.unit(format!("市{dept}"), UnitKind::CityDepartment, None).await?);
+    }
+    let term = d.term("四届市委", &units).await?;
+    let mut drafts = pool_drafts(&mut d.names, 360, &units, None);
+    for (i, (code, _)) in counties.iter().enumerate() {
+        drafts[i * 7].from_county = Some(code.to_string());
+    }
+    d.run(&d.office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
+
+    let r6 = round(&d, (term, "四届市委"), 6, day(2025, 3, 3), day(2025, 5, 9), day(2025, 6, 20)).await?;
+    let targets6 = staff_and_target(&mut d, r6, &units[0..12], 3).await?;
+    d.advance(r6, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
+    d.finish_round(&targets6, 2, day(2025, 6, 20)).await?;
+
+    let r7 = round(&d, (term, "四届市委"), 7, day(2026, 10, 14), day(2026, 12, 18), day(2027, 1, 20)).await?;
+    let regular: Vec<(UnitId, String)> = units[12..24].to_vec();
+    let targets7 = staff_and_target(&mut d, r7, &regular, 3).await?;
+    let groups: Vec<GroupId> = d.api.engine().read(|s| s.groups_of_round(r7).map(|g| g.id).collect()).await;
+    for (i, (unit, _)) in units[0..7].iter().enumerate() {
+        // The first group (in turn) with nobody who must recuse from the unit takes the revisit.
+        let mut placed = false;
+        for k in 0..groups.len() {
+            let group = groups[(i + k) % groups.len()];
+            let revisit = AddTarget {
+                round: r7,
+                group,
+                unit: *unit,
+                kind: TargetKind::Revisit,
+                scope: None,
+                assignment: None,
+                reason: None,
+            };
+            if d.api.execute(d.office.clone(), Command::AddTarget(revisit)).await.is_ok() {
+                placed = true;
+                break;
+            }
+        }
+        anyhow::ensure!(placed, "no group can revisit {}", units[i].1);
+    }
+    d.advance(r7, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
+    d.first_findings(&targets7).await?;
+    let linked: Vec<UnitId> = regular[0..7].iter().map(|u| u.0).collect();
+    let name = "四届市委第七轮巡察上下联动工作方案".to_string();
+    let plan = d
+        .created(
+            &d.office,
+            Command::CreateLinkagePlan(CreateLinkagePlan { round: r7, name, linked_units: linked }),
+            |r| r.as_linkage_plan().map(|p| p.id),
         )
         .await?;
+    for (code, name) in counties {
+        let tasks =
+            format!("{name}对照市委第七轮巡察7个联动单位,对本地对应单位开展联动巡察,报送巡察报告,以下看上、相互印证。");
+        let assignment = IssueAssignment { plan, county: code.to_string(), tasks, due_on: day(2027, 1, 31) };
+        d.run(&d.office, Command::IssueAssignment(assignment)).await?;
     }
     Ok(())
 }
 
+const NUMERALS: [&str; 8] = ["一", "二", "三", "四", "五", "六", "七", "八"];
+
 async fn round(
     d: &Demo<'_>,
-    term: TermId,
+    term: (TermId, &str),
     number: u32,
     enter: NaiveDate,
     leave: NaiveDate,
@@ -408,12 +527,9 @@ async fn round(
     d.created(
         &d.office,
         Command::CreateRound(CreateRound {
-            term,
+            term: term.0,
             number,
-            name: format!(
-                "十四届县委第{}轮巡察",
-                ["一", "二", "三", "四", "五", "六", "七", "八"][(number as usize - 1) % 8]
-            ),
+            name: format!("{}第{}轮巡察", term.1, NUMERALS[(number as usize - 1) % 8]),
             dates: RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback },
             report_due_months: None,
             group_size: None,
@@ -447,7 +563,7 @@ async fn staff_and_target(
                 &d.office,
                 Command::FormGroup(FormGroup {
                     round,
-                    name: format!("第{}巡察组", ["一", "二", "三", "四", "五", "六"][g % 6]),
+                    name: format!("第{}巡察组", NUMERALS[g % 8]),
                     leader,
                     members: s.members.iter().map(|c| c.person).collect(),
                     reason: None,

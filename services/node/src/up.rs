@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::config::CountyConfig;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use xuncha_replication::raft::ReplicaNode;
+
+use crate::city::{CityHandle, start_city};
+use crate::config::{CityConfig, CountyConfig};
 use crate::county::{CountyHandle, start_county};
 use crate::demo;
 
@@ -41,13 +47,14 @@ pub struct Endpoint {
 #[derive(Clone, Debug)]
 pub struct UpOptions {
     pub data: PathBuf,
-    /// Counties get ports base+101, base+102, ...; 0 picks free ports.
+    /// City replicas get ports base+1..3, counties base+101, base+102, ...; 0 picks free ports.
     pub base_port: u16,
     pub counties: usize,
 }
 
 /// A running federation.
 pub struct Federation {
+    pub city: Vec<CityHandle>,
     pub counties: Vec<CountyHandle>,
     pub endpoints: Vec<Endpoint>,
 }
@@ -57,7 +64,35 @@ impl Federation {
         for c in self.counties {
             c.stop().await;
         }
+        for c in self.city {
+            c.stop().await;
+        }
     }
+}
+
+/// Replicas of the city cluster `up` runs.
+pub const CITY_REPLICAS: u64 = 3;
+
+/// Starts three city replicas, initialises the cluster on a fresh start, and waits for a leader.
+async fn start_city_cluster(opts: &UpOptions) -> anyhow::Result<Vec<CityHandle>> {
+    let mut city = Vec::new();
+    for id in 1..=CITY_REPLICAS {
+        let config = CityConfig::new(id, &opts.data.join(format!("city-{id}")), port(opts.base_port, id as u16));
+        city.push(start_city(config).await?);
+    }
+    let members: BTreeMap<u64, ReplicaNode> =
+        city.iter().map(|c| (c.config.replica_id, ReplicaNode { addr: c.advertised() })).collect();
+    let first = &city[0].replica;
+    if !first.raft.is_initialized().await? {
+        first.initialize(members).await?;
+    }
+    first
+        .raft
+        .wait(Some(Duration::from_secs(30)))
+        .metrics(|m| m.current_leader.is_some(), "a city leader")
+        .await
+        .context("no city leader was elected")?;
+    Ok(city)
 }
 
 fn port(base: u16, offset: u16) -> SocketAddr {
@@ -69,8 +104,18 @@ fn port(base: u16, offset: u16) -> SocketAddr {
 /// `endpoints.json`.
 pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
     std::fs::create_dir_all(&opts.data).with_context(|| format!("creating {}", opts.data.display()))?;
+    let city = start_city_cluster(opts).await?;
+    let mut endpoints: Vec<Endpoint> = city
+        .iter()
+        .map(|c| Endpoint {
+            name: format!("city-{}", c.config.replica_id),
+            role: "city".into(),
+            grpc: c.addr().to_string(),
+        })
+        .collect();
+    let running: Vec<(&str, &str)> = DEMO_COUNTIES.iter().take(opts.counties).copied().collect();
+    demo::seed_city(&city[0].api, &running, 7).await.context("demo data for the city")?;
     let mut counties = Vec::new();
-    let mut endpoints = Vec::new();
     for (i, (code, name)) in DEMO_COUNTIES.iter().take(opts.counties).enumerate() {
         let mut config =
             CountyConfig::new(code, &opts.data.join(format!("county-{code}")), port(opts.base_port, 101 + i as u16));
@@ -85,7 +130,7 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         counties.push(node);
     }
     write_endpoints(&opts.data, &endpoints)?;
-    Ok(Federation { counties, endpoints })
+    Ok(Federation { city, counties, endpoints })
 }
 
 pub fn write_endpoints(dir: &Path, endpoints: &[Endpoint]) -> anyhow::Result<()> {
@@ -102,7 +147,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     for e in &fed.endpoints {
         println!("  {:<16} {:<7} {}", e.name, e.role, e.grpc);
     }
-    println!("try: xuncha --node {} round list    (Ctrl-C stops)", fed.endpoints[0].name);
+    println!("try: xuncha --node city-1 cluster status; xuncha --node county-anping round list    (Ctrl-C stops)");
     tokio::signal::ctrl_c().await?;
     fed.stop().await;
     Ok(())

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
-use tokio::sync::{RwLock, watch};
+use tokio::sync::{RwLock, RwLockWriteGuard, watch};
 use xuncha_domain::{DomainError, Envelope, NodeId, Outcome, State, decide};
 
 use crate::error::{StoreError, StoreResult};
@@ -79,6 +79,29 @@ impl Engine {
     /// Reads the state.
     pub async fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&*self.state.read().await)
+    }
+
+    /// The state for writing, for callers that commit outcomes in their own transaction (the
+    /// raft state machine applies many commands per transaction). Hold it across the commit and
+    /// update it only with what was committed.
+    pub async fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().await
+    }
+
+    /// Tells sync waiters that changes up to `seq` are committed.
+    pub fn publish_outbox(&self, seq: u64) {
+        self.outbox_seq.send_replace(seq);
+    }
+
+    /// Reloads the state from SQLite (after the database was replaced wholesale).
+    pub async fn reload(&self) -> StoreResult<()> {
+        let mut state = self.state.write().await;
+        let mut conn = self.store.pool().acquire().await?;
+        *state = load_state(&mut conn).await?;
+        let seq = last_outbox_seq(&mut conn).await?;
+        drop(state);
+        self.outbox_seq.send_replace(seq);
+        Ok(())
     }
 
     /// A receiver that sees the last committed outbox sequence.

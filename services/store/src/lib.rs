@@ -102,6 +102,23 @@ impl Store {
     }
 }
 
+/// A value from `node_meta`.
+pub async fn meta_get(conn: &mut sqlx::SqliteConnection, key: &str) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM node_meta WHERE key = ?").bind(key).fetch_optional(conn).await?)
+}
+
+/// Sets a value in `node_meta`.
+pub async fn meta_set(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO node_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A connection pool on one SQLite file in WAL mode.
 pub async fn pool_for(path: &Path, durability: Durability) -> StoreResult<SqlitePool> {
     let url = format!("sqlite://{}", path.display());

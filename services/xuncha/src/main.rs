@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use xuncha_client::{ClientCommand, ClientOptions};
-use xuncha_node::CountyConfig;
 use xuncha_node::up::UpOptions;
+use xuncha_node::{CityConfig, CountyConfig};
 
 #[derive(Parser, Debug)]
 #[command(name = "xuncha", version, about = "巡察联动: city and county inspection offices, linked")]
@@ -19,8 +19,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Runs a city replica (one of the city office's raft cluster).
+    City(NodeArgs),
     /// Runs a county node.
-    County(CountyArgs),
+    County(NodeArgs),
     /// Runs a local federation with demo data until Ctrl-C; writes DIR/endpoints.json.
     Up(UpArgs),
     #[command(flatten)]
@@ -28,7 +30,7 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
-struct CountyArgs {
+struct NodeArgs {
     /// Configuration file (TOML); see docs/configuration.md.
     #[arg(long)]
     config: PathBuf,
@@ -45,7 +47,7 @@ struct UpArgs {
     /// Folder for every node's SQLite files and endpoints.json.
     #[arg(long, default_value = "data")]
     data: PathBuf,
-    /// Counties listen on base+101, base+102, ...; 0 picks free ports.
+    /// City replicas listen on base+1..3, counties on base+101, ...; 0 picks free ports.
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
     /// How many demo counties (1-11).
@@ -73,6 +75,16 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::City(a) => {
+            let mut config = CityConfig::load(&a.config)?;
+            if let Some(l) = a.listen {
+                config.listen = l;
+            }
+            if let Some(d) = a.data_dir {
+                config.data_dir = d;
+            }
+            xuncha_node::run_city(config).await
+        }
         Command::County(a) => {
             let mut config = CountyConfig::load(&a.config)?;
             if let Some(l) = a.listen {

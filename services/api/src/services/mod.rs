@@ -1,11 +1,13 @@
 //! The tonic services of `xuncha.v1`, one file per service.
 
+mod cluster;
 mod findings;
 mod leads;
 mod ledger;
 mod linkage;
 mod node;
 mod oversight;
+mod raft;
 mod rectification;
 mod rounds;
 mod supervision;
@@ -19,12 +21,14 @@ use xuncha_proto::v1 as pb;
 use crate::backend::{Api, pick};
 use crate::conv::common::actor;
 
+pub use cluster::{ClusterApi, status_pb};
 pub use findings::FindingApi;
 pub use leads::LeadApi;
 pub use ledger::LedgerApi;
 pub use linkage::LinkageApi;
 pub use node::NodeApi;
 pub use oversight::OversightApi;
+pub use raft::RaftApi;
 pub use rectification::RectificationApi;
 pub use rounds::RoundApi;
 pub use supervision::SupervisionApi;

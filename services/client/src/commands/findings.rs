@@ -8,7 +8,7 @@ use super::plan::enum_arg;
 use crate::output::{print, table};
 use crate::{Ctx, label};
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum FindingCmd {
     /// Records a finding at a target.
     Record {
@@ -39,7 +39,7 @@ pub enum FindingCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum CategoryCmd {
     /// Lists categories.
     List,
@@ -58,7 +58,7 @@ pub enum CategoryCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum LeadCmd {
     /// Hands over a lead, routed by the finding's category.
     Handover {

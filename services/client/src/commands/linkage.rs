@@ -6,7 +6,7 @@ use xuncha_proto::v1::linkage_service_client::LinkageServiceClient;
 use crate::output::{print, table};
 use crate::{Ctx, label};
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum LinkageCmd {
     /// Creates a linkage plan for a city round (city).
     Plan {
@@ -76,7 +76,7 @@ pub enum LinkageCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum SecondmentCmd {
     /// Asks a county for one of its pool persons (city).
     Request {

@@ -1,5 +1,6 @@
 //! Client commands, one file per area of work.
 
+mod cluster;
 mod findings;
 mod linkage;
 mod oversight;
@@ -13,10 +14,13 @@ use clap::Subcommand;
 use crate::Ctx;
 
 /// Staff and operator commands (talk to a running node).
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum ClientCommand {
     /// The node's status: identity, records, outbox, peers.
     Status,
+    /// The city's raft cluster (operators).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
     /// Inspected units (被巡察单位).
     #[command(subcommand)]
     Unit(plan::UnitCmd),
@@ -70,6 +74,7 @@ pub enum ClientCommand {
 pub async fn run(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Status => oversight::status(ctx).await,
+        ClientCommand::Cluster(c) => cluster::cluster(ctx, c).await,
         ClientCommand::Unit(c) => plan::unit(ctx, c).await,
         ClientCommand::Term(c) => plan::term(ctx, c).await,
         ClientCommand::Person(c) => pool::person(ctx, c).await,

@@ -11,21 +11,21 @@ use super::rectify::items_table;
 use crate::Ctx;
 use crate::output::{print, table};
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct CoverageArgs {
     /// Only this term.
     #[arg(long, default_value = "")]
     pub term: String,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct OverdueArgs {
     /// Only this owner's items.
     #[arg(long, default_value = "")]
     pub owner: String,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum LedgerCmd {
     /// Lists ledger events, oldest first.
     List {

@@ -6,7 +6,7 @@ use xuncha_proto::v1::unit_service_client::UnitServiceClient;
 use crate::output::{print, table};
 use crate::{Ctx, label};
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum UnitCmd {
     /// Registers a unit.
     Add {
@@ -27,7 +27,7 @@ pub enum UnitCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum TermCmd {
     /// Creates a term.
     Create {

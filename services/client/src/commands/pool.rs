@@ -10,7 +10,7 @@ use super::plan::enum_arg;
 use crate::output::{print, table};
 use crate::{Ctx, label};
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum PersonCmd {
     /// Adds a person to this node's pool.
     Add {

@@ -8,7 +8,7 @@ use super::plan::enum_arg;
 use crate::output::{print, table};
 use crate::{Ctx, label};
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum RectifyCmd {
     /// Adds a rectification item for a fed-back finding.
     Add {
@@ -59,7 +59,7 @@ pub enum RectifyCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum NoticeCmd {
     /// Issues a supervision notice (督办) to a county office or a unit.
     Issue {

@@ -11,7 +11,7 @@ use super::plan::enum_arg;
 use crate::output::{print, table};
 use crate::{Ctx, label};
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum RoundCmd {
     /// Plans a round (draft).
     Create {
@@ -79,7 +79,7 @@ pub enum RoundCmd {
     Close { id: String },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum GroupCmd {
     /// Forms a group.
     Form {
@@ -111,7 +111,7 @@ pub enum GroupCmd {
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum TargetCmd {
     /// Adds a target.
     Add {

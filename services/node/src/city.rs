@@ -1,0 +1,66 @@
+//! Starting a city replica: its raft log and state, its API, raft between replicas.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use xuncha_api::{Api, CityBackend};
+use xuncha_replication::raft::{CityReplica, Peers, ReplicaOptions};
+
+use crate::config::CityConfig;
+use crate::server::{Serving, bind, serve};
+
+/// A running city replica, for the binary and for tests.
+pub struct CityHandle {
+    pub config: CityConfig,
+    pub replica: Arc<CityReplica>,
+    pub api: Api,
+    serving: Serving,
+}
+
+impl CityHandle {
+    /// The address the replica listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.serving.addr
+    }
+
+    /// The address others reach it at.
+    pub fn advertised(&self) -> String {
+        self.config.advertise.clone().unwrap_or_else(|| self.addr().to_string())
+    }
+
+    /// Stops serving, stops raft, closes the databases.
+    pub async fn stop(self) {
+        self.serving.stop().await;
+        self.replica.shutdown().await;
+    }
+
+    /// Stops at once, as a crash would: no request in flight is finished.
+    pub async fn kill(self) {
+        self.serving.abort();
+        let _ = self.replica.raft.shutdown().await;
+    }
+}
+
+/// Opens the replica's data and serves its API and raft on `config.listen`.
+pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
+    config.validate()?;
+    let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let mut config = config;
+    if config.advertise.is_none() {
+        config.advertise = Some(listener.local_addr()?.to_string());
+    }
+    let peers = Peers::new(None, config.peer_overrides.clone());
+    let replica = CityReplica::open(ReplicaOptions {
+        id: config.replica_id,
+        data_dir: config.data_dir.clone(),
+        raft: config.raft.clone(),
+        peers,
+    })
+    .await
+    .with_context(|| format!("opening replica {} in {}", config.replica_id, config.data_dir.display()))?;
+    let api = Api::new(Arc::new(CityBackend::new(replica.clone())));
+    let (routes, _health) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
+    let serving = serve(listener, routes)?;
+    tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
+    Ok(CityHandle { config, replica, api, serving })
+}

@@ -1,0 +1,12 @@
+//! The city's raft cluster: openraft with a SQLite log store and a state machine that applies
+//! commands through the store, raft RPC over gRPC. See DESIGN.md beside this crate.
+
+pub mod log_store;
+pub mod network;
+pub mod replica;
+pub mod state_machine;
+pub mod types;
+
+pub use network::{Peers, decode, encode};
+pub use replica::{CityReplica, ClusterView, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView};
+pub use types::{CityRequest, CityResponse, Raft, ReplicaId, ReplicaNode, TypeConfig};

@@ -1,0 +1,156 @@
+//! Raft between city replicas over tonic gRPC: each openraft message travels as JSON inside a
+//! `RaftMessage`. Channels are made lazily and kept per address.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use xuncha_proto::v1::RaftMessage;
+use xuncha_proto::v1::raft_service_client::RaftServiceClient;
+
+use super::types::{ReplicaId, ReplicaNode, TypeConfig};
+
+/// How to reach other replicas: TLS settings and, where replicas see each other at other
+/// addresses than the ones in the membership (proxies, NAT), per-replica overrides.
+#[derive(Clone, Default)]
+pub struct Peers {
+    tls: Option<ClientTlsConfig>,
+    overrides: Arc<HashMap<ReplicaId, String>>,
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+}
+
+impl Peers {
+    pub fn new(tls: Option<ClientTlsConfig>, overrides: HashMap<ReplicaId, String>) -> Self {
+        Self { tls, overrides: Arc::new(overrides), channels: Arc::default() }
+    }
+
+    /// The address to dial for replica `id` listed at `addr`.
+    pub fn addr_of(&self, id: ReplicaId, addr: &str) -> String {
+        self.overrides.get(&id).cloned().unwrap_or_else(|| addr.to_string())
+    }
+
+    /// A client for the raft service at `addr` (connects on first use).
+    pub fn client(&self, addr: &str) -> Result<RaftServiceClient<Channel>, tonic::transport::Error> {
+        let mut channels = self.channels.lock().expect("peer channel map");
+        let channel = match channels.get(addr) {
+            Some(c) => c.clone(),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?
+                    .connect_timeout(Duration::from_secs(2))
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(10));
+                if let Some(tls) = &self.tls {
+                    endpoint = endpoint.tls_config(tls.clone())?;
+                }
+                let c = endpoint.connect_lazy();
+                channels.insert(addr.to_string(), c.clone());
+                c
+            }
+        };
+        Ok(RaftServiceClient::new(channel)
+            .send_compressed(CompressionEncoding::Zstd)
+            .accept_compressed(CompressionEncoding::Zstd)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20))
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for Peers {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: ReplicaId, node: &ReplicaNode) -> PeerClient {
+        let addr = self.addr_of(target, &node.addr);
+        PeerClient { target, client: self.client(&addr).map_err(|e| e.to_string()) }
+    }
+}
+
+/// The raft link to one replica.
+pub struct PeerClient {
+    target: ReplicaId,
+    client: Result<RaftServiceClient<Channel>, String>,
+}
+
+/// Encodes a message as the JSON payload of a `RaftMessage`.
+pub fn encode<T: Serialize>(value: &T) -> Result<RaftMessage, serde_json::Error> {
+    Ok(RaftMessage { json: serde_json::to_vec(value)? })
+}
+
+pub fn decode<T: DeserializeOwned>(msg: &RaftMessage) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(&msg.json)
+}
+
+fn transport<E: std::error::Error>(status: tonic::Status) -> RPCError<ReplicaId, ReplicaNode, E> {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::Unknown => {
+            RPCError::Unreachable(Unreachable::new(&status))
+        }
+        _ => RPCError::Network(NetworkError::new(&status)),
+    }
+}
+
+impl PeerClient {
+    async fn call<Req, Resp, E>(
+        &mut self,
+        req: &Req,
+        ttl: Duration,
+        rpc: impl AsyncFnOnce(
+            RaftServiceClient<Channel>,
+            tonic::Request<RaftMessage>,
+        ) -> Result<tonic::Response<RaftMessage>, tonic::Status>,
+    ) -> Result<Resp, RPCError<ReplicaId, ReplicaNode, RaftError<ReplicaId, E>>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let client =
+            self.client.clone().map_err(|e| RPCError::Unreachable(Unreachable::from(openraft::AnyError::error(e))))?;
+        let body = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = tonic::Request::new(body);
+        request.set_timeout(ttl);
+        let reply = rpc(client, request).await.map_err(transport)?;
+        let result: Result<Resp, RaftError<ReplicaId, E>> =
+            decode(reply.get_ref()).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<ReplicaId>, RPCError<ReplicaId, ReplicaNode, RaftError<ReplicaId>>> {
+        self.call(&rpc, option.hard_ttl(), async |mut c, r| c.append_entries(r).await).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<ReplicaId>,
+        RPCError<ReplicaId, ReplicaNode, RaftError<ReplicaId, InstallSnapshotError>>,
+    > {
+        self.call(&rpc, option.hard_ttl(), async |mut c, r| c.install_snapshot(r).await).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<ReplicaId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<ReplicaId>, RPCError<ReplicaId, ReplicaNode, RaftError<ReplicaId>>> {
+        self.call(&rpc, option.hard_ttl(), async |mut c, r| c.vote(r).await).await
+    }
+}

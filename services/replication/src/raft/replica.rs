@@ -1,0 +1,381 @@
+//! One city replica: the raft instance over the SQLite log and state machine, writes that reach
+//! the leader wherever they arrive, linearizable reads on any replica, and membership changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use xuncha_domain::NodeId;
+use xuncha_store::{Durability, Engine};
+
+use super::log_store::LogStore;
+use super::network::{Peers, decode, encode};
+use super::state_machine::{StateMachine, ids_seen};
+use super::types::{CityRequest, CityResponse, Raft, ReplicaId, ReplicaNode};
+
+/// Raft timing and compaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaftSettings {
+    /// Leader heartbeat, ms. Also the timeout of one AppendEntries call.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_ms: u64,
+    /// A follower that hears nothing for a random time in [min, max] ms starts an election.
+    #[serde(default = "default_election_min")]
+    pub election_min_ms: u64,
+    #[serde(default = "default_election_max")]
+    pub election_max_ms: u64,
+    /// Take a snapshot after this many entries since the last one.
+    #[serde(default = "default_snapshot_logs")]
+    pub snapshot_logs: u64,
+    /// Entries kept behind a snapshot for followers that lag a little (more lag: a snapshot).
+    #[serde(default = "default_keep_logs")]
+    pub keep_logs: u64,
+    /// Timeout of one snapshot chunk, ms.
+    #[serde(default = "default_snapshot_timeout")]
+    pub snapshot_chunk_timeout_ms: u64,
+}
+
+fn default_heartbeat() -> u64 {
+    100
+}
+fn default_election_min() -> u64 {
+    400
+}
+fn default_election_max() -> u64 {
+    800
+}
+fn default_snapshot_logs() -> u64 {
+    10_000
+}
+fn default_keep_logs() -> u64 {
+    1_000
+}
+fn default_snapshot_timeout() -> u64 {
+    10_000
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: default_heartbeat(),
+            election_min_ms: default_election_min(),
+            election_max_ms: default_election_max(),
+            snapshot_logs: default_snapshot_logs(),
+            keep_logs: default_keep_logs(),
+            snapshot_chunk_timeout_ms: default_snapshot_timeout(),
+        }
+    }
+}
+
+impl RaftSettings {
+    pub fn to_openraft(&self) -> Result<Config, openraft::ConfigError> {
+        Config {
+            cluster_name: "xuncha-city".into(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            install_snapshot_timeout: self.snapshot_chunk_timeout_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
+            max_in_snapshot_log_to_keep: self.keep_logs,
+            snapshot_max_chunk_size: 1 << 20,
+            max_payload_entries: 256,
+            ..Default::default()
+        }
+        .validate()
+    }
+}
+
+/// What opening a replica needs.
+pub struct ReplicaOptions {
+    pub id: ReplicaId,
+    pub data_dir: PathBuf,
+    pub raft: RaftSettings,
+    pub peers: Peers,
+}
+
+/// Why a replica could not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ReplicaError {
+    /// Another replica leads; retry there.
+    #[error("this replica is not the leader{}", leader.as_ref().map(|l| format!("; the leader is {l}")).unwrap_or_default())]
+    NotLeader { leader: Option<String> },
+    /// No leader is known (an election is under way) or it cannot be reached; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request is not allowed (a reused replica id, a membership change under way).
+    #[error("{0}")]
+    Refused(String),
+    /// The replica stopped (storage failure, shutdown).
+    #[error("replica stopped: {0}")]
+    Fatal(String),
+}
+
+/// A running city replica.
+pub struct CityReplica {
+    pub id: ReplicaId,
+    pub raft: Raft,
+    pub engine: Arc<Engine>,
+    log: LogStore,
+    peers: Peers,
+}
+
+/// How long a follower waits to catch up to a read index before giving up.
+const READ_CATCH_UP: Duration = Duration::from_secs(10);
+
+impl CityReplica {
+    /// Opens (or creates) the replica's data under `opts.data_dir` and starts raft. A fresh
+    /// replica does nothing until it is initialised or added to a cluster.
+    pub async fn open(opts: ReplicaOptions) -> anyhow::Result<Arc<Self>> {
+        let engine = Engine::open(&opts.data_dir.join("state.db"), &NodeId::city(), Durability::Normal).await?;
+        let log = LogStore::open(&opts.data_dir.join("raft-log.db"), opts.id).await?;
+        let sm = StateMachine::new(engine.clone(), opts.data_dir.join("snapshots"))?;
+        let config = Arc::new(opts.raft.to_openraft()?);
+        let raft = Raft::new(opts.id, config, opts.peers.clone(), log.clone(), sm).await?;
+        Ok(Arc::new(Self { id: opts.id, raft, engine, log, peers: opts.peers }))
+    }
+
+    /// Puts `req` through raft: here when this replica leads, otherwise forwarded once to the
+    /// leader.
+    pub async fn write(&self, req: CityRequest) -> Result<CityResponse, ReplicaError> {
+        match self.write_here(req.clone()).await {
+            Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &req).await,
+            other => other,
+        }
+    }
+
+    /// Puts `req` through raft only if this replica leads (a forwarded write takes no second
+    /// hop).
+    pub async fn write_here(&self, req: CityRequest) -> Result<CityResponse, ReplicaError> {
+        match self.raft.client_write(req).await {
+            Ok(r) => Ok(r.data),
+            Err(e) => Err(self.not_leader(e.forward_to_leader(), e.to_string())),
+        }
+    }
+
+    fn not_leader(
+        &self,
+        forward: Option<&openraft::error::ForwardToLeader<ReplicaId, ReplicaNode>>,
+        err: String,
+    ) -> ReplicaError {
+        match forward {
+            Some(f) => match (&f.leader_id, &f.leader_node) {
+                (Some(id), Some(node)) if *id != self.id => {
+                    ReplicaError::NotLeader { leader: Some(self.peers.addr_of(*id, &node.addr)) }
+                }
+                _ => ReplicaError::Unavailable(
+                    "no leader is known yet (an election may be under way); retry shortly".into(),
+                ),
+            },
+            None => ReplicaError::Fatal(err),
+        }
+    }
+
+    async fn forward(&self, leader: &str, req: &CityRequest) -> Result<CityResponse, ReplicaError> {
+        let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
+        let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
+        let body = encode(req).map_err(|e| ReplicaError::Fatal(e.to_string()))?;
+        let reply = client.forward(body).await.map_err(|s| unreachable(s.message().to_string()))?;
+        decode::<Result<CityResponse, ReplicaError>>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
+    }
+
+    /// Waits until this replica's state reflects every write acknowledged before the call: the
+    /// leader confirms its leadership with a quorum and names the index; a follower waits until
+    /// it has applied that far.
+    pub async fn read_barrier(&self) -> Result<(), ReplicaError> {
+        let index = match self.read_index_here().await {
+            Ok(i) => i,
+            Err(ReplicaError::NotLeader { leader: Some(addr) }) => {
+                let mut client = self.peers.client(&addr).map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
+                let reply =
+                    client.read_index(encode(&()).map_err(|e| ReplicaError::Fatal(e.to_string()))?).await.map_err(
+                        |s| ReplicaError::Unavailable(format!("the leader {addr} cannot be reached: {}", s.message())),
+                    )?;
+                decode::<Result<Option<u64>, ReplicaError>>(reply.get_ref())
+                    .map_err(|e| ReplicaError::Fatal(e.to_string()))??
+            }
+            Err(e) => return Err(e),
+        };
+        self.raft.wait(Some(READ_CATCH_UP)).applied_index_at_least(index, "read index").await.map(|_| ()).map_err(|e| {
+            ReplicaError::Unavailable(format!("this replica could not catch up for a linearizable read: {e}"))
+        })
+    }
+
+    /// On the leader: the index a linearizable read must see.
+    pub async fn read_index_here(&self) -> Result<Option<u64>, ReplicaError> {
+        match self.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id.map(|l| l.index)),
+            Err(e) => Err(self.not_leader(e.forward_to_leader(), e.to_string())),
+        }
+    }
+
+    /// Initialises a new cluster with `members` (this replica among them).
+    pub async fn initialize(&self, members: BTreeMap<ReplicaId, ReplicaNode>) -> Result<(), ReplicaError> {
+        if !members.contains_key(&self.id) {
+            return Err(ReplicaError::Refused(format!("the members must include this replica ({})", self.id)));
+        }
+        check_distinct_addrs(&members)?;
+        self.raft.initialize(members).await.map_err(|e| ReplicaError::Refused(e.to_string()))
+    }
+
+    /// Adds a learner. A replica id that was ever a member is refused: a wiped replica comes
+    /// back under a new id.
+    pub async fn add_learner(&self, id: ReplicaId, addr: String, wait: bool) -> Result<(), ReplicaError> {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let current: BTreeMap<ReplicaId, ReplicaNode> =
+            membership.membership().nodes().map(|(i, n)| (*i, n.clone())).collect();
+        if let Some(node) = current.get(&id) {
+            return if node.addr == addr {
+                Ok(())
+            } else {
+                Err(ReplicaError::Refused(format!("replica {id} is already a member at {}", node.addr)))
+            };
+        }
+        let seen = ids_seen(&self.engine).await.map_err(|e| ReplicaError::Fatal(e.to_string()))?;
+        if seen.contains(&id) {
+            return Err(ReplicaError::Refused(format!(
+                "replica id {id} was used before in this cluster; give the replica a new id"
+            )));
+        }
+        let mut with = current.clone();
+        with.insert(id, ReplicaNode { addr: addr.clone() });
+        check_distinct_addrs(&with)?;
+        match self.raft.add_learner(id, ReplicaNode { addr }, wait).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.membership_error(e)),
+        }
+    }
+
+    /// Makes learners voters.
+    pub async fn promote(&self, ids: BTreeSet<ReplicaId>) -> Result<(), ReplicaError> {
+        match self.raft.change_membership(ChangeMembers::AddVoterIds(ids), false).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.membership_error(e)),
+        }
+    }
+
+    /// Removes a replica, voter or learner, entirely.
+    pub async fn remove(&self, id: ReplicaId) -> Result<(), ReplicaError> {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let is_voter = membership.membership().voter_ids().any(|v| v == id);
+        let change =
+            if is_voter { ChangeMembers::RemoveVoters([id].into()) } else { ChangeMembers::RemoveNodes([id].into()) };
+        match self.raft.change_membership(change, false).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.membership_error(e)),
+        }
+    }
+
+    fn membership_error(
+        &self,
+        e: openraft::error::RaftError<ReplicaId, openraft::error::ClientWriteError<ReplicaId, ReplicaNode>>,
+    ) -> ReplicaError {
+        match e.forward_to_leader() {
+            Some(f) => self.not_leader(Some(f), e.to_string()),
+            None => match e {
+                openraft::error::RaftError::APIError(api) => ReplicaError::Refused(api.to_string()),
+                openraft::error::RaftError::Fatal(f) => ReplicaError::Fatal(f.to_string()),
+            },
+        }
+    }
+
+    /// Takes a snapshot now and waits for it.
+    pub async fn snapshot(&self) -> Result<(), ReplicaError> {
+        let applied = self.raft.metrics().borrow().last_applied;
+        self.raft.trigger().snapshot().await.map_err(|e| ReplicaError::Fatal(e.to_string()))?;
+        if let Some(applied) = applied {
+            self.raft
+                .wait(Some(Duration::from_secs(60)))
+                .metrics(|m| m.snapshot.is_some_and(|s| s.index >= applied.index), "snapshot")
+                .await
+                .map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The cluster as this replica sees it.
+    pub async fn status(&self) -> ClusterView {
+        let m = self.raft.metrics().borrow().clone();
+        let committed = self.raft.with_raft_state(|st| st.committed).await.ok().flatten();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<ReplicaId> = membership.voter_ids().collect();
+        let leader_addr =
+            m.current_leader.and_then(|l| membership.get_node(&l).map(|n| self.peers.addr_of(l, &n.addr)));
+        let replicas = membership
+            .nodes()
+            .map(|(id, node)| ReplicaView {
+                id: *id,
+                addr: node.addr.clone(),
+                voter: voters.contains(id),
+                match_index: m.replication.as_ref().and_then(|r| r.get(id).cloned().flatten()).map(|l| l.index),
+            })
+            .collect();
+        ClusterView {
+            replica_id: self.id,
+            state: match m.state {
+                ServerState::Leader => "leader",
+                ServerState::Follower => "follower",
+                ServerState::Candidate => "candidate",
+                ServerState::Learner => "learner",
+                ServerState::Shutdown => "shutdown",
+            },
+            term: m.current_term,
+            leader_id: m.current_leader,
+            leader_addr,
+            commit_index: committed.map(|c| c.index),
+            last_applied: m.last_applied.map(|l| l.index),
+            last_log_index: m.last_log_index,
+            snapshot_index: m.snapshot.map(|s| s.index),
+            replicas,
+        }
+    }
+
+    /// Stops raft and closes both databases.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        self.log.close().await;
+        self.engine.store().close().await;
+    }
+}
+
+fn check_distinct_addrs(members: &BTreeMap<ReplicaId, ReplicaNode>) -> Result<(), ReplicaError> {
+    let mut seen = BTreeMap::new();
+    for (id, node) in members {
+        if let Some(other) = seen.insert(node.addr.clone(), *id) {
+            return Err(ReplicaError::Refused(format!(
+                "replicas {other} and {id} cannot share the address {}",
+                node.addr
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cluster as one replica sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    pub replica_id: ReplicaId,
+    pub state: &'static str,
+    pub term: u64,
+    pub leader_id: Option<ReplicaId>,
+    pub leader_addr: Option<String>,
+    pub commit_index: Option<u64>,
+    pub last_applied: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub replicas: Vec<ReplicaView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReplicaView {
+    pub id: ReplicaId,
+    pub addr: String,
+    pub voter: bool,
+    /// Known on the leader only.
+    pub match_index: Option<u64>,
+}

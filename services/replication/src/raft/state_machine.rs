@@ -1,0 +1,251 @@
+//! The city's state machine: applies log entries through the store, in one SQLite transaction
+//! per batch with `last_applied` and the membership written in the same transaction. Snapshots
+//! are a consistent copy of the state database (`VACUUM INTO`), installed by copying its tables
+//! in one transaction.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, RaftSnapshotBuilder};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, SqliteConnection};
+use xuncha_domain::{NodeId, decide};
+use xuncha_store::{Engine, meta_get, meta_set, write_outcome};
+
+use super::types::{
+    CityRequest, CityResponse, LogId, ReplicaId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    storage_error,
+};
+
+const LAST_APPLIED: &str = "raft_last_applied";
+const MEMBERSHIP: &str = "raft_membership";
+/// Every replica id that was ever a member: ids are never reused.
+const IDS_SEEN: &str = "raft_ids_seen";
+
+/// Tables a snapshot carries (everything of the state database).
+const TABLES: [&str; 5] = ["records", "ledger", "outbox", "peers", "node_meta"];
+
+/// The state machine of one city replica.
+pub struct StateMachine {
+    engine: Arc<Engine>,
+    snapshots: SnapshotDir,
+}
+
+impl StateMachine {
+    pub fn new(engine: Arc<Engine>, snapshot_dir: PathBuf) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&snapshot_dir)?;
+        Ok(Self { engine, snapshots: SnapshotDir { dir: snapshot_dir } })
+    }
+}
+
+async fn json_meta<T: serde::de::DeserializeOwned>(
+    conn: &mut SqliteConnection,
+    key: &str,
+) -> Result<Option<T>, StorageError> {
+    match meta_get(conn, key).await.map_err(storage_error)? {
+        Some(v) => serde_json::from_str(&v).map(Some).map_err(storage_error),
+        None => Ok(None),
+    }
+}
+
+async fn set_json_meta<T: Serialize>(conn: &mut SqliteConnection, key: &str, value: &T) -> Result<(), StorageError> {
+    meta_set(conn, key, &serde_json::to_string(value).map_err(storage_error)?).await.map_err(storage_error)
+}
+
+/// The replica ids ever seen in the cluster's membership, as applied here.
+pub async fn ids_seen(engine: &Engine) -> anyhow::Result<BTreeSet<ReplicaId>> {
+    let mut conn = engine.store().pool().acquire().await?;
+    Ok(json_meta(&mut conn, IDS_SEEN).await?.unwrap_or_default())
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        let mut conn = self.engine.store().pool().acquire().await.map_err(storage_error)?;
+        let applied = json_meta(&mut conn, LAST_APPLIED).await?;
+        let membership = json_meta(&mut conn, MEMBERSHIP).await?.unwrap_or_default();
+        Ok((applied, membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CityResponse>, StorageError>
+    where
+        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let city = NodeId::city();
+        let mut state = self.engine.write_state().await;
+        let mut tx = self.engine.store().pool().begin().await.map_err(storage_error)?;
+        let mut replies = Vec::new();
+        let mut last_applied = None;
+        let mut last_seq = None;
+        for entry in entries {
+            last_applied = Some(entry.log_id);
+            let reply = match entry.payload {
+                EntryPayload::Blank => CityResponse::Nothing,
+                EntryPayload::Normal(CityRequest::Command(envelope)) => match decide(&state, &city, &envelope) {
+                    Ok(outcome) => {
+                        last_seq = Some(write_outcome(&mut tx, &outcome).await.map_err(storage_error)?);
+                        for record in &outcome.records {
+                            state.put(record.clone());
+                        }
+                        CityResponse::Decided(Ok(outcome))
+                    }
+                    Err(refused) => CityResponse::Decided(Err(refused)),
+                },
+                EntryPayload::Membership(m) => {
+                    let mut seen: BTreeSet<ReplicaId> = json_meta(&mut tx, IDS_SEEN).await?.unwrap_or_default();
+                    seen.extend(m.nodes().map(|(id, _)| *id));
+                    set_json_meta(&mut tx, IDS_SEEN, &seen).await?;
+                    set_json_meta(&mut tx, MEMBERSHIP, &StoredMembership::new(Some(entry.log_id), m)).await?;
+                    CityResponse::Nothing
+                }
+            };
+            replies.push(reply);
+        }
+        if let Some(applied) = &last_applied {
+            set_json_meta(&mut tx, LAST_APPLIED, applied).await?;
+        }
+        // A failed commit is fatal to the replica: openraft stops it, and a restart reloads the
+        // state from what is on disk (the in-memory state above is discarded with the process).
+        tx.commit().await.map_err(storage_error)?;
+        drop(state);
+        if let Some(seq) = last_seq {
+            self.engine.publish_outbox(seq);
+        }
+        Ok(replies)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { engine: self.engine.clone(), snapshots: self.snapshots.clone() }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let file = self.snapshots.save(meta, &snapshot.into_inner()).await?;
+        replace_state(&self.engine, &file).await?;
+        self.engine.reload().await.map_err(storage_error)?;
+        tracing::info!(snapshot = %meta.snapshot_id, last = ?meta.last_log_id, "installed snapshot");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        self.snapshots.current().await
+    }
+}
+
+/// Replaces every table of the state database with the snapshot's, in one transaction.
+async fn replace_state(engine: &Engine, snapshot_file: &Path) -> Result<(), StorageError> {
+    let mut conn = engine.store().pool().acquire().await.map_err(storage_error)?;
+    let path = snapshot_file.to_str().ok_or_else(|| storage_error("snapshot path is not UTF-8"))?;
+    // ATTACH cannot run inside a transaction; the copy itself is one transaction.
+    sqlx::query("ATTACH DATABASE ? AS snapshot").bind(path).execute(&mut *conn).await.map_err(storage_error)?;
+    let copied = async {
+        let mut tx = conn.begin().await?;
+        for table in TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM main.{table}"))).execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO main.{table} SELECT * FROM snapshot.{table}")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    sqlx::query("DETACH DATABASE snapshot").execute(&mut *conn).await.map_err(storage_error)?;
+    copied.map_err(storage_error)
+}
+
+/// Builds snapshots concurrently with `apply`: `VACUUM INTO` reads one consistent view, and
+/// the snapshot's metadata is read back from the copy itself, so data and metadata agree.
+pub struct SnapshotBuilder {
+    engine: Arc<Engine>,
+    snapshots: SnapshotDir,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let id = uuid::Uuid::now_v7();
+        let tmp = self.snapshots.dir.join(format!("building-{id}.db"));
+        self.engine.store().backup_to(&tmp).await.map_err(storage_error)?;
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", tmp.display()))
+            .map_err(storage_error)?
+            .read_only(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.map_err(storage_error)?;
+        let last_log_id: Option<LogId> = json_meta(&mut conn, LAST_APPLIED).await?;
+        let last_membership: StoredMembership = json_meta(&mut conn, MEMBERSHIP).await?.unwrap_or_default();
+        conn.close().await.map_err(storage_error)?;
+        let index = last_log_id.map(|l| l.index).unwrap_or(0);
+        let meta = SnapshotMeta { last_log_id, last_membership, snapshot_id: format!("{index}-{id}") };
+        let bytes = tokio::fs::read(&tmp).await.map_err(storage_error)?;
+        self.snapshots.save(&meta, &bytes).await?;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = bytes.len(), "built snapshot");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+    }
+}
+
+/// The current snapshot on disk: `snapshot-<id>.db` and `current.json` naming it. The JSON is
+/// replaced atomically (write then rename), so a crash leaves either the old or the new one.
+#[derive(Clone)]
+struct SnapshotDir {
+    dir: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Current {
+    meta: SnapshotMeta,
+    file: String,
+}
+
+impl SnapshotDir {
+    async fn save(&self, meta: &SnapshotMeta, bytes: &[u8]) -> Result<PathBuf, StorageError> {
+        let name = format!("snapshot-{}.db", meta.snapshot_id);
+        let file = self.dir.join(&name);
+        write_durably(&file, bytes).await?;
+        let current = serde_json::to_vec(&Current { meta: meta.clone(), file: name.clone() }).map_err(storage_error)?;
+        let tmp = self.dir.join("current.json.tmp");
+        write_durably(&tmp, &current).await?;
+        tokio::fs::rename(&tmp, self.dir.join("current.json")).await.map_err(storage_error)?;
+        // Older snapshot files are no longer needed.
+        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(storage_error)?;
+        while let Some(e) = entries.next_entry().await.map_err(storage_error)? {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with("snapshot-") && n != name {
+                let _ = tokio::fs::remove_file(e.path()).await;
+            }
+        }
+        Ok(file)
+    }
+
+    async fn current(&self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let path = self.dir.join("current.json");
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(storage_error(e)),
+        };
+        let current: Current = serde_json::from_slice(&bytes).map_err(storage_error)?;
+        let data = tokio::fs::read(self.dir.join(&current.file)).await.map_err(storage_error)?;
+        Ok(Some(Snapshot { meta: current.meta, snapshot: Box::new(Cursor::new(data)) }))
+    }
+}
+
+async fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    use tokio::io::AsyncWriteExt;
+    let mut f = tokio::fs::File::create(path).await.map_err(storage_error)?;
+    f.write_all(bytes).await.map_err(storage_error)?;
+    f.sync_all().await.map_err(storage_error)?;
+    Ok(())
+}

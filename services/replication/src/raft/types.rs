@@ -1,0 +1,61 @@
+//! The raft type configuration of the city cluster: what goes into the log and what applying it
+//! returns.
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+use xuncha_domain::{DomainError, Envelope, Outcome};
+
+/// A city replica's raft id. Never reused: a wiped replica comes back under a new id.
+pub type ReplicaId = u64;
+
+/// Where a replica is reached: its gRPC address (API and raft share it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaNode {
+    pub addr: String,
+}
+
+impl std::fmt::Display for ReplicaNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.addr)
+    }
+}
+
+/// One entry of the city's log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CityRequest {
+    /// A staff command, decided when applied, identically on every replica.
+    Command(Envelope),
+}
+
+/// What applying an entry produced, returned to the client that wrote it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CityResponse {
+    /// A command's outcome, or the rule that refused it (nothing changed).
+    Decided(Result<Outcome, DomainError>),
+    /// Blank and membership entries.
+    Nothing,
+}
+
+openraft::declare_raft_types!(
+    /// The city cluster's raft types.
+    pub TypeConfig:
+        D = CityRequest,
+        R = CityResponse,
+        NodeId = ReplicaId,
+        Node = ReplicaNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+pub type Raft = openraft::Raft<TypeConfig>;
+pub type LogId = openraft::LogId<ReplicaId>;
+pub type StorageError = openraft::StorageError<ReplicaId>;
+pub type StoredMembership = openraft::StoredMembership<ReplicaId, ReplicaNode>;
+pub type SnapshotMeta = openraft::SnapshotMeta<ReplicaId, ReplicaNode>;
+
+/// A storage failure of `what`, for openraft (fatal to the replica).
+pub fn storage_error(what: impl std::fmt::Display) -> StorageError {
+    openraft::StorageIOError::write(openraft::AnyError::error(what.to_string())).into()
+}

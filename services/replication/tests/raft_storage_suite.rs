@@ -1,0 +1,27 @@
+//! openraft's own storage test suite against the SQLite log store and the state machine.
+
+use openraft::testing::{StoreBuilder, Suite};
+use xuncha_domain::NodeId;
+use xuncha_replication::raft::log_store::LogStore;
+use xuncha_replication::raft::state_machine::StateMachine;
+use xuncha_replication::raft::types::{StorageError, TypeConfig, storage_error};
+use xuncha_store::{Durability, Engine};
+
+struct SqliteStores;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for SqliteStores {
+    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
+        let dir = tempfile::tempdir().map_err(storage_error)?;
+        let engine = Engine::open(&dir.path().join("state.db"), &NodeId::city(), Durability::Normal)
+            .await
+            .map_err(storage_error)?;
+        let log = LogStore::open(&dir.path().join("raft-log.db"), 1).await.map_err(storage_error)?;
+        let sm = StateMachine::new(engine, dir.path().join("snapshots")).map_err(storage_error)?;
+        Ok((dir, log, sm))
+    }
+}
+
+#[test]
+fn log_store_and_state_machine_pass_the_openraft_suite() -> Result<(), StorageError> {
+    Suite::test_all(SqliteStores)
+}
