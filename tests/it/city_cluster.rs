@@ -1,0 +1,184 @@
+//! The city raft cluster under faults, over real sockets with a proxy on every link: leader
+//! loss, full restart, an isolated leader, a lagging replica, membership changes under load.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tonic::Code;
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::cluster_service_client::ClusterServiceClient;
+use xuncha_proto::v1::unit_service_client::UnitServiceClient;
+use xuncha_replication::raft::RaftSettings;
+
+use crate::city::{CityCluster, Writers, write_unit};
+use crate::fixtures::{channel, eventually};
+
+/// Every acknowledged write is held by every live replica.
+async fn assert_all_held(c: &CityCluster, acked: &[String]) {
+    c.converged().await;
+    for id in c.live() {
+        let held = c.units_on(id).await;
+        let missing: Vec<&String> = acked.iter().filter(|n| !held.contains(*n)).collect();
+        assert!(
+            missing.is_empty(),
+            "replica {id} lacks {} acknowledged writes, e.g. {:?}",
+            missing.len(),
+            missing.first()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_leader_takes_over_and_no_acknowledged_write_is_lost() {
+    let mut c = CityCluster::start(3, RaftSettings::default()).await;
+    let w = Writers::start(4, c.addrs.values().copied().collect(), "failover");
+    w.wait_for(30, Duration::from_secs(60)).await;
+    let old = c.leader().await;
+    c.kill(old).await;
+    let new = c.leader().await;
+    assert_ne!(new, old);
+    w.wait_for(30, Duration::from_secs(60)).await;
+    c.restart(old).await;
+    w.wait_for(10, Duration::from_secs(60)).await;
+    let acked = w.stop().await;
+    assert_all_held(&c, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_every_replica_loses_no_acknowledged_write() {
+    let mut c = CityCluster::start(3, RaftSettings::default()).await;
+    let w = Writers::start(4, c.addrs.values().copied().collect(), "restart");
+    w.wait_for(50, Duration::from_secs(60)).await;
+    for id in [1, 2, 3] {
+        c.kill(id).await;
+    }
+    let acked = w.stop().await;
+    for id in [1, 2, 3] {
+        c.restart(id).await;
+    }
+    c.leader().await;
+    assert_all_held(&c, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_isolated_old_leader_acknowledges_nothing() {
+    let c = CityCluster::start(3, RaftSettings::default()).await;
+    let old = c.leader().await;
+    c.isolate(old, true);
+    // The majority elects a new leader and serves writes.
+    let new = eventually("a new leader among the others", Duration::from_secs(30), || async {
+        for id in c.live().into_iter().filter(|i| *i != old) {
+            let s = c.node(id).replica.status().await;
+            if s.state == "leader" {
+                return Some(id);
+            }
+        }
+        None
+    })
+    .await;
+    write_unit(c.addrs[&new], "majority-write").await.expect("the majority serves writes");
+    // The old leader acknowledges no write, and serves no linearizable read.
+    for i in 0..5 {
+        let r = write_unit(c.addrs[&old], &format!("isolated-{i}")).await;
+        assert!(r.is_err(), "the isolated leader acknowledged a write: {r:?}");
+    }
+    let mut units = UnitServiceClient::new(channel(c.addrs[&old]).await);
+    let mut read = tonic::Request::new(pb::ListUnitsRequest::default());
+    read.set_timeout(Duration::from_secs(15));
+    let r = units.list_units(read).await;
+    assert!(r.is_err(), "an isolated replica served a linearizable read");
+    // Stale reads are served from its own state.
+    let mut stale = tonic::Request::new(pb::ListUnitsRequest::default());
+    stale.metadata_mut().insert(xuncha_api::CONSISTENCY_METADATA, "stale".parse().unwrap());
+    let held = units.list_units(stale).await.expect("stale reads are served").into_inner();
+    assert!(!held.units.iter().any(|u| u.name == "majority-write"));
+    c.isolate(old, false);
+    c.converged().await;
+    assert!(c.units_on(old).await.contains("majority-write"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lagging_replica_catches_up_from_a_snapshot() {
+    let settings = RaftSettings { snapshot_logs: 30, keep_logs: 5, ..RaftSettings::default() };
+    let c = CityCluster::start(3, settings).await;
+    let leader = c.leader().await;
+    let lagging = c.live().into_iter().find(|i| *i != leader).unwrap();
+    c.isolate(lagging, true);
+    let mut acked = Vec::new();
+    for i in 0..120 {
+        let name = format!("while-away-{i}");
+        write_unit(c.addrs[&leader], &name).await.expect("leader with a majority writes");
+        acked.push(name);
+    }
+    // The leader compacted its log past what the lagging replica has.
+    let leader_status = c.node(leader).replica.status().await;
+    assert!(leader_status.snapshot_index.unwrap_or(0) > 30, "{leader_status:?}");
+    c.isolate(lagging, false);
+    assert_all_held(&c, &acked).await;
+    let s = c.node(lagging).replica.status().await;
+    assert!(s.snapshot_index.is_some(), "the lagging replica caught up through a snapshot: {s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn membership_changes_under_load() {
+    let settings = RaftSettings { snapshot_logs: 50, keep_logs: 10, ..RaftSettings::default() };
+    let mut c = CityCluster::start(3, settings).await;
+    let w = Writers::start(3, c.addrs.values().copied().collect(), "membership");
+    w.wait_for(20, Duration::from_secs(60)).await;
+    let leader = c.leader().await;
+    let mut admin = ClusterServiceClient::new(channel(c.addrs[&leader]).await);
+
+    // A new replica joins as a learner, catches up, becomes a voter.
+    let addr4 = c.add_node(4).await;
+    admin.add_learner(pb::AddLearnerRequest { id: 4, addr: addr4, wait: true }).await.unwrap();
+    let s = admin.promote(pb::PromoteRequest { ids: vec![4] }).await.unwrap().into_inner();
+    assert!(s.replicas.iter().any(|r| r.id == 4 && r.role == "voter"));
+    w.wait_for(20, Duration::from_secs(60)).await;
+
+    // A follower leaves; its id is retired.
+    let leaving = c.live().into_iter().find(|i| *i != leader && *i != 4).unwrap();
+    let s = admin.remove_replica(pb::RemoveReplicaRequest { id: leaving }).await.unwrap().into_inner();
+    assert!(!s.replicas.iter().any(|r| r.id == leaving));
+    w.wait_for(20, Duration::from_secs(60)).await;
+    c.kill(leaving).await;
+    let again = admin
+        .add_learner(pb::AddLearnerRequest { id: leaving, addr: "127.0.0.1:1".into(), wait: false })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{}", again.message());
+    assert!(again.message().contains("used before"), "{}", again.message());
+
+    // The wiped replica comes back under a new id and catches up from a snapshot.
+    std::fs::remove_dir_all(c.dir.path().join(format!("city-{leaving}"))).unwrap();
+    let addr5 = c.add_node(5).await;
+    admin.add_learner(pb::AddLearnerRequest { id: 5, addr: addr5, wait: true }).await.unwrap();
+    admin.promote(pb::PromoteRequest { ids: vec![5] }).await.unwrap();
+    w.wait_for(20, Duration::from_secs(60)).await;
+    let acked = w.stop().await;
+    let members: BTreeSet<u64> = admin
+        .get_cluster_status(pb::GetClusterStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .replicas
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(members, c.live().into_iter().collect::<BTreeSet<u64>>(), "the members are the replicas still running");
+    assert_all_held(&c, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_on_followers_see_acknowledged_writes() {
+    let c = CityCluster::start(3, RaftSettings::default()).await;
+    let leader = c.leader().await;
+    let followers: Vec<u64> = c.live().into_iter().filter(|i| *i != leader).collect();
+    for i in 0..20 {
+        let name = format!("read-your-write-{i}");
+        // Written through one follower (forwarded to the leader), read at once on the other.
+        write_unit(c.addrs[&followers[i % 2]], &name).await.unwrap();
+        let mut units = UnitServiceClient::new(channel(c.addrs[&followers[(i + 1) % 2]]).await);
+        let held = units.list_units(pb::ListUnitsRequest::default()).await.unwrap().into_inner();
+        assert!(held.units.iter().any(|u| u.name == name), "a linearizable read missed an acknowledged write");
+    }
+}
