@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use xuncha_domain::{DomainError, Envelope, Outcome};
-use xuncha_replication::raft::{CityReplica, CityRequest, CityResponse, ReplicaError};
+use xuncha_replication::raft::{CityReplica, ReplicaError};
 use xuncha_store::Engine;
 
 use crate::backend::{Backend, Consistency};
@@ -40,11 +40,7 @@ impl Backend for CityBackend {
     }
 
     async fn execute(&self, envelope: Envelope) -> ApiResult<Outcome> {
-        match self.replica.write(CityRequest::Command(envelope)).await? {
-            CityResponse::Decided(Ok(outcome)) => Ok(outcome),
-            CityResponse::Decided(Err(refused)) => Err(ApiError::Domain(refused)),
-            CityResponse::Nothing => Err(ApiError::Internal("the log answered a command with nothing".into())),
-        }
+        Ok(self.replica.write(envelope).await??)
     }
 
     async fn read_barrier(&self, consistency: Consistency) -> ApiResult<()> {

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 /// A running gRPC server.
 pub struct Serving {
@@ -57,5 +57,8 @@ async fn run(
     routes: Routes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    Server::builder().add_routes(routes).serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown).await
+    Server::builder()
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
+        .await
 }

@@ -10,7 +10,7 @@ use xuncha_domain::{DomainError, Envelope, NodeId, Outcome, State, decide};
 
 use crate::error::{StoreError, StoreResult};
 use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq};
-use crate::{Durability, Store, load_state, write_outcome};
+use crate::{Durability, Store, commit_outcomes, load_state};
 
 /// Why a command was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -53,14 +53,13 @@ impl Engine {
     pub async fn execute(&self, envelope: &Envelope) -> Result<Outcome, ExecuteError> {
         let mut state = self.state.write().await;
         let outcome = decide(&state, self.node(), envelope)?;
-        let mut tx = self.store.pool().begin().await.map_err(StoreError::from)?;
-        let seq = write_outcome(&mut tx, &outcome).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         for record in &outcome.records {
             state.put(record.clone());
         }
-        drop(state);
+        // Published before the lock is released: the next writer numbers after it.
         self.outbox_seq.send_replace(seq);
+        drop(state);
         Ok(outcome)
     }
 
@@ -88,9 +87,15 @@ impl Engine {
         self.state.write().await
     }
 
-    /// Tells sync waiters that changes up to `seq` are committed.
+    /// Tells sync waiters that changes up to `seq` are committed. Call while holding the
+    /// state lock (`write_state`), so the next writer numbers after it.
     pub fn publish_outbox(&self, seq: u64) {
         self.outbox_seq.send_replace(seq);
+    }
+
+    /// The last outbox sequence committed. Writers read it while holding the state lock.
+    pub fn outbox_seq(&self) -> u64 {
+        *self.outbox_seq.borrow()
     }
 
     /// Reloads the state from SQLite (after the database was replaced wholesale).
@@ -99,8 +104,8 @@ impl Engine {
         let mut conn = self.store.pool().acquire().await?;
         *state = load_state(&mut conn).await?;
         let seq = last_outbox_seq(&mut conn).await?;
-        drop(state);
         self.outbox_seq.send_replace(seq);
+        drop(state);
         Ok(())
     }
 

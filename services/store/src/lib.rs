@@ -19,7 +19,7 @@ use xuncha_domain::NodeId;
 pub use engine::{Engine, ExecuteError};
 pub use error::{StoreError, StoreResult};
 pub use ledger::{LedgerFilter, ledger_page};
-pub use records::{load_state, write_outcome};
+pub use records::{commit_outcomes, load_state, write_outcomes};
 pub use sync::{
     Change, LEDGER_EVENT_KIND, PeerStatus, RemoteApplied, applied_seq, apply_remote, audiences_for, changes_for,
     last_outbox_seq, peer_statuses, record_contact,
@@ -131,5 +131,11 @@ pub async fn pool_for(path: &Path, durability: Durability) -> StoreResult<Sqlite
         })
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true);
-    Ok(SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(options).await?)
+    // No ping before each acquire: a local file does not go away, and the ping is a round trip.
+    Ok(SqlitePoolOptions::new()
+        .max_connections(4)
+        .min_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?)
 }

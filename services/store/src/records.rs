@@ -1,98 +1,190 @@
 //! Records and ledger events: writing a decision's outcome, loading the state.
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use xuncha_domain::finding::seed_categories;
 use xuncha_domain::{LedgerEvent, Outcome, Record, State};
 
 use crate::error::{StoreResult, corrupt};
-use crate::sync::{LEDGER_EVENT_KIND, next_seqs};
+use crate::sync::LEDGER_EVENT_KIND;
 
-/// Writes every record and event of `outcome`, each with its outbox row. Call inside a
-/// transaction; the caller commits.
-pub async fn write_outcome(conn: &mut SqliteConnection, outcome: &Outcome) -> StoreResult<u64> {
-    let n = (outcome.records.len() + outcome.events.len()) as u64;
-    let first = next_seqs(conn, n).await?;
-    let mut seq = first;
-    for record in &outcome.records {
-        put_record(conn, record).await?;
-        outbox_row(
-            conn,
-            seq,
-            &record.audience().as_column(),
-            record.kind().as_str(),
-            &record.id_string(),
-            record.version(),
-        )
-        .await?;
-        seq += 1;
-    }
-    for event in &outcome.events {
-        put_event(conn, event).await?;
-        outbox_row(conn, seq, &event.audience.as_column(), LEDGER_EVENT_KIND, &event.id.to_string(), 1).await?;
-        seq += 1;
-    }
-    Ok(seq.saturating_sub(1))
-}
-
-async fn outbox_row(
+/// Writes every record and event of `outcomes`, in order, each with its outbox row numbered
+/// from `after + 1`, and the `meta` values, as one multi-statement query: each statement is a
+/// round trip to SQLite's thread, which under load costs more than the writing itself. Call
+/// inside a transaction; the caller commits. Returns the last outbox sequence used.
+pub async fn write_outcomes(
     conn: &mut SqliteConnection,
-    seq: u64,
-    audience: &str,
-    kind: &str,
-    id: &str,
-    version: u64,
-) -> StoreResult<()> {
-    sqlx::query("INSERT INTO outbox (seq, audience, kind, id, version) VALUES (?, ?, ?, ?, ?)")
-        .bind(seq as i64)
-        .bind(audience)
-        .bind(kind)
-        .bind(id)
-        .bind(version as i64)
-        .execute(conn)
-        .await?;
+    outcomes: &[Outcome],
+    after: u64,
+    meta: &[(&str, String)],
+) -> StoreResult<u64> {
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    let (seq, anything) = push_outcomes(&mut q, outcomes, after, meta)?;
+    if anything {
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(seq)
+}
+
+/// Like [`write_outcomes`], in a transaction of its own, sent as one query
+/// (`BEGIN; ...; COMMIT`): one round trip to SQLite's thread in all.
+pub async fn commit_outcomes(
+    pool: &SqlitePool,
+    outcomes: &[Outcome],
+    after: u64,
+    meta: &[(&str, String)],
+) -> StoreResult<u64> {
+    let mut q = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+    let (seq, anything) = push_outcomes(&mut q, outcomes, after, meta)?;
+    if !anything {
+        return Ok(seq);
+    }
+    q.push("COMMIT;");
+    let mut conn = pool.acquire().await?;
+    if let Err(e) = q.build().execute(&mut *conn).await {
+        // A statement failed inside the transaction: undo it before the connection is reused.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(e.into());
+    }
+    Ok(seq)
+}
+
+/// Appends the statements writing `outcomes` and `meta` to `q`. Returns the last outbox
+/// sequence and whether there is anything to write.
+fn push_outcomes(
+    q: &mut QueryBuilder<Sqlite>,
+    outcomes: &[Outcome],
+    after: u64,
+    meta: &[(&str, String)],
+) -> StoreResult<(u64, bool)> {
+    let mut outbox = Vec::new();
+    let mut records: Vec<&Record> = Vec::new();
+    let mut events: Vec<&LedgerEvent> = Vec::new();
+    let mut seq = after;
+    for outcome in outcomes {
+        for r in &outcome.records {
+            seq += 1;
+            outbox.push((seq, r.audience().as_column(), r.kind().as_str().to_string(), r.id_string(), r.version()));
+            records.push(r);
+        }
+        for e in &outcome.events {
+            seq += 1;
+            outbox.push((seq, e.audience.as_column(), LEDGER_EVENT_KIND.to_string(), e.id.to_string(), 1));
+            events.push(e);
+        }
+    }
+    // A record written twice in one batch keeps its last version.
+    let mut latest: std::collections::HashMap<(&str, String), &Record> = std::collections::HashMap::new();
+    for r in records {
+        latest.insert((r.kind().as_str(), r.id_string()), r);
+    }
+    let records: Vec<&Record> = latest.into_values().collect();
+    push_records(q, &records)?;
+    push_events(q, &events)?;
+    for chunk in outbox.chunks(CHUNK) {
+        q.push("INSERT INTO outbox (seq, audience, kind, id, version) ");
+        q.push_values(chunk, |mut b, (seq, audience, kind, id, version)| {
+            b.push_bind(*seq as i64)
+                .push_bind(audience.clone())
+                .push_bind(kind.clone())
+                .push_bind(id.clone())
+                .push_bind(*version as i64);
+        });
+        q.push("; ");
+    }
+    // One row per key (an upsert may not touch a row twice in one statement); the last wins.
+    let mut meta: std::collections::BTreeMap<&str, String> = meta.iter().cloned().collect();
+    if seq != after {
+        meta.insert(OUTBOX_SEQ, seq.to_string());
+    }
+    let anything = !meta.is_empty();
+    if anything {
+        q.push("INSERT INTO node_meta (key, value) ");
+        q.push_values(meta, |mut b, (k, v)| {
+            b.push_bind(k).push_bind(v);
+        });
+        q.push(" ON CONFLICT (key) DO UPDATE SET value = excluded.value; ");
+    }
+    Ok((seq, anything))
+}
+
+/// The `node_meta` key of the last outbox sequence.
+pub(crate) const OUTBOX_SEQ: &str = "outbox_seq";
+
+/// Rows per multi-row statement (SQLite allows 32766 parameters).
+const CHUNK: usize = 500;
+
+fn push_records(q: &mut QueryBuilder<Sqlite>, records: &[&Record]) -> StoreResult<()> {
+    for chunk in records.chunks(CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|r| Ok((r, serde_json::to_string(r).map_err(corrupt)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        q.push("INSERT INTO records (kind, id, owner, version, updated_at, body) ");
+        q.push_values(rows, |mut b, (r, body)| {
+            let meta = r.meta();
+            b.push_bind(r.kind().as_str())
+                .push_bind(r.id_string())
+                .push_bind(meta.owner.as_str().to_string())
+                .push_bind(meta.version as i64)
+                .push_bind(meta.updated_at.to_rfc3339())
+                .push_bind(body);
+        });
+        q.push(
+            " ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, version = excluded.version, \
+             updated_at = excluded.updated_at, body = excluded.body; ",
+        );
+    }
     Ok(())
 }
 
-/// Inserts or replaces a record row.
-pub(crate) async fn put_record(conn: &mut SqliteConnection, record: &Record) -> StoreResult<()> {
-    let body = serde_json::to_string(record).map_err(corrupt)?;
-    let meta = record.meta();
-    sqlx::query(
-        "INSERT INTO records (kind, id, owner, version, updated_at, body) VALUES (?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, version = excluded.version, \
-         updated_at = excluded.updated_at, body = excluded.body",
-    )
-    .bind(record.kind().as_str())
-    .bind(record.id_string())
-    .bind(meta.owner.as_str())
-    .bind(meta.version as i64)
-    .bind(meta.updated_at.to_rfc3339())
-    .bind(body)
-    .execute(conn)
-    .await?;
+/// Inserts or replaces record rows.
+pub(crate) async fn put_records(conn: &mut SqliteConnection, records: &[&Record]) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    push_records(&mut q, records)?;
+    q.build().execute(conn).await?;
     Ok(())
 }
 
-/// Inserts a ledger event unless it is already there (events are immutable).
-pub(crate) async fn put_event(conn: &mut SqliteConnection, e: &LedgerEvent) -> StoreResult<bool> {
-    let body = serde_json::to_string(e).map_err(corrupt)?;
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO ledger (id, node, at, actor_name, actor_role, action, subject_kind, subject_id, subject_version, body) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.id.to_string())
-    .bind(e.node.as_str())
-    .bind(e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-    .bind(&e.actor.name)
-    .bind(serde_json::to_value(e.actor.role).map_err(corrupt)?.as_str().unwrap_or_default().to_string())
-    .bind(&e.action)
-    .bind(e.subject_kind.as_str())
-    .bind(&e.subject_id)
-    .bind(e.subject_version as i64)
-    .bind(body)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+fn push_events(q: &mut QueryBuilder<Sqlite>, events: &[&LedgerEvent]) -> StoreResult<()> {
+    for chunk in events.chunks(CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|e| {
+                let role =
+                    serde_json::to_value(e.actor.role).map_err(corrupt)?.as_str().unwrap_or_default().to_string();
+                Ok((e, role, serde_json::to_string(e).map_err(corrupt)?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        q.push("INSERT OR IGNORE INTO ledger (id, node, at, actor_name, actor_role, action, subject_kind, subject_id, subject_version, body) ");
+        q.push_values(rows, |mut b, (e, role, body)| {
+            b.push_bind(e.id.to_string())
+                .push_bind(e.node.as_str().to_string())
+                .push_bind(e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                .push_bind(e.actor.name.clone())
+                .push_bind(role)
+                .push_bind(e.action.clone())
+                .push_bind(e.subject_kind.as_str())
+                .push_bind(e.subject_id.clone())
+                .push_bind(e.subject_version as i64)
+                .push_bind(body);
+        });
+        q.push("; ");
+    }
+    Ok(())
+}
+
+/// Inserts ledger events that are not there yet (events are immutable). Returns how many
+/// were new.
+pub(crate) async fn put_events(conn: &mut SqliteConnection, events: &[&LedgerEvent]) -> StoreResult<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut q = QueryBuilder::<Sqlite>::new("");
+    push_events(&mut q, events)?;
+    Ok(q.build().execute(conn).await?.rows_affected())
 }
 
 /// The version of a stored record, if any.
@@ -103,6 +195,31 @@ pub(crate) async fn stored_version(conn: &mut SqliteConnection, kind: &str, id: 
         .fetch_optional(conn)
         .await?;
     Ok(v.map(|v| v as u64))
+}
+
+/// The stored versions of the records `keys` (kind, id) that exist.
+pub(crate) async fn stored_versions(
+    conn: &mut SqliteConnection,
+    keys: &[(String, String)],
+) -> StoreResult<std::collections::HashMap<(String, String), u64>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT kind, id, version FROM records WHERE (kind, id) IN (VALUES ");
+        let mut list = q.separated(", ");
+        for (kind, id) in chunk {
+            list.push("(")
+                .push_bind_unseparated(kind.clone())
+                .push_unseparated(", ")
+                .push_bind_unseparated(id.clone())
+                .push_unseparated(")");
+        }
+        q.push(")");
+        let rows: Vec<(String, String, i64)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        for (kind, id, version) in rows {
+            out.insert((kind, id), version as u64);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads every record into a fresh [`State`].
@@ -124,7 +241,7 @@ pub(crate) async fn seed(pool: &SqlitePool) -> StoreResult<()> {
     for category in seed_categories() {
         let record = Record::Category(category);
         if stored_version(&mut tx, "category", &record.id_string()).await?.is_none() {
-            put_record(&mut tx, &record).await?;
+            put_records(&mut tx, &[&record]).await?;
         }
     }
     tx.commit().await?;

@@ -8,7 +8,7 @@ use xuncha_domain::record::{check_remote, check_remote_event};
 use xuncha_domain::{LedgerEvent, NodeId, Record};
 
 use crate::error::{StoreResult, corrupt};
-use crate::records::{put_event, put_record, stored_version};
+use crate::records::{put_events, put_records, stored_versions};
 
 /// The outbox kind of a ledger event (records use their own kind).
 pub const LEDGER_EVENT_KIND: &str = "ledger_event";
@@ -22,16 +22,6 @@ pub struct Change {
     pub id: String,
     pub version: u64,
     pub body: String,
-}
-
-/// Reserves `n` sequence numbers of this node's outbox and returns the first.
-pub(crate) async fn next_seqs(conn: &mut SqliteConnection, n: u64) -> StoreResult<u64> {
-    let last = last_outbox_seq(conn).await?;
-    sqlx::query("INSERT INTO node_meta (key, value) VALUES ('outbox_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind((last + n).to_string())
-        .execute(conn)
-        .await?;
-    Ok(last + 1)
 }
 
 /// The last sequence number this node gave a change (0 if none).
@@ -150,27 +140,36 @@ pub async fn apply_remote(
         }
     }
     let mut out = RemoteApplied { duplicates, applied_seq: last, ..Default::default() };
-    for item in parsed {
-        match item {
-            Ok(record) => {
-                let held = stored_version(conn, record.kind().as_str(), &record.id_string()).await?;
-                if held.is_none_or(|v| v < record.version()) {
-                    put_record(conn, &record).await?;
-                    out.records.push(record);
-                    out.applied += 1;
-                } else {
-                    out.duplicates += 1;
-                }
-            }
-            Err(event) => {
-                if put_event(conn, &event).await? {
-                    out.applied += 1;
-                } else {
+    let (records, events): (Vec<_>, Vec<_>) = parsed.into_iter().partition(|p| p.is_ok());
+    let records: Vec<Record> = records.into_iter().filter_map(Result::ok).collect();
+    let events: Vec<LedgerEvent> = events.into_iter().filter_map(Result::err).collect();
+    // Keep the highest version of each record in the batch, and only if newer than what is held.
+    let mut newest: std::collections::HashMap<(String, String), Record> = std::collections::HashMap::new();
+    for r in records {
+        let key = (r.kind().as_str().to_string(), r.id_string());
+        match newest.get(&key) {
+            Some(held) if held.version() >= r.version() => out.duplicates += 1,
+            _ => {
+                if newest.insert(key, r).is_some() {
                     out.duplicates += 1;
                 }
             }
         }
     }
+    let keys: Vec<(String, String)> = newest.keys().cloned().collect();
+    let held = stored_versions(conn, &keys).await?;
+    for (key, r) in newest {
+        if held.get(&key).is_none_or(|v| *v < r.version()) {
+            out.records.push(r);
+        } else {
+            out.duplicates += 1;
+        }
+    }
+    put_records(conn, &out.records.iter().collect::<Vec<_>>()).await?;
+    out.applied += out.records.len() as u64;
+    let new_events = put_events(conn, &events.iter().collect::<Vec<_>>()).await?;
+    out.applied += new_events;
+    out.duplicates += events.len() as u64 - new_events;
     sqlx::query(
         "INSERT INTO peers (node, applied_seq, last_contact) VALUES (?, ?, ?) \
          ON CONFLICT (node) DO UPDATE SET applied_seq = excluded.applied_seq, last_contact = excluded.last_contact",

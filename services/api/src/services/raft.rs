@@ -6,9 +6,10 @@ use std::sync::Arc;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::Serialize;
 use tonic::{Request, Response, Status};
+use xuncha_domain::Envelope;
 use xuncha_proto::v1::RaftMessage;
 use xuncha_proto::v1::raft_service_server::RaftService;
-use xuncha_replication::raft::{CityReplica, CityRequest, TypeConfig, decode, encode};
+use xuncha_replication::raft::{CityReplica, TypeConfig, decode, encode};
 
 pub struct RaftApi(pub Arc<CityReplica>);
 
@@ -38,8 +39,8 @@ impl RaftService for RaftApi {
     }
 
     async fn forward(&self, r: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
-        let req: CityRequest = body(&r)?;
-        reply(&self.0.write_here(req).await)
+        let envelope: Envelope = body(&r)?;
+        reply(&self.0.write_here(envelope).await)
     }
 
     async fn read_index(&self, _: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {

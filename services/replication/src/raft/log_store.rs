@@ -137,18 +137,27 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut tx = self.pool.begin().await.map_err(storage_error)?;
-        for entry in entries {
-            let json = serde_json::to_string(&entry).map_err(storage_error)?;
-            sqlx::query("INSERT OR REPLACE INTO log (idx, entry) VALUES (?, ?)")
-                .bind(entry.log_id.index as i64)
-                .bind(json)
-                .execute(&mut *tx)
-                .await
-                .map_err(storage_error)?;
+        let rows = entries
+            .into_iter()
+            .map(|e| Ok((e.log_id.index as i64, serde_json::to_string(&e).map_err(storage_error)?)))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        // One statement (one implicit transaction) per call, fsynced on commit: synchronous=FULL.
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("");
+        for chunk in rows.chunks(500) {
+            q.push("INSERT OR REPLACE INTO log (idx, entry) ");
+            q.push_values(chunk, |mut b, (idx, json)| {
+                b.push_bind(*idx).push_bind(json.clone());
+            });
+            q.push("; ");
         }
-        // The commit fsyncs (synchronous=FULL); only then is the append reported durable.
-        tx.commit().await.map_err(storage_error)?;
+        if rows.len() <= 500 {
+            q.build().execute(&self.pool).await.map_err(storage_error)?;
+        } else {
+            // Several statements must still land together.
+            let mut tx = self.pool.begin().await.map_err(storage_error)?;
+            q.build().execute(&mut *tx).await.map_err(storage_error)?;
+            tx.commit().await.map_err(storage_error)?;
+        }
         callback.log_io_completed(Ok(()));
         Ok(())
     }

@@ -8,5 +8,5 @@ pub mod state_machine;
 pub mod types;
 
 pub use network::{Peers, decode, encode};
-pub use replica::{CityReplica, ClusterView, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView};
-pub use types::{CityRequest, CityResponse, Raft, ReplicaId, ReplicaNode, TypeConfig};
+pub use replica::{CityReplica, ClusterView, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView, Reply};
+pub use types::{CityRequest, CityResponse, Decided, Raft, ReplicaId, ReplicaNode, TypeConfig};

@@ -58,8 +58,8 @@ impl Peers {
                 c
             }
         };
+        // No compression: raft messages are small and latency-bound; zstd costs more than it saves.
         Ok(RaftServiceClient::new(channel)
-            .send_compressed(CompressionEncoding::Zstd)
             .accept_compressed(CompressionEncoding::Zstd)
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20))

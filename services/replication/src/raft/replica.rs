@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
-use xuncha_domain::NodeId;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use xuncha_domain::{Envelope, NodeId};
 use xuncha_store::{Durability, Engine};
 
 use super::log_store::LogStore;
 use super::network::{Peers, decode, encode};
 use super::state_machine::{StateMachine, ids_seen};
-use super::types::{CityRequest, CityResponse, Raft, ReplicaId, ReplicaNode};
+use super::types::{CityRequest, CityResponse, Decided, Raft, ReplicaId, ReplicaNode};
 
 /// Raft timing and compaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +40,17 @@ pub struct RaftSettings {
     pub snapshot_chunk_timeout_ms: u64,
 }
 
+// Tuned for replicas on one site's network: a follower starts an election after the leader
+// lease (= election_max) plus a random [min, max], so failover takes about 0.4-0.6 s. Raise all
+// three for replicas across a slow WAN.
 fn default_heartbeat() -> u64 {
-    100
+    60
 }
 fn default_election_min() -> u64 {
-    400
+    180
 }
 fn default_election_max() -> u64 {
-    800
+    300
 }
 fn default_snapshot_logs() -> u64 {
     10_000
@@ -82,7 +86,8 @@ impl RaftSettings {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
             max_in_snapshot_log_to_keep: self.keep_logs,
             snapshot_max_chunk_size: 1 << 20,
-            max_payload_entries: 256,
+            // Entries are batches of commands: keep one AppendEntries well inside a heartbeat.
+            max_payload_entries: 8,
             ..Default::default()
         }
         .validate()
@@ -121,6 +126,7 @@ pub struct CityReplica {
     pub engine: Arc<Engine>,
     log: LogStore,
     peers: Peers,
+    batcher: mpsc::Sender<Pending>,
 }
 
 /// How long a follower waits to catch up to a read index before giving up.
@@ -135,25 +141,35 @@ impl CityReplica {
         let sm = StateMachine::new(engine.clone(), opts.data_dir.join("snapshots"))?;
         let config = Arc::new(opts.raft.to_openraft()?);
         let raft = Raft::new(opts.id, config, opts.peers.clone(), log.clone(), sm).await?;
-        Ok(Arc::new(Self { id: opts.id, raft, engine, log, peers: opts.peers }))
+        let (batcher, queue) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run_batcher(raft.clone(), queue, opts.id, opts.peers.clone()));
+        Ok(Arc::new(Self { id: opts.id, raft, engine, log, peers: opts.peers, batcher }))
     }
 
-    /// Puts `req` through raft: here when this replica leads, otherwise forwarded once to the
-    /// leader.
-    pub async fn write(&self, req: CityRequest) -> Result<CityResponse, ReplicaError> {
-        match self.write_here(req.clone()).await {
-            Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &req).await,
+    /// Puts a command through raft: here when this replica leads, otherwise forwarded once to
+    /// the leader.
+    pub async fn write(&self, envelope: Envelope) -> Reply {
+        match self.write_here(envelope.clone()).await {
+            Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &envelope).await,
             other => other,
         }
     }
 
-    /// Puts `req` through raft only if this replica leads (a forwarded write takes no second
-    /// hop).
-    pub async fn write_here(&self, req: CityRequest) -> Result<CityResponse, ReplicaError> {
-        match self.raft.client_write(req).await {
-            Ok(r) => Ok(r.data),
-            Err(e) => Err(self.not_leader(e.forward_to_leader(), e.to_string())),
-        }
+    /// Puts a command through raft only if this replica leads (a forwarded write takes no
+    /// second hop). Commands arriving together share one log entry.
+    pub async fn write_here(&self, envelope: Envelope) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || ReplicaError::Fatal("the replica is stopping".into());
+        self.batcher.send(Pending { envelope, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn forward(&self, leader: &str, envelope: &Envelope) -> Reply {
+        let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
+        let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
+        let body = encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?;
+        let reply = client.forward(body).await.map_err(|s| unreachable(s.message().to_string()))?;
+        decode::<Reply>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
     }
 
     fn not_leader(
@@ -161,25 +177,7 @@ impl CityReplica {
         forward: Option<&openraft::error::ForwardToLeader<ReplicaId, ReplicaNode>>,
         err: String,
     ) -> ReplicaError {
-        match forward {
-            Some(f) => match (&f.leader_id, &f.leader_node) {
-                (Some(id), Some(node)) if *id != self.id => {
-                    ReplicaError::NotLeader { leader: Some(self.peers.addr_of(*id, &node.addr)) }
-                }
-                _ => ReplicaError::Unavailable(
-                    "no leader is known yet (an election may be under way); retry shortly".into(),
-                ),
-            },
-            None => ReplicaError::Fatal(err),
-        }
-    }
-
-    async fn forward(&self, leader: &str, req: &CityRequest) -> Result<CityResponse, ReplicaError> {
-        let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
-        let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
-        let body = encode(req).map_err(|e| ReplicaError::Fatal(e.to_string()))?;
-        let reply = client.forward(body).await.map_err(|s| unreachable(s.message().to_string()))?;
-        decode::<Result<CityResponse, ReplicaError>>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
+        not_leader(self.id, &self.peers, forward, err)
     }
 
     /// Waits until this replica's state reflects every write acknowledged before the call: the
@@ -340,6 +338,83 @@ impl CityReplica {
         }
         self.log.close().await;
         self.engine.store().close().await;
+    }
+}
+
+/// What a write returns: the command's result, or why raft could not take it.
+pub type Reply = Result<Decided, ReplicaError>;
+
+fn not_leader(
+    me: ReplicaId,
+    peers: &Peers,
+    forward: Option<&openraft::error::ForwardToLeader<ReplicaId, ReplicaNode>>,
+    err: String,
+) -> ReplicaError {
+    match forward {
+        Some(f) => match (&f.leader_id, &f.leader_node) {
+            (Some(id), Some(node)) if *id != me => {
+                ReplicaError::NotLeader { leader: Some(peers.addr_of(*id, &node.addr)) }
+            }
+            _ => {
+                ReplicaError::Unavailable("no leader is known yet (an election may be under way); retry shortly".into())
+            }
+        },
+        None => ReplicaError::Fatal(err),
+    }
+}
+
+/// A command waiting for a log entry.
+struct Pending {
+    envelope: Envelope,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// Most commands in one log entry.
+const MAX_BATCH: usize = 128;
+/// Log entries being written at once; while they are, arriving commands gather.
+const IN_FLIGHT: usize = 4;
+
+/// Gathers commands that arrive while earlier entries are being written into one entry each.
+async fn run_batcher(raft: Raft, mut queue: mpsc::Receiver<Pending>, me: ReplicaId, peers: Peers) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let (raft, peers) = (raft.clone(), peers.clone());
+        tokio::spawn(async move {
+            let (envelopes, replies): (Vec<Envelope>, Vec<oneshot::Sender<Reply>>) =
+                batch.into_iter().map(|p| (p.envelope, p.reply)).unzip();
+            let n = envelopes.len();
+            match raft.client_write(CityRequest::Commands(envelopes)).await {
+                Ok(r) => match r.data {
+                    CityResponse::Decided(results) if results.len() == n => {
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok(result));
+                        }
+                    }
+                    other => {
+                        for reply in replies {
+                            let _ = reply.send(Err(ReplicaError::Fatal(format!(
+                                "the log answered {n} commands with {other:?}"
+                            ))));
+                        }
+                    }
+                },
+                Err(e) => {
+                    let err = not_leader(me, &peers, e.forward_to_leader(), e.to_string());
+                    for reply in replies {
+                        let _ = reply.send(Err(err.clone()));
+                    }
+                }
+            }
+            drop(slot);
+        });
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use xuncha_domain::{NodeId, decide};
-use xuncha_store::{Engine, meta_get, meta_set, write_outcome};
+use xuncha_store::{Engine, commit_outcomes, meta_get};
 
 use super::types::{
     CityRequest, CityResponse, LogId, ReplicaId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -53,10 +53,6 @@ async fn json_meta<T: serde::de::DeserializeOwned>(
     }
 }
 
-async fn set_json_meta<T: Serialize>(conn: &mut SqliteConnection, key: &str, value: &T) -> Result<(), StorageError> {
-    meta_set(conn, key, &serde_json::to_string(value).map_err(storage_error)?).await.map_err(storage_error)
-}
-
 /// The replica ids ever seen in the cluster's membership, as applied here.
 pub async fn ids_seen(engine: &Engine) -> anyhow::Result<BTreeSet<ReplicaId>> {
     let mut conn = engine.store().pool().acquire().await?;
@@ -80,44 +76,60 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let city = NodeId::city();
         let mut state = self.engine.write_state().await;
-        let mut tx = self.engine.store().pool().begin().await.map_err(storage_error)?;
         let mut replies = Vec::new();
         let mut last_applied = None;
-        let mut last_seq = None;
+        let mut meta = Vec::new();
+        // Every command of every entry is decided against the state as the earlier ones left
+        // it; their records, the membership and `last_applied` are committed together at the end.
+        let mut outcomes = Vec::new();
+        let mut seen: Option<BTreeSet<ReplicaId>> = None;
         for entry in entries {
             last_applied = Some(entry.log_id);
             let reply = match entry.payload {
                 EntryPayload::Blank => CityResponse::Nothing,
-                EntryPayload::Normal(CityRequest::Command(envelope)) => match decide(&state, &city, &envelope) {
-                    Ok(outcome) => {
-                        last_seq = Some(write_outcome(&mut tx, &outcome).await.map_err(storage_error)?);
-                        for record in &outcome.records {
-                            state.put(record.clone());
+                EntryPayload::Normal(CityRequest::Commands(envelopes)) => {
+                    let mut decided = Vec::with_capacity(envelopes.len());
+                    for envelope in &envelopes {
+                        match decide(&state, &city, envelope) {
+                            Ok(outcome) => {
+                                for record in &outcome.records {
+                                    state.put(record.clone());
+                                }
+                                outcomes.push(outcome.clone());
+                                decided.push(Ok(outcome));
+                            }
+                            Err(refused) => decided.push(Err(refused)),
                         }
-                        CityResponse::Decided(Ok(outcome))
                     }
-                    Err(refused) => CityResponse::Decided(Err(refused)),
-                },
+                    CityResponse::Decided(decided)
+                }
                 EntryPayload::Membership(m) => {
-                    let mut seen: BTreeSet<ReplicaId> = json_meta(&mut tx, IDS_SEEN).await?.unwrap_or_default();
-                    seen.extend(m.nodes().map(|(id, _)| *id));
-                    set_json_meta(&mut tx, IDS_SEEN, &seen).await?;
-                    set_json_meta(&mut tx, MEMBERSHIP, &StoredMembership::new(Some(entry.log_id), m)).await?;
+                    let mut ids = match seen.take() {
+                        Some(ids) => ids,
+                        None => ids_seen(&self.engine).await.map_err(storage_error)?,
+                    };
+                    ids.extend(m.nodes().map(|(id, _)| *id));
+                    meta.push((IDS_SEEN, serde_json::to_string(&ids).map_err(storage_error)?));
+                    seen = Some(ids);
+                    let membership = StoredMembership::new(Some(entry.log_id), m);
+                    meta.push((MEMBERSHIP, serde_json::to_string(&membership).map_err(storage_error)?));
                     CityResponse::Nothing
                 }
             };
             replies.push(reply);
         }
         if let Some(applied) = &last_applied {
-            set_json_meta(&mut tx, LAST_APPLIED, applied).await?;
+            meta.push((LAST_APPLIED, serde_json::to_string(applied).map_err(storage_error)?));
         }
-        // A failed commit is fatal to the replica: openraft stops it, and a restart reloads the
-        // state from what is on disk (the in-memory state above is discarded with the process).
-        tx.commit().await.map_err(storage_error)?;
-        drop(state);
-        if let Some(seq) = last_seq {
+        // One round trip: `BEGIN; ...; COMMIT`. A failure is fatal to the replica: openraft
+        // stops it, and a restart reloads the state from what is on disk (the in-memory state
+        // above is discarded with the process).
+        let before = self.engine.outbox_seq();
+        let seq = commit_outcomes(self.engine.store().pool(), &outcomes, before, &meta).await.map_err(storage_error)?;
+        if seq != before {
             self.engine.publish_outbox(seq);
         }
+        drop(state);
         Ok(replies)
     }
 

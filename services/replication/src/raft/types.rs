@@ -24,15 +24,20 @@ impl std::fmt::Display for ReplicaNode {
 /// One entry of the city's log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CityRequest {
-    /// A staff command, decided when applied, identically on every replica.
-    Command(Envelope),
+    /// Staff commands that arrived together, decided in order when applied, identically on
+    /// every replica. Batching many writes into one entry is what lets throughput approach
+    /// what the disk allows (one fsync per batch, not per write).
+    Commands(Vec<Envelope>),
 }
+
+/// One command's result: its outcome, or the rule that refused it (nothing changed).
+pub type Decided = Result<Outcome, DomainError>;
 
 /// What applying an entry produced, returned to the client that wrote it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CityResponse {
-    /// A command's outcome, or the rule that refused it (nothing changed).
-    Decided(Result<Outcome, DomainError>),
+    /// One result per command of the entry, in order.
+    Decided(Vec<Decided>),
     /// Blank and membership entries.
     Nothing,
 }

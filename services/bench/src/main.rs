@@ -1,0 +1,155 @@
+//! `xuncha-bench raft`: the city raft cluster side by side with etcd 3.4 in one run, three
+//! members each on 127.0.0.1, 1 KiB values: writes/s and median/p99 latency with 1 and 64
+//! clients, and failover time (kill -9 the leader → first successful write), median of N rounds.
+//! Prints every figure for both systems and the ratio. See docs/benchmarks.md.
+
+mod etcd;
+mod load;
+mod procs;
+mod system;
+mod xuncha;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::load::{LoadResult, Writer, median};
+use crate::system::System;
+
+#[derive(Parser)]
+#[command(about = "xuncha benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// The city raft cluster against etcd.
+    Raft {
+        /// The xuncha binary (a release build).
+        #[arg(long, default_value = "target/release/xuncha")]
+        xuncha: PathBuf,
+        /// The etcd server binary.
+        #[arg(long, default_value = "/usr/bin/etcd")]
+        etcd: PathBuf,
+        /// Seconds measured per load run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Failover rounds per system.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Only xuncha (for profiling); no comparison is printed.
+        #[arg(long)]
+        xuncha_only: bool,
+    },
+}
+
+#[derive(Serialize)]
+struct Figures {
+    system: &'static str,
+    one_client: LoadResult,
+    many_clients: LoadResult,
+    failover_ms: Vec<f64>,
+    failover_median_ms: f64,
+}
+
+async fn measure<S: System>(s: &mut S, seconds: u64, rounds: usize) -> anyhow::Result<Figures> {
+    let warmup = Duration::from_secs(2);
+    let measure = Duration::from_secs(seconds);
+    let leader = s.leader().await?;
+    let one = load::run(vec![s.writer(leader).await?], warmup, measure).await;
+    eprintln!("{}: 1 client: {:.0} writes/s", s.name(), one.writes_per_sec);
+    let mut writers = Vec::new();
+    for _ in 0..64 {
+        writers.push(s.writer(leader).await?);
+    }
+    let many = load::run(writers, warmup, measure).await;
+    eprintln!("{}: 64 clients: {:.0} writes/s", s.name(), many.writes_per_sec);
+    let mut failover = Vec::new();
+    for r in 0..rounds {
+        s.healthy().await?;
+        let leader = s.leader().await?;
+        let mut others = Vec::new();
+        for m in (0..3).filter(|m| *m != leader) {
+            others.push(s.writer(m).await?);
+        }
+        let t0 = Instant::now();
+        s.kill(leader).await?;
+        let mut seq = 1u64 << 40 | (r as u64) << 20;
+        'retry: loop {
+            for w in others.iter_mut() {
+                seq += 1;
+                if tokio::time::timeout(Duration::from_millis(250), w.write(seq)).await.is_ok_and(|r| r.is_ok()) {
+                    break 'retry;
+                }
+            }
+            anyhow::ensure!(
+                t0.elapsed() < Duration::from_secs(60),
+                "{}: no write succeeded within 60 s of the kill",
+                s.name()
+            );
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("{}: failover round {}: {ms:.0} ms", s.name(), r + 1);
+        failover.push(ms);
+        s.restart(leader).await?;
+    }
+    Ok(Figures {
+        system: s.name(),
+        one_client: one,
+        failover_median_ms: median(failover.clone()),
+        failover_ms: failover,
+        many_clients: many,
+    })
+}
+
+fn report(x: &Figures, e: &Figures) {
+    let row = |what: &str, a: f64, b: f64, unit: &str| {
+        println!("{what:<34} {a:>12.1} {b:>12.1} {unit:<8} {:>7.2}", if b == 0.0 { 0.0 } else { a / b });
+    };
+    println!("{:<34} {:>12} {:>12} {:<8} {:>7}", "", x.system, e.system, "", "ratio");
+    row("writes/s, 1 client", x.one_client.writes_per_sec, e.one_client.writes_per_sec, "");
+    row("latency p50, 1 client", x.one_client.p50_ms, e.one_client.p50_ms, "ms");
+    row("latency p99, 1 client", x.one_client.p99_ms, e.one_client.p99_ms, "ms");
+    row("writes/s, 64 clients", x.many_clients.writes_per_sec, e.many_clients.writes_per_sec, "");
+    row("latency p50, 64 clients", x.many_clients.p50_ms, e.many_clients.p50_ms, "ms");
+    row("latency p99, 64 clients", x.many_clients.p99_ms, e.many_clients.p99_ms, "ms");
+    row(&format!("failover, median of {}", x.failover_ms.len()), x.failover_median_ms, e.failover_median_ms, "ms");
+    println!(
+        "(ratio = xuncha / etcd; errors during load: xuncha {}+{}, etcd {}+{})",
+        x.one_client.errors, x.many_clients.errors, e.one_client.errors, e.many_clients.errors
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Bench::Raft { xuncha, etcd, seconds, rounds, json, xuncha_only } => {
+            anyhow::ensure!(xuncha.exists(), "{} not found; build it with cargo build --release", xuncha.display());
+            anyhow::ensure!(etcd.exists(), "{} not found; install Debian's etcd-server", etcd.display());
+            let mut x = xuncha::Xuncha::start(xuncha).await?;
+            let fx = measure(&mut x, seconds, rounds).await;
+            x.stop().await;
+            let fx = fx?;
+            if xuncha_only {
+                println!("{}", serde_json::to_string_pretty(&fx)?);
+                return Ok(());
+            }
+            let mut e = etcd::Etcd::start(etcd).await?;
+            let fe = measure(&mut e, seconds, rounds).await;
+            e.stop().await;
+            let fe = fe?;
+            report(&fx, &fe);
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&[&fx, &fe])?)?;
+            }
+        }
+    }
+    Ok(())
+}
