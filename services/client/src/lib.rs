@@ -34,11 +34,22 @@ pub struct ClientOptions {
     /// The actor's role: office, group, unit, discipline_commission, organisation_department, operator.
     #[arg(long, global = true, env = "XUNCHA_ROLE", default_value = "office")]
     pub role: String,
+    /// CA certificate to trust (mTLS); default: the endpoints file's.
+    #[arg(long, global = true, env = "XUNCHA_CA", requires_all = ["cert", "key"])]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (an operator's).
+    #[arg(long, global = true, env = "XUNCHA_CERT")]
+    pub cert: Option<PathBuf>,
+    /// Its key.
+    #[arg(long, global = true, env = "XUNCHA_KEY")]
+    pub key: Option<PathBuf>,
 }
 
 /// What a command needs: a channel to the node, the output format, the acting person.
 pub struct Ctx {
     pub channel: Channel,
+    /// mTLS for further connections (to the leader).
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
     pub format: Format,
     pub actor: pb::Actor,
 }
@@ -58,12 +69,25 @@ pub fn label<E: FromPb + Labelled + PartialEq>(value: i32) -> &'static str {
 pub async fn run(opts: ClientOptions, command: ClientCommand) -> anyhow::Result<()> {
     let role = xuncha_domain::Role::parse_label(&opts.role)
         .ok_or_else(|| anyhow::anyhow!("--role: '{}' is not one of {}", opts.role, xuncha_domain::Role::choices()))?;
-    let mut addr = connect::resolve(&opts.node, &opts.endpoints)?;
+    let flags = match (&opts.ca, &opts.cert, &opts.key) {
+        (Some(ca), Some(cert), Some(key)) => {
+            Some(connect::TlsPaths { ca: ca.clone(), cert: cert.clone(), key: key.clone() })
+        }
+        _ => None,
+    };
+    let target = connect::resolve(&opts.node, &opts.endpoints, flags)?;
+    let tls = target.tls.as_ref().map(|t| t.config()).transpose()?;
+    let mut addr = target.addr;
     let actor = pb::Actor { name: opts.actor.clone(), role: xuncha_api::conv::ToPb::to_pb(&role) };
     // A city replica that cannot serve names the leader; the command is retried there once.
     let mut retried = false;
     loop {
-        let ctx = Ctx { channel: connect::channel(&addr).await?, format: opts.output, actor: actor.clone() };
+        let ctx = Ctx {
+            channel: connect::channel(&addr, tls.as_ref()).await?,
+            tls: tls.clone(),
+            format: opts.output,
+            actor: actor.clone(),
+        };
         let Err(e) = commands::run(&ctx, command.clone()).await else { return Ok(()) };
         let Some(status) = e.downcast_ref::<tonic::Status>() else { return Err(e) };
         let leader =

@@ -49,7 +49,8 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     if config.advertise.is_none() {
         config.advertise = Some(listener.local_addr()?.to_string());
     }
-    let peers = Peers::new(None, config.peer_overrides.clone());
+    let client_tls = config.tls.as_ref().map(|t| t.client()).transpose()?;
+    let peers = Peers::new(client_tls, config.peer_overrides.clone());
     let replica = CityReplica::open(ReplicaOptions {
         id: config.replica_id,
         data_dir: config.data_dir.clone(),
@@ -60,7 +61,7 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     .with_context(|| format!("opening replica {} in {}", config.replica_id, config.data_dir.display()))?;
     let api = Api::new(Arc::new(CityBackend::new(replica.clone())));
     let (routes, _health) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
-    let serving = serve(listener, routes)?;
+    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?)?;
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
     Ok(CityHandle { config, replica, api, serving })
 }

@@ -62,6 +62,51 @@ impl LogConfig {
     }
 }
 
+/// mTLS files. Every node-to-node link uses them; a node's identity is its certificate's URI SAN
+/// (`xuncha://city/<replica>`, `xuncha://county/<code>`, `xuncha://operator/<name>`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The CA that signed every node and operator certificate (PEM).
+    pub ca: PathBuf,
+    /// This node's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    fn read(&self) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), ConfigError> {
+        let read =
+            |setting: &str, p: &Path| std::fs::read(p).map_err(|e| invalid(setting, format!("{}: {e}", p.display())));
+        Ok((read("tls.ca", &self.ca)?, read("tls.cert", &self.cert)?, read("tls.key", &self.key)?))
+    }
+
+    /// Server side: present the certificate, require client certificates from the CA.
+    pub fn server(&self) -> Result<tonic::transport::ServerTlsConfig, ConfigError> {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let (ca, cert, key) = self.read()?;
+        Ok(ServerTlsConfig::new()
+            .identity(Identity::from_pem(cert, key))
+            .client_ca_root(Certificate::from_pem(ca))
+            .timeout(std::time::Duration::from_secs(10)))
+    }
+
+    /// Client side: trust only the CA, present the certificate.
+    pub fn client(&self) -> Result<tonic::transport::ClientTlsConfig, ConfigError> {
+        use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+        let (ca, cert, key) = self.read()?;
+        Ok(ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .identity(Identity::from_pem(cert, key))
+            .timeout(std::time::Duration::from_secs(10)))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.read().map(|_| ())
+    }
+}
+
 /// A county node.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -77,9 +122,22 @@ pub struct CountyConfig {
     /// Address the gRPC API listens on.
     #[serde(default = "default_county_listen")]
     pub listen: SocketAddr,
+    /// Every city replica's address (host:port); empty: the county works alone, no sync.
+    #[serde(default)]
+    pub city: Vec<String>,
+    /// How long an idle sync session waits for the city's changes before reporting in (ms).
+    #[serde(default = "default_sync_wait")]
+    pub sync_wait_ms: u64,
+    /// mTLS; required to sync with the city.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+}
+
+fn default_sync_wait() -> u64 {
+    5_000
 }
 
 fn default_data_dir() -> PathBuf {
@@ -93,7 +151,16 @@ fn default_county_listen() -> SocketAddr {
 impl CountyConfig {
     /// A configuration with defaults for county `code`.
     pub fn new(code: &str, data_dir: &Path, listen: SocketAddr) -> Self {
-        Self { county: code.into(), name: String::new(), data_dir: data_dir.into(), listen, log: LogConfig::default() }
+        Self {
+            county: code.into(),
+            name: String::new(),
+            data_dir: data_dir.into(),
+            listen,
+            city: Vec::new(),
+            sync_wait_ms: default_sync_wait(),
+            tls: None,
+            log: LogConfig::default(),
+        }
     }
 
     /// Reads `path`, applies `XUNCHA_*` variables, validates.
@@ -104,7 +171,8 @@ impl CountyConfig {
         Ok(config)
     }
 
-    /// `XUNCHA_DATA_DIR`, `XUNCHA_LISTEN`, `XUNCHA_LOG_FORMAT`, `XUNCHA_LOG_LEVEL`.
+    /// `XUNCHA_DATA_DIR`, `XUNCHA_LISTEN`, `XUNCHA_CITY` (comma-separated), `XUNCHA_LOG_FORMAT`,
+    /// `XUNCHA_LOG_LEVEL`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(v) = var("XUNCHA_DATA_DIR") {
             self.data_dir = v.into();
@@ -112,12 +180,21 @@ impl CountyConfig {
         if let Some(v) = var("XUNCHA_LISTEN") {
             self.listen = v.parse().map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
         }
+        if let Some(v) = var("XUNCHA_CITY") {
+            self.city = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
         apply_log_env(&mut self.log, &var);
         Ok(())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_county_code("county", &self.county).map_err(|e| invalid("county", e.reason))?;
+        if !self.city.is_empty() && self.tls.is_none() {
+            return Err(invalid("tls", "syncing with the city needs mTLS: the county's identity is its certificate"));
+        }
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
         self.log.validate()
     }
 
@@ -149,6 +226,9 @@ pub struct CityConfig {
     /// proxies): replica id → host:port.
     #[serde(default)]
     pub peer_overrides: HashMap<u64, String>,
+    /// mTLS for clients, counties and the other replicas.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
@@ -167,6 +247,7 @@ impl CityConfig {
             advertise: None,
             raft: RaftSettings::default(),
             peer_overrides: HashMap::new(),
+            tls: None,
             log: LogConfig::default(),
         }
     }
@@ -199,6 +280,9 @@ impl CityConfig {
             return Err(invalid("replica_id", "replica ids start at 1"));
         }
         self.raft.to_openraft().map_err(|e| invalid("raft", e.to_string()))?;
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
         self.log.validate()
     }
 }

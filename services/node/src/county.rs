@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use xuncha_api::{Api, LocalBackend};
 use xuncha_domain::NodeId;
+use xuncha_replication::sync::{SyncHandle, SyncOptions};
 use xuncha_store::{Durability, Engine};
 
 use crate::config::CountyConfig;
@@ -16,6 +17,8 @@ pub struct CountyHandle {
     pub config: CountyConfig,
     pub engine: Arc<Engine>,
     pub api: Api,
+    /// The sync with the city, when configured.
+    pub sync: Option<SyncHandle>,
     serving: Serving,
 }
 
@@ -25,15 +28,21 @@ impl CountyHandle {
         self.serving.addr
     }
 
-    /// Stops serving and closes the database.
+    /// Stops syncing and serving and closes the database.
     pub async fn stop(self) {
+        if let Some(sync) = self.sync {
+            sync.stop().await;
+        }
         self.serving.stop().await;
         self.engine.store().close().await;
     }
 
     /// Drops everything at once, as a crash would (the database files stay as they are).
-    pub fn kill(self) {
+    pub async fn kill(self) {
         self.serving.abort();
+        if let Some(sync) = self.sync {
+            sync.stop().await;
+        }
     }
 }
 
@@ -47,7 +56,29 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let api = Api::new(Arc::new(LocalBackend::new(engine.clone())));
     let (routes, _health) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-    let serving = serve(listener, routes)?;
-    tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), "county node serving");
-    Ok(CountyHandle { node, config, engine, api, serving })
+    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?)?;
+    let sync = match &config.tls {
+        Some(tls) if !config.city.is_empty() => {
+            let mut opts = SyncOptions::new(config.city.clone(), tls.client()?);
+            opts.idle_wait = std::time::Duration::from_millis(config.sync_wait_ms);
+            Some(xuncha_replication::sync::start(engine.clone(), opts))
+        }
+        _ => None,
+    };
+    tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), syncing = sync.is_some(), "county node serving");
+    Ok(CountyHandle { node, config, engine, api, sync, serving })
+}
+
+/// Rebuilds a county whose disk was lost from the city's copy of its records, into the
+/// (empty) data folder of `config`. Returns (changes restored, sequence it continues after).
+pub async fn restore_county(config: &CountyConfig) -> anyhow::Result<(u64, u64)> {
+    config.validate()?;
+    let tls = config.tls.as_ref().context("restoring needs the county's certificate (tls)")?;
+    anyhow::ensure!(!config.city.is_empty(), "restoring needs the city's addresses (city)");
+    let node = NodeId::county(&config.county)?;
+    let engine = Engine::open(&config.database(), &node, Durability::Full).await?;
+    let restored =
+        xuncha_replication::sync::restore(&engine, &SyncOptions::new(config.city.clone(), tls.client()?)).await;
+    engine.store().close().await;
+    restored
 }

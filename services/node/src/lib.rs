@@ -1,6 +1,7 @@
 //! Running xuncha nodes: configuration, telemetry, serving, the local federation (`up`) and
 //! demo data. Binaries and tests start nodes through here and get handles to drive them.
 
+pub mod certs;
 pub mod city;
 pub mod config;
 pub mod county;
@@ -10,8 +11,8 @@ pub mod telemetry;
 pub mod up;
 
 pub use city::{CityHandle, start_city};
-pub use config::{CityConfig, ConfigError, CountyConfig, LogConfig};
-pub use county::{CountyHandle, start_county};
+pub use config::{CityConfig, ConfigError, CountyConfig, LogConfig, TlsFiles};
+pub use county::{CountyHandle, restore_county, start_county};
 
 /// Runs a city replica until Ctrl-C.
 pub async fn run_city(config: CityConfig) -> anyhow::Result<()> {

@@ -7,8 +7,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::Routes;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
 
 /// A running gRPC server.
 pub struct Serving {
@@ -41,23 +41,28 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `routes` on `listener`.
-pub fn serve(listener: TcpListener, routes: Routes) -> std::io::Result<Serving> {
+/// Serves `routes` on `listener`, with mTLS when `tls` is given.
+pub fn serve(listener: TcpListener, routes: Routes, tls: Option<ServerTlsConfig>) -> anyhow::Result<Serving> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let task = tokio::spawn(run(listener, routes, shutdown));
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let task = tokio::spawn(run(builder, listener, routes, shutdown));
     Ok(Serving { addr, stop: Some(stop), task })
 }
 
 async fn run(
+    mut builder: Server,
     listener: TcpListener,
     routes: Routes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    Server::builder()
+    builder
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await

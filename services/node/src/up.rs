@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use xuncha_replication::raft::ReplicaNode;
 
+use crate::certs::{self, Identity};
 use crate::city::{CityHandle, start_city};
 use crate::config::{CityConfig, CountyConfig};
 use crate::county::{CountyHandle, start_county};
@@ -41,6 +42,11 @@ pub struct Endpoint {
     pub role: String,
     /// `host:port` of its gRPC API.
     pub grpc: String,
+    /// The CA certificate to trust (PEM).
+    pub ca: PathBuf,
+    /// An operator client certificate `up` made, and its key: any gRPC tool can connect with them.
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// What to run.
@@ -50,6 +56,12 @@ pub struct UpOptions {
     /// City replicas get ports base+1..3, counties base+101, base+102, ...; 0 picks free ports.
     pub base_port: u16,
     pub counties: usize,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        Self { data: PathBuf::from("data"), base_port: 7000, counties: 2 }
+    }
 }
 
 /// A running federation.
@@ -74,10 +86,11 @@ impl Federation {
 pub const CITY_REPLICAS: u64 = 3;
 
 /// Starts three city replicas, initialises the cluster on a fresh start, and waits for a leader.
-async fn start_city_cluster(opts: &UpOptions) -> anyhow::Result<Vec<CityHandle>> {
+async fn start_city_cluster(opts: &UpOptions, certs: &Path) -> anyhow::Result<Vec<CityHandle>> {
     let mut city = Vec::new();
     for id in 1..=CITY_REPLICAS {
-        let config = CityConfig::new(id, &opts.data.join(format!("city-{id}")), port(opts.base_port, id as u16));
+        let mut config = CityConfig::new(id, &opts.data.join(format!("city-{id}")), port(opts.base_port, id as u16));
+        config.tls = Some(certs::files(certs, &Identity::Replica(id)));
         city.push(start_city(config).await?);
     }
     let members: BTreeMap<u64, ReplicaNode> =
@@ -104,29 +117,37 @@ fn port(base: u16, offset: u16) -> SocketAddr {
 /// `endpoints.json`.
 pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
     std::fs::create_dir_all(&opts.data).with_context(|| format!("creating {}", opts.data.display()))?;
-    let city = start_city_cluster(opts).await?;
-    let mut endpoints: Vec<Endpoint> = city
-        .iter()
-        .map(|c| Endpoint {
-            name: format!("city-{}", c.config.replica_id),
-            role: "city".into(),
-            grpc: c.addr().to_string(),
-        })
-        .collect();
     let running: Vec<(&str, &str)> = DEMO_COUNTIES.iter().take(opts.counties).copied().collect();
+    // Development certificates for every node and one operator (kept across restarts).
+    let certs_dir = certs::dir_in(&opts.data);
+    let mut identities: Vec<Identity> = (1..=CITY_REPLICAS).map(Identity::Replica).collect();
+    identities.extend(running.iter().map(|(code, _)| Identity::County(code.to_string())));
+    identities.push(Identity::Operator("up".into()));
+    certs::make(&certs_dir, &identities, &[]).context("making development certificates")?;
+    let operator = certs::files(&certs_dir, &Identity::Operator("up".into()));
+    let endpoint = |name: String, role: &str, grpc: String| Endpoint {
+        name,
+        role: role.into(),
+        grpc,
+        ca: operator.ca.clone(),
+        cert: operator.cert.clone(),
+        key: operator.key.clone(),
+    };
+    let city = start_city_cluster(opts, &certs_dir).await?;
+    let city_addrs: Vec<String> = city.iter().map(|c| c.addr().to_string()).collect();
+    let mut endpoints: Vec<Endpoint> =
+        city.iter().map(|c| endpoint(format!("city-{}", c.config.replica_id), "city", c.addr().to_string())).collect();
     demo::seed_city(&city[0].api, &running, 7).await.context("demo data for the city")?;
     let mut counties = Vec::new();
-    for (i, (code, name)) in DEMO_COUNTIES.iter().take(opts.counties).enumerate() {
-        let mut config =
-            CountyConfig::new(code, &opts.data.join(format!("county-{code}")), port(opts.base_port, 101 + i as u16));
+    for (i, (code, name)) in running.iter().enumerate() {
+        let dir = opts.data.join(format!("county-{code}"));
+        let mut config = CountyConfig::new(code, &dir, port(opts.base_port, 101 + i as u16));
         config.name = name.to_string();
+        config.city = city_addrs.clone();
+        config.tls = Some(certs::files(&certs_dir, &Identity::County(code.to_string())));
         let node = start_county(config).await?;
         demo::seed_county(&node.api, name, 1000 + i as u64).await.with_context(|| format!("demo data for {name}"))?;
-        endpoints.push(Endpoint {
-            name: format!("county-{code}"),
-            role: "county".into(),
-            grpc: node.addr().to_string(),
-        });
+        endpoints.push(endpoint(format!("county-{code}"), "county", node.addr().to_string()));
         counties.push(node);
     }
     write_endpoints(&opts.data, &endpoints)?;

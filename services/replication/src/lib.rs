@@ -1,4 +1,5 @@
-//! Replication of xuncha: the city office's raft cluster ([`raft`]) — and, in time, the sync
-//! between the city and its counties.
+//! Replication of xuncha: the city office's raft cluster ([`raft`]) and the county-initiated
+//! sync between the city and its counties ([`sync`]).
 
 pub mod raft;
+pub mod sync;

@@ -9,7 +9,7 @@ use tokio::sync::{RwLock, RwLockWriteGuard, watch};
 use xuncha_domain::{DomainError, Envelope, NodeId, Outcome, State, decide};
 
 use crate::error::{StoreError, StoreResult};
-use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq};
+use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq, restore_own};
 use crate::{Durability, Store, commit_outcomes, load_state};
 
 /// Why a command was not carried out.
@@ -64,15 +64,33 @@ impl Engine {
     }
 
     /// Applies changes received from `origin` (see [`apply_remote`]).
-    pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change]) -> StoreResult<RemoteApplied> {
+    pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change], reached: u64) -> StoreResult<RemoteApplied> {
         let mut state = self.state.write().await;
         let mut tx = self.store.pool().begin().await?;
-        let applied = apply_remote(&mut tx, self.node(), origin, changes, Utc::now()).await?;
+        let applied = apply_remote(&mut tx, self.node(), origin, changes, reached, Utc::now()).await?;
         tx.commit().await?;
         for record in &applied.records {
-            state.put(record.clone());
+            state.put_if_newer(record.clone());
         }
         Ok(applied)
+    }
+
+    /// Rebuilds this node's own records and ledger from a copy (the city's), into a database
+    /// that holds none of its own yet, and continues the outbox after `pushed`.
+    pub async fn restore_own(&self, changes: &[Change], pushed: u64) -> StoreResult<u64> {
+        let me = self.node().clone();
+        let own = self.read(|s| s.records().filter(|r| r.owner() == &me).count()).await;
+        if own > 0 {
+            return Err(StoreError::Domain(DomainError::precondition(
+                "node",
+                format!("{me} already holds {own} records of its own; restore only into an empty data folder"),
+            )));
+        }
+        let mut tx = self.store.pool().begin().await?;
+        let restored = restore_own(&mut tx, &me, changes, pushed).await?;
+        tx.commit().await?;
+        self.reload().await?;
+        Ok(restored)
     }
 
     /// Reads the state.

@@ -22,7 +22,7 @@ pub use ledger::{LedgerFilter, ledger_page};
 pub use records::{commit_outcomes, load_state, write_outcomes};
 pub use sync::{
     Change, LEDGER_EVENT_KIND, PeerStatus, RemoteApplied, applied_seq, apply_remote, audiences_for, changes_for,
-    last_outbox_seq, peer_statuses, record_contact,
+    last_outbox_seq, note_peer, owned_changes, peer_statuses, pending_for, restore_own,
 };
 
 /// How hard a commit waits for the disk.

@@ -107,6 +107,7 @@ pub async fn apply_remote(
     me: &NodeId,
     origin: &NodeId,
     changes: &[Change],
+    reached: u64,
     now: DateTime<Utc>,
 ) -> StoreResult<RemoteApplied> {
     let cursor = applied_seq(conn, origin).await?;
@@ -139,6 +140,8 @@ pub async fn apply_remote(
             parsed.push(Ok(r));
         }
     }
+    // The sender's cursor may pass its last change (rows for others in between).
+    let last = last.max(reached);
     let mut out = RemoteApplied { duplicates, applied_seq: last, ..Default::default() };
     let (records, events): (Vec<_>, Vec<_>) = parsed.into_iter().partition(|p| p.is_ok());
     let records: Vec<Record> = records.into_iter().filter_map(Result::ok).collect();
@@ -191,49 +194,147 @@ pub async fn applied_seq(conn: &mut SqliteConnection, origin: &NodeId) -> StoreR
     Ok(v.unwrap_or(0) as u64)
 }
 
-/// Records that `peer` was in touch, with how many of its changes it still has to send.
-pub async fn record_contact(
+/// Records what `peer` reported when it was last in touch: the highest of this node's changes
+/// it has applied, and how many of its own changes it still has to send.
+pub async fn note_peer(
     conn: &mut SqliteConnection,
     peer: &NodeId,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+    pulled: u64,
     backlog: u64,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO peers (node, last_contact, backlog) VALUES (?, ?, ?) \
-         ON CONFLICT (node) DO UPDATE SET last_contact = excluded.last_contact, backlog = excluded.backlog",
+        "INSERT INTO peers (node, last_contact, pulled_seq, backlog) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (node) DO UPDATE SET last_contact = excluded.last_contact, \
+         pulled_seq = max(peers.pulled_seq, excluded.pulled_seq), backlog = excluded.backlog",
     )
     .bind(peer.as_str())
-    .bind(now.to_rfc3339())
+    .bind(at.to_rfc3339())
+    .bind(pulled as i64)
     .bind(backlog as i64)
     .execute(conn)
     .await?;
     Ok(())
 }
 
+/// How many of this node's changes for `peer` lie after `after` (its lag).
+pub async fn pending_for(conn: &mut SqliteConnection, peer: &NodeId, after: u64) -> StoreResult<u64> {
+    let [a, b] = audiences_for(peer);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE seq > ? AND audience IN (?, ?)")
+        .bind(after as i64)
+        .bind(a)
+        .bind(b)
+        .fetch_one(conn)
+        .await?;
+    Ok(n as u64)
+}
+
 /// What this node knows of a peer's link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerStatus {
     pub node: NodeId,
+    /// Highest sequence of the peer's changes applied here.
     pub applied_seq: u64,
     pub last_contact: Option<DateTime<Utc>>,
+    /// The peer's changes not yet sent here, as it last reported.
     pub backlog: u64,
+    /// Highest sequence of this node's changes the peer applied, as it last reported.
+    pub pulled_seq: u64,
+    /// This node's changes for the peer after `pulled_seq`.
+    pub lag: u64,
 }
 
 pub async fn peer_statuses(conn: &mut SqliteConnection) -> StoreResult<Vec<PeerStatus>> {
-    let rows: Vec<(String, i64, Option<String>, i64)> =
-        sqlx::query_as("SELECT node, applied_seq, last_contact, backlog FROM peers ORDER BY node")
-            .fetch_all(conn)
+    let rows: Vec<(String, i64, Option<String>, i64, i64)> =
+        sqlx::query_as("SELECT node, applied_seq, last_contact, backlog, pulled_seq FROM peers ORDER BY node")
+            .fetch_all(&mut *conn)
             .await?;
-    rows.into_iter()
-        .map(|(node, seq, contact, backlog)| {
-            Ok(PeerStatus {
-                node: NodeId::parse("node", &node)?,
-                applied_seq: seq as u64,
-                last_contact: contact
-                    .map(|c| DateTime::parse_from_rfc3339(&c).map(|d| d.with_timezone(&Utc)).map_err(corrupt))
-                    .transpose()?,
-                backlog: backlog as u64,
-            })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for (node, seq, contact, backlog, pulled) in rows {
+        let node = NodeId::parse("node", &node)?;
+        let lag = pending_for(conn, &node, pulled as u64).await?;
+        out.push(PeerStatus {
+            node,
+            applied_seq: seq as u64,
+            last_contact: contact
+                .map(|c| DateTime::parse_from_rfc3339(&c).map(|d| d.with_timezone(&Utc)).map_err(corrupt))
+                .transpose()?,
+            backlog: backlog as u64,
+            pulled_seq: pulled as u64,
+            lag,
+        });
+    }
+    Ok(out)
+}
+
+/// A page of what this node holds of `owner`: its records, then the ledger events made there,
+/// in a stable order after `after` (a (kind, id) cursor; "~" + id for events).
+pub async fn owned_changes(
+    conn: &mut SqliteConnection,
+    owner: &NodeId,
+    after: &str,
+    limit: u32,
+) -> StoreResult<Vec<(String, Change)>> {
+    let mut out = Vec::new();
+    if !after.starts_with('~') {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT kind, id, version, body FROM records WHERE owner = ? AND (kind || '/' || id) > ? ORDER BY kind || '/' || id LIMIT ?",
+        )
+        .bind(owner.as_str())
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (kind, id, version, body) in rows {
+            let cursor = format!("{kind}/{id}");
+            out.push((cursor, Change { seq: 0, kind, id, version: version as u64, body }));
+        }
+        if out.len() as u32 == limit {
+            return Ok(out);
+        }
+    }
+    let after_event = after.strip_prefix('~').unwrap_or("");
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, body FROM ledger WHERE node = ? AND id > ? ORDER BY id LIMIT ?")
+            .bind(owner.as_str())
+            .bind(after_event)
+            .bind((limit as usize - out.len()) as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (id, body) in rows {
+        out.push((format!("~{id}"), Change { seq: 0, kind: LEDGER_EVENT_KIND.into(), id, version: 1, body }));
+    }
+    Ok(out)
+}
+
+/// Writes a county's own records and events recovered from the city into an empty database,
+/// and continues its outbox numbering after `pushed` (what the city already has). Nothing is
+/// put in the outbox: the city holds all of it.
+pub async fn restore_own(
+    conn: &mut SqliteConnection,
+    me: &NodeId,
+    changes: &[Change],
+    pushed: u64,
+) -> StoreResult<u64> {
+    let mut records = Vec::new();
+    let mut events = Vec::new();
+    for c in changes {
+        if c.kind == LEDGER_EVENT_KIND {
+            let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
+            if &e.node != me {
+                return Err(corrupt(format!("event {} was made on {}, not {me}", e.id, e.node)));
+            }
+            events.push(e);
+        } else {
+            let r: Record = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("{} {}: {e}", c.kind, c.id)))?;
+            if r.owner() != me {
+                return Err(corrupt(format!("{} {} is owned by {}, not {me}", c.kind, c.id, r.owner())));
+            }
+            records.push(r);
+        }
+    }
+    put_records(conn, &records.iter().collect::<Vec<_>>()).await?;
+    put_events(conn, &events.iter().collect::<Vec<_>>()).await?;
+    crate::meta_set(conn, crate::records::OUTBOX_SEQ, &pushed.to_string()).await?;
+    Ok((records.len() + events.len()) as u64)
 }

@@ -21,8 +21,17 @@ struct Cli {
 enum Command {
     /// Runs a city replica (one of the city office's raft cluster).
     City(NodeArgs),
-    /// Runs a county node.
-    County(NodeArgs),
+    /// Runs a county node, or rebuilds one from the city's copy (`county restore`).
+    #[command(args_conflicts_with_subcommands = true)]
+    County {
+        #[command(subcommand)]
+        action: Option<CountyAction>,
+        #[command(flatten)]
+        args: Option<NodeArgs>,
+    },
+    /// Makes a development CA and certificates for nodes and operators (keeps existing ones; uses
+    /// ca.pem + ca-key.pem already in the folder, e.g. the operators' own CA).
+    Certs(CertsArgs),
     /// Runs a local federation with demo data until Ctrl-C; writes DIR/endpoints.json.
     Up(UpArgs),
     #[command(flatten)]
@@ -42,6 +51,32 @@ struct NodeArgs {
     data_dir: Option<PathBuf>,
 }
 
+#[derive(Subcommand, Debug)]
+enum CountyAction {
+    /// Rebuilds a county that lost its disk from the city's copy of its records, into its
+    /// (empty) data folder; then start it as usual and it pulls what the city addressed to it.
+    Restore(NodeArgs),
+}
+
+#[derive(Args, Debug)]
+struct CertsArgs {
+    /// Folder for the files.
+    #[arg(long, default_value = "certs")]
+    out: PathBuf,
+    /// City replica ids (repeatable).
+    #[arg(long = "replica")]
+    replicas: Vec<u64>,
+    /// County codes (repeatable).
+    #[arg(long = "county")]
+    counties: Vec<String>,
+    /// Operator names (repeatable).
+    #[arg(long = "operator")]
+    operators: Vec<String>,
+    /// Extra host names or addresses the certificates are valid for (repeatable).
+    #[arg(long = "host")]
+    hosts: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 struct UpArgs {
     /// Folder for every node's SQLite files and endpoints.json.
@@ -51,7 +86,7 @@ struct UpArgs {
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
     /// How many demo counties (1-11).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=11))]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=11))]
     counties: u16,
 }
 
@@ -73,6 +108,19 @@ fn main() -> ExitCode {
     }
 }
 
+impl NodeArgs {
+    fn county_config(&self) -> anyhow::Result<CountyConfig> {
+        let mut config = CountyConfig::load(&self.config)?;
+        if let Some(l) = self.listen {
+            config.listen = l;
+        }
+        if let Some(d) = &self.data_dir {
+            config.data_dir = d.clone();
+        }
+        Ok(config)
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::City(a) => {
@@ -85,15 +133,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             xuncha_node::run_city(config).await
         }
-        Command::County(a) => {
-            let mut config = CountyConfig::load(&a.config)?;
-            if let Some(l) = a.listen {
-                config.listen = l;
+        Command::County { action: Some(CountyAction::Restore(a)), .. } => {
+            let config = a.county_config()?;
+            let (restored, pushed) = xuncha_node::restore_county(&config).await?;
+            println!(
+                "restored {restored} records and ledger events of county/{}; its changes continue after {pushed}",
+                config.county
+            );
+            Ok(())
+        }
+        Command::County { args, .. } => {
+            let a = args.ok_or_else(|| anyhow::anyhow!("--config is required"))?;
+            xuncha_node::run_county(a.county_config()?).await
+        }
+        Command::Certs(a) => {
+            use xuncha_node::certs::{Identity, make};
+            let mut ids: Vec<Identity> = a.replicas.into_iter().map(Identity::Replica).collect();
+            ids.extend(a.counties.into_iter().map(Identity::County));
+            ids.extend(a.operators.into_iter().map(Identity::Operator));
+            anyhow::ensure!(!ids.is_empty(), "name at least one --replica, --county or --operator");
+            for f in make(&a.out, &ids, &a.hosts)? {
+                println!("{}  {}", f.cert.display(), f.key.display());
             }
-            if let Some(d) = a.data_dir {
-                config.data_dir = d;
-            }
-            xuncha_node::run_county(config).await
+            println!("CA: {}", a.out.join("ca.pem").display());
+            Ok(())
         }
         Command::Up(a) => {
             xuncha_node::up::up(UpOptions { data: a.data, base_port: a.base_port, counties: a.counties as usize }).await

@@ -61,6 +61,7 @@ impl ToPb for NodeOversight {
                 .collect(),
             last_contact: None,
             backlog: 0,
+            lag: 0,
         }
     }
 }

@@ -11,6 +11,7 @@ mod raft;
 mod rectification;
 mod rounds;
 mod supervision;
+mod sync;
 mod talent;
 mod units;
 
@@ -32,6 +33,7 @@ pub use raft::RaftApi;
 pub use rectification::RectificationApi;
 pub use rounds::RoundApi;
 pub use supervision::SupervisionApi;
+pub use sync::SyncApi;
 pub use talent::TalentApi;
 pub use units::UnitApi;
 

@@ -26,6 +26,8 @@ impl NodeService for NodeApi {
                 applied_seq: p.applied_seq,
                 last_contact: p.last_contact.map(timestamp),
                 backlog: p.backlog,
+                pulled_seq: p.pulled_seq,
+                lag: p.lag,
             })
             .collect();
         ok(pb::NodeStatus {

@@ -48,6 +48,7 @@ impl OversightService for OversightApi {
             if let Some(p) = peers.iter().find(|p| p.node.as_str() == n.node) {
                 n.last_contact = p.last_contact.map(timestamp);
                 n.backlog = p.backlog;
+                n.lag = p.lag;
             }
         }
         ok(pb::GetOversightResponse { nodes })

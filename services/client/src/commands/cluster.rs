@@ -76,7 +76,7 @@ pub async fn cluster(ctx: &Ctx, c: ClusterCmd) -> anyhow::Result<()> {
             let s = client.get_cluster_status(pb::GetClusterStatusRequest {}).await?.into_inner();
             // Match indexes are known on the leader: ask it when this replica is not.
             if s.state != "leader" && !s.leader_addr.is_empty() {
-                match crate::connect::channel(&s.leader_addr).await {
+                match crate::connect::channel(&s.leader_addr, ctx.tls.as_ref()).await {
                     Ok(ch) => ClusterServiceClient::new(ch)
                         .get_cluster_status(pb::GetClusterStatusRequest {})
                         .await?

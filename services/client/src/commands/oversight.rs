@@ -97,9 +97,16 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
             out.push_str(&format!("  副本 {}", s.replica_id));
         }
         if !s.peers.is_empty() {
-            let mut t = table(&["对端", "已接收序号", "最近联系", "待同步"]);
+            let mut t = table(&["对端", "已收对端序号", "对端待发", "对端已收本端序号", "本端待送达", "最近联系"]);
             for p in &s.peers {
-                t.add_row(vec![p.node.clone(), p.applied_seq.to_string(), ts(&p.last_contact), p.backlog.to_string()]);
+                t.add_row(vec![
+                    p.node.clone(),
+                    p.applied_seq.to_string(),
+                    p.backlog.to_string(),
+                    p.pulled_seq.to_string(),
+                    p.lag.to_string(),
+                    ts(&p.last_contact),
+                ]);
             }
             out.push_str(&format!("\n{t}"));
         }
@@ -151,6 +158,7 @@ pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
                 stages.join(" "),
                 ts(&n.last_contact),
                 n.backlog.to_string(),
+                n.lag.to_string(),
             ]);
         }
         t.to_string()

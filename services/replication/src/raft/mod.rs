@@ -9,4 +9,6 @@ pub mod types;
 
 pub use network::{Peers, decode, encode};
 pub use replica::{CityReplica, ClusterView, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView, Reply};
-pub use types::{CityRequest, CityResponse, Decided, Raft, ReplicaId, ReplicaNode, TypeConfig};
+pub use types::{
+    CityRequest, CityResponse, Decided, PushedChanges, Raft, ReplicaId, ReplicaNode, SyncApplied, TypeConfig,
+};

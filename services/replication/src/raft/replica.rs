@@ -15,7 +15,7 @@ use xuncha_store::{Durability, Engine};
 use super::log_store::LogStore;
 use super::network::{Peers, decode, encode};
 use super::state_machine::{StateMachine, ids_seen};
-use super::types::{CityRequest, CityResponse, Decided, Raft, ReplicaId, ReplicaNode};
+use super::types::{CityRequest, CityResponse, Decided, PushedChanges, Raft, ReplicaId, ReplicaNode, SyncApplied};
 
 /// Raft timing and compaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +178,36 @@ impl CityReplica {
         err: String,
     ) -> ReplicaError {
         not_leader(self.id, &self.peers, forward, err)
+    }
+
+    /// Puts a county's pushed batch through raft. Only on the leader: counties find the leader
+    /// and hold their sync session there.
+    pub async fn write_changes(
+        &self,
+        pushed: PushedChanges,
+    ) -> Result<Result<SyncApplied, xuncha_domain::DomainError>, ReplicaError> {
+        match self.raft.client_write(CityRequest::Changes(pushed)).await {
+            Ok(r) => match r.data {
+                CityResponse::Synced(result) => Ok(result),
+                other => Err(ReplicaError::Fatal(format!("the log answered a push with {other:?}"))),
+            },
+            Err(e) => Err(self.not_leader(e.forward_to_leader(), e.to_string())),
+        }
+    }
+
+    /// Whether this replica leads now (by its own metrics), and otherwise the leader's address.
+    pub fn leadership(&self) -> Result<(), ReplicaError> {
+        let m = self.raft.metrics().borrow().clone();
+        match m.current_leader {
+            Some(l) if l == self.id && m.state == ServerState::Leader => Ok(()),
+            Some(l) => {
+                let addr = m.membership_config.membership().get_node(&l).map(|n| self.peers.addr_of(l, &n.addr));
+                Err(ReplicaError::NotLeader { leader: addr })
+            }
+            None => Err(ReplicaError::Unavailable(
+                "no leader is known yet (an election may be under way); retry shortly".into(),
+            )),
+        }
     }
 
     /// Waits until this replica's state reflects every write acknowledged before the call: the

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use xuncha_domain::{NodeId, decide};
-use xuncha_store::{Engine, commit_outcomes, meta_get};
+use xuncha_store::{Engine, StoreError, apply_remote, commit_outcomes, meta_get, note_peer, write_outcomes};
 
 use super::types::{
-    CityRequest, CityResponse, LogId, ReplicaId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    CityRequest, CityResponse, LogId, ReplicaId, SnapshotMeta, StorageError, StoredMembership, SyncApplied, TypeConfig,
     storage_error,
 };
 
@@ -75,7 +75,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: Send,
     {
         let city = NodeId::city();
+        let entries: Vec<openraft::Entry<TypeConfig>> = entries.into_iter().collect();
         let mut state = self.engine.write_state().await;
+        // Commands alone commit in one round trip; pushed county batches need a transaction
+        // they read in (versions held, cursors).
+        let pushes = entries.iter().any(|e| matches!(e.payload, EntryPayload::Normal(CityRequest::Changes(_))));
+        let mut tx = if pushes { Some(self.engine.store().pool().begin().await.map_err(storage_error)?) } else { None };
         let mut replies = Vec::new();
         let mut last_applied = None;
         let mut meta = Vec::new();
@@ -103,6 +108,25 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                     CityResponse::Decided(decided)
                 }
+                EntryPayload::Normal(CityRequest::Changes(p)) => {
+                    let tx = tx.as_mut().expect("a transaction is open for pushes");
+                    match apply_remote(tx, &city, &p.origin, &p.changes, p.reached, p.at).await {
+                        Ok(applied) => {
+                            for record in applied.records {
+                                state.put_if_newer(record);
+                            }
+                            note_peer(tx, &p.origin, p.at, p.pulled, p.backlog).await.map_err(storage_error)?;
+                            CityResponse::Synced(Ok(SyncApplied {
+                                applied_seq: applied.applied_seq,
+                                new_changes: applied.applied,
+                                duplicates: applied.duplicates,
+                            }))
+                        }
+                        // Checked before it was proposed; refused whole here as everywhere.
+                        Err(StoreError::Domain(refused)) => CityResponse::Synced(Err(refused)),
+                        Err(e) => return Err(storage_error(e)),
+                    }
+                }
                 EntryPayload::Membership(m) => {
                     let mut ids = match seen.take() {
                         Some(ids) => ids,
@@ -121,11 +145,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if let Some(applied) = &last_applied {
             meta.push((LAST_APPLIED, serde_json::to_string(applied).map_err(storage_error)?));
         }
-        // One round trip: `BEGIN; ...; COMMIT`. A failure is fatal to the replica: openraft
-        // stops it, and a restart reloads the state from what is on disk (the in-memory state
-        // above is discarded with the process).
+        // A failure is fatal to the replica: openraft stops it, and a restart reloads the
+        // state from what is on disk (the in-memory state above is discarded with the process).
         let before = self.engine.outbox_seq();
-        let seq = commit_outcomes(self.engine.store().pool(), &outcomes, before, &meta).await.map_err(storage_error)?;
+        let seq = match tx {
+            Some(mut tx) => {
+                let seq = write_outcomes(&mut tx, &outcomes, before, &meta).await.map_err(storage_error)?;
+                tx.commit().await.map_err(storage_error)?;
+                seq
+            }
+            // One round trip: `BEGIN; ...; COMMIT`.
+            None => {
+                commit_outcomes(self.engine.store().pool(), &outcomes, before, &meta).await.map_err(storage_error)?
+            }
+        };
         if seq != before {
             self.engine.publish_outbox(seq);
         }

@@ -3,8 +3,10 @@
 
 use std::io::Cursor;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use xuncha_domain::{DomainError, Envelope, Outcome};
+use xuncha_domain::{DomainError, Envelope, NodeId, Outcome};
+use xuncha_store::Change;
 
 /// A city replica's raft id. Never reused: a wiped replica comes back under a new id.
 pub type ReplicaId = u64;
@@ -28,6 +30,34 @@ pub enum CityRequest {
     /// every replica. Batching many writes into one entry is what lets throughput approach
     /// what the disk allows (one fsync per batch, not per write).
     Commands(Vec<Envelope>),
+    /// A batch a county pushed: its changes, checked again when applied (owner, kind,
+    /// audience), deduplicated by (origin, sequence).
+    Changes(PushedChanges),
+}
+
+/// A county's pushed batch as it enters the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PushedChanges {
+    /// The county, from its certificate.
+    pub origin: NodeId,
+    pub changes: Vec<Change>,
+    /// The county's cursor this batch reaches.
+    pub reached: u64,
+    /// The county's pull cursor (city changes it applied).
+    pub pulled: u64,
+    /// The county's changes still to push.
+    pub backlog: u64,
+    /// When the leader accepted it (so every replica records the same contact time).
+    pub at: DateTime<Utc>,
+}
+
+/// What a pushed batch did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncApplied {
+    /// The city's cursor for the county after the batch.
+    pub applied_seq: u64,
+    pub new_changes: u64,
+    pub duplicates: u64,
 }
 
 /// One command's result: its outcome, or the rule that refused it (nothing changed).
@@ -38,6 +68,8 @@ pub type Decided = Result<Outcome, DomainError>;
 pub enum CityResponse {
     /// One result per command of the entry, in order.
     Decided(Vec<Decided>),
+    /// A pushed batch: applied, or refused whole (a change its sender may not make).
+    Synced(Result<SyncApplied, DomainError>),
     /// Blank and membership entries.
     Nothing,
 }

@@ -1,0 +1,169 @@
+//! The city's side of sync: counties push their outbox (committed through raft before each
+//! acknowledgement) and pull what is addressed to them. The county is whoever its certificate
+//! says; every pushed change must be owned by it.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+use xuncha_domain::record::{check_remote, check_remote_event};
+use xuncha_domain::{LedgerEvent, NodeId, Record};
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::sync_service_server::SyncService;
+use xuncha_replication::raft::{CityReplica, PushedChanges};
+use xuncha_replication::sync::{from_pb, to_pb};
+use xuncha_store::{Change, LEDGER_EVENT_KIND, StoreError, applied_seq, changes_for, last_outbox_seq, owned_changes};
+
+use crate::error::ApiError;
+use crate::identity::caller;
+
+pub struct SyncApi(pub Arc<CityReplica>);
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The calling county, from its certificate (the guard admitted only counties).
+fn county<T>(req: &Request<T>) -> Result<NodeId, Status> {
+    caller(req).county().ok_or_else(|| Status::permission_denied("a county certificate is required"))
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    ApiError::Internal(e.to_string()).into()
+}
+
+/// Checks every change before anything is proposed: the sender owns it, may own its kind, and
+/// it is addressed to the city. One bad change refuses the batch.
+fn check_batch(origin: &NodeId, changes: &[Change]) -> Result<(), Status> {
+    let city = NodeId::city();
+    for c in changes {
+        let checked = if c.kind == LEDGER_EVENT_KIND {
+            let e: LedgerEvent = serde_json::from_str(&c.body)
+                .map_err(|e| Status::invalid_argument(format!("changes: event {}: {e}", c.id)))?;
+            check_remote_event(origin, &city, &e)
+        } else {
+            let r: Record = serde_json::from_str(&c.body)
+                .map_err(|e| Status::invalid_argument(format!("changes: {} {}: {e}", c.kind, c.id)))?;
+            if r.kind().as_str() != c.kind || r.id_string() != c.id {
+                return Err(Status::invalid_argument(format!(
+                    "changes: change {} is labelled {} {} but holds another record",
+                    c.seq, c.kind, c.id
+                )));
+            }
+            check_remote(origin, &city, &r)
+        };
+        checked.map_err(|e| Status::from(ApiError::Domain(e)))?;
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl SyncService for SyncApi {
+    async fn hello(&self, r: Request<pb::HelloRequest>) -> Result<Response<pb::HelloResponse>, Status> {
+        let origin = county(&r)?;
+        // Sessions are held with the leader: its state has every acknowledged push.
+        self.0.leadership().map_err(ApiError::from)?;
+        self.0.read_barrier().await.map_err(ApiError::from)?;
+        let mut conn = self.0.engine.store().pool().acquire().await.map_err(internal)?;
+        let pushed = applied_seq(&mut conn, &origin).await.map_err(internal)?;
+        let city_seq = last_outbox_seq(&mut conn).await.map_err(internal)?;
+        tracing::debug!(county = %origin, pushed, pulled = r.get_ref().pulled, backlog = r.get_ref().backlog, "sync session");
+        Ok(Response::new(pb::HelloResponse { pushed, city_seq }))
+    }
+
+    type PushStream = BoxStream<pb::PushAck>;
+
+    async fn push(&self, r: Request<Streaming<pb::PushBatch>>) -> Result<Response<Self::PushStream>, Status> {
+        let origin = county(&r)?;
+        self.0.leadership().map_err(ApiError::from)?;
+        let replica = self.0.clone();
+        let mut batches = r.into_inner();
+        let acks = async_stream::try_stream! {
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                let changes = batch.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| Status::invalid_argument("changes: a body is not UTF-8"))?;
+                check_batch(&origin, &changes)?;
+                let pushed = PushedChanges {
+                    origin: origin.clone(),
+                    changes,
+                    reached: batch.reached,
+                    pulled: batch.pulled,
+                    backlog: batch.backlog,
+                    at: chrono::Utc::now(),
+                };
+                let applied = replica.write_changes(pushed).await.map_err(ApiError::from)?.map_err(ApiError::from)?;
+                yield pb::PushAck { applied: applied.applied_seq, new_changes: applied.new_changes, duplicates: applied.duplicates };
+            }
+        };
+        Ok(Response::new(Box::pin(acks)))
+    }
+
+    type PullStream = BoxStream<pb::PullBatch>;
+
+    async fn pull(&self, r: Request<pb::PullRequest>) -> Result<Response<Self::PullStream>, Status> {
+        let peer = county(&r)?;
+        let q = r.into_inner();
+        if !q.county.is_empty() && Some(q.county.as_str()) != peer.county_code() {
+            return Err(Status::permission_denied(format!(
+                "county: {peer} may pull only its own changes, not county/{}",
+                q.county
+            )));
+        }
+        let engine = self.0.engine.clone();
+        let batch = if q.batch == 0 { 500 } else { q.batch.min(5000) };
+        let wait = Duration::from_millis(q.wait_ms.min(60_000) as u64);
+        let batches = async_stream::try_stream! {
+            let mut after = q.after;
+            let mut waited = false;
+            let mut outbox = engine.watch_outbox();
+            loop {
+                outbox.borrow_and_update();
+                let (changes, reached) = {
+                    let mut conn = engine.store().pool().acquire().await.map_err(internal)?;
+                    changes_for(&mut conn, &peer, after, batch).await.map_err(internal)?
+                };
+                if changes.is_empty() && reached == after {
+                    // Caught up: wait once for something new, then end the stream.
+                    if waited || wait.is_zero() {
+                        break;
+                    }
+                    waited = true;
+                    let _ = tokio::time::timeout(wait, outbox.changed()).await;
+                    continue;
+                }
+                after = reached;
+                waited = true;
+                yield pb::PullBatch { changes: changes.into_iter().map(to_pb).collect(), reached };
+            }
+        };
+        Ok(Response::new(Box::pin(batches)))
+    }
+
+    type RestoreStream = BoxStream<pb::RestoreBatch>;
+
+    async fn restore(&self, r: Request<pb::RestoreRequest>) -> Result<Response<Self::RestoreStream>, Status> {
+        let origin = county(&r)?;
+        self.0.leadership().map_err(ApiError::from)?;
+        self.0.read_barrier().await.map_err(ApiError::from)?;
+        let engine = self.0.engine.clone();
+        let batches = async_stream::try_stream! {
+            let mut after = String::new();
+            loop {
+                let page = {
+                    let mut conn = engine.store().pool().acquire().await.map_err(internal)?;
+                    owned_changes(&mut conn, &origin, &after, 1000).await.map_err(internal)?
+                };
+                if page.is_empty() {
+                    let mut conn = engine.store().pool().acquire().await.map_err(internal)?;
+                    let pushed = applied_seq(&mut conn, &origin).await.map_err(|e: StoreError| internal(e))?;
+                    yield pb::RestoreBatch { changes: vec![], pushed, done: true };
+                    break;
+                }
+                after = page.last().map(|(c, _)| c.clone()).unwrap_or_default();
+                yield pb::RestoreBatch { changes: page.into_iter().map(|(_, c)| to_pb(c)).collect(), pushed: 0, done: false };
+            }
+        };
+        Ok(Response::new(Box::pin(batches)))
+    }
+}

@@ -1,0 +1,297 @@
+//! County-initiated sync with the city (see ARCHITECTURE.md, "Records, ownership and sync").
+//!
+//! A session finds the city leader, exchanges cursors (`Hello`), pushes the county's outbox
+//! after the city's cursor in batches the city commits through raft before acknowledging, then
+//! pulls the city's changes addressed to the county, applying each batch with its cursor in one
+//! transaction. Cursors are durable on both sides and both sides dedupe by (origin, sequence),
+//! so a session cut at any byte resumes without losing or doubling anything.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use xuncha_domain::NodeId;
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::sync_service_client::SyncServiceClient;
+use xuncha_store::{Change, Engine, applied_seq, changes_for, note_peer, pending_for};
+
+/// Metadata key naming the leader when a city replica cannot serve a sync session.
+pub const LEADER_METADATA: &str = "xuncha-leader";
+
+pub fn to_pb(c: Change) -> pb::Change {
+    pb::Change { seq: c.seq, kind: c.kind, id: c.id, version: c.version, body: c.body.into_bytes() }
+}
+
+pub fn from_pb(c: pb::Change) -> Result<Change, std::string::FromUtf8Error> {
+    Ok(Change { seq: c.seq, kind: c.kind, id: c.id, version: c.version, body: String::from_utf8(c.body)? })
+}
+
+/// How a county reaches the city.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// Every city replica's address; the session finds the leader among them.
+    pub city: Vec<String>,
+    /// mTLS: the county's identity is its certificate.
+    pub tls: ClientTlsConfig,
+    /// Changes per batch.
+    pub batch: u32,
+    /// How long a pull waits for new city changes before the session reports in again.
+    pub idle_wait: Duration,
+    /// Pause after a failed session.
+    pub retry: Duration,
+}
+
+impl SyncOptions {
+    pub fn new(city: Vec<String>, tls: ClientTlsConfig) -> Self {
+        Self { city, tls, batch: 500, idle_wait: Duration::from_secs(5), retry: Duration::from_millis(500) }
+    }
+}
+
+/// What the county's sync is doing, for status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub connected: bool,
+    pub leader: Option<String>,
+    pub last_error: Option<String>,
+    /// Sessions opened so far.
+    pub sessions: u64,
+    /// The city's cursor of this county's changes, as last acknowledged.
+    pub pushed: u64,
+    /// This county's cursor of the city's changes.
+    pub pulled: u64,
+}
+
+/// A running sync loop.
+pub struct SyncHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    pub state: watch::Receiver<SyncState>,
+}
+
+impl SyncHandle {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts syncing `engine` (a county) with the city until stopped.
+pub fn start(engine: Arc<Engine>, opts: SyncOptions) -> SyncHandle {
+    let (stop, stopped) = watch::channel(false);
+    let (state_tx, state) = watch::channel(SyncState::default());
+    let task = tokio::spawn(run(engine, opts, stopped, state_tx));
+    SyncHandle { stop, task, state }
+}
+
+async fn run(
+    engine: Arc<Engine>,
+    opts: SyncOptions,
+    mut stopped: watch::Receiver<bool>,
+    state: watch::Sender<SyncState>,
+) {
+    let mut hint: Option<String> = None;
+    loop {
+        let result = tokio::select! {
+            r = session(&engine, &opts, &mut hint, &state) => r,
+            _ = stopped.changed() => return,
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %format!("{e:#}"), "sync session ended");
+            state.send_modify(|s| {
+                s.connected = false;
+                s.last_error = Some(format!("{e:#}"));
+            });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(opts.retry) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// A sync client for one city replica.
+pub fn client(addr: &str, tls: &ClientTlsConfig) -> anyhow::Result<SyncServiceClient<Channel>> {
+    let channel = Endpoint::from_shared(format!("https://{addr}"))?
+        .tls_config(tls.clone())?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .connect_lazy();
+    Ok(SyncServiceClient::new(channel)
+        .send_compressed(CompressionEncoding::Zstd)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .max_decoding_message_size(64 << 20)
+        .max_encoding_message_size(64 << 20))
+}
+
+fn leader_of(status: &tonic::Status) -> Option<String> {
+    status.metadata().get(LEADER_METADATA).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Finds the leader among the city replicas (following a hint first) and opens a session.
+pub async fn find_leader(
+    opts: &SyncOptions,
+    hint: &mut Option<String>,
+    hello: pb::HelloRequest,
+) -> anyhow::Result<(SyncServiceClient<Channel>, String, pb::HelloResponse)> {
+    let mut candidates: Vec<String> = hint.iter().cloned().chain(opts.city.iter().cloned()).collect();
+    let mut tried = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(addr) = candidates.first().cloned() {
+        candidates.remove(0);
+        if tried.contains(&addr) {
+            continue;
+        }
+        tried.push(addr.clone());
+        let mut c = client(&addr, &opts.tls)?;
+        let mut req = tonic::Request::new(hello.clone());
+        req.set_timeout(Duration::from_secs(5));
+        match c.hello(req).await {
+            Ok(r) => {
+                *hint = Some(addr.clone());
+                return Ok((c, addr, r.into_inner()));
+            }
+            Err(s) => {
+                if let Some(leader) = leader_of(&s) {
+                    candidates.insert(0, leader);
+                }
+                if s.code() == tonic::Code::PermissionDenied {
+                    bail!("{addr} refused this county: {}", s.message());
+                }
+                errors.push(format!("{addr}: {}", s.message()));
+            }
+        }
+    }
+    *hint = None;
+    bail!("no city leader reachable ({})", errors.join("; "))
+}
+
+/// The county's cursors: of the city's changes applied here, and its own changes the city
+/// still lacks after `pushed`.
+async fn cursors(engine: &Engine, pushed: u64) -> anyhow::Result<(u64, u64)> {
+    let mut conn = engine.store().pool().acquire().await?;
+    let pulled = applied_seq(&mut conn, &NodeId::city()).await?;
+    let backlog = pending_for(&mut conn, &NodeId::city(), pushed).await?;
+    Ok((pulled, backlog))
+}
+
+async fn session(
+    engine: &Engine,
+    opts: &SyncOptions,
+    hint: &mut Option<String>,
+    state: &watch::Sender<SyncState>,
+) -> anyhow::Result<()> {
+    let city = NodeId::city();
+    let known_pushed = state.borrow().pushed;
+    let (pulled, backlog) = cursors(engine, known_pushed).await?;
+    let (mut client, leader, hello) = find_leader(opts, hint, pb::HelloRequest { pulled, backlog }).await?;
+    let mut pushed = hello.pushed;
+    state.send_modify(|s| {
+        s.connected = true;
+        s.leader = Some(leader.clone());
+        s.last_error = None;
+        s.sessions += 1;
+        s.pushed = pushed;
+        s.pulled = pulled;
+    });
+    let mut outbox = engine.watch_outbox();
+    loop {
+        outbox.borrow_and_update();
+        pushed = push(engine, &mut client, pushed, opts.batch).await?;
+        let (pulled, backlog) = cursors(engine, pushed).await?;
+        {
+            let mut conn = engine.store().pool().acquire().await?;
+            note_peer(&mut conn, &city, chrono::Utc::now(), pushed, backlog).await?;
+        }
+        state.send_modify(|s| {
+            s.pushed = pushed;
+            s.pulled = pulled;
+        });
+        // Wait for the city's changes, or for local ones to push.
+        let wait = if backlog > 0 { 0 } else { opts.idle_wait.as_millis() as u32 };
+        tokio::select! {
+            r = pull(engine, &mut client, pulled, wait, opts.batch) => {
+                let pulled = r?;
+                state.send_modify(|s| s.pulled = pulled);
+            }
+            _ = outbox.changed() => {}
+        }
+    }
+}
+
+/// Pushes everything after `pushed`; returns the city's cursor. Always sends at least one
+/// batch, so the city hears from the county (its last contact, lag and backlog).
+async fn push(
+    engine: &Engine,
+    client: &mut SyncServiceClient<Channel>,
+    mut pushed: u64,
+    batch: u32,
+) -> anyhow::Result<u64> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<pb::PushBatch>(2);
+    let mut acks = client.push(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+    let city = NodeId::city();
+    loop {
+        let (changes, reached, pulled, backlog) = {
+            let mut conn = engine.store().pool().acquire().await?;
+            let (changes, reached) = changes_for(&mut conn, &city, pushed, batch).await?;
+            let pulled = applied_seq(&mut conn, &city).await?;
+            let backlog = pending_for(&mut conn, &city, reached).await?;
+            (changes, reached, pulled, backlog)
+        };
+        let last = reached == pushed;
+        let msg = pb::PushBatch { changes: changes.into_iter().map(to_pb).collect(), reached, pulled, backlog };
+        tx.send(msg).await.context("the push stream closed")?;
+        let ack = acks.next().await.context("the city closed the push stream")??;
+        pushed = ack.applied;
+        if last || backlog == 0 {
+            return Ok(pushed);
+        }
+    }
+}
+
+/// Pulls the city's changes after `after` (waiting up to `wait_ms` if none); applies each
+/// batch with its cursor in one transaction. Returns the cursor reached.
+async fn pull(
+    engine: &Engine,
+    client: &mut SyncServiceClient<Channel>,
+    mut after: u64,
+    wait_ms: u32,
+    batch: u32,
+) -> anyhow::Result<u64> {
+    let mut stream = client.pull(pb::PullRequest { after, wait_ms, county: String::new(), batch }).await?.into_inner();
+    let city = NodeId::city();
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let changes =
+            b.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>().context("a change is not UTF-8")?;
+        let applied = engine.apply_remote(&city, &changes, b.reached).await?;
+        after = applied.applied_seq;
+    }
+    Ok(after)
+}
+
+/// Rebuilds a county that lost its disk from the city's copy: its own records and ledger up
+/// to its last sync. The normal sync then pulls what the city addressed to it.
+pub async fn restore(engine: &Engine, opts: &SyncOptions) -> anyhow::Result<(u64, u64)> {
+    let mut hint = None;
+    let (mut client, _, _) = find_leader(opts, &mut hint, pb::HelloRequest::default()).await?;
+    let mut stream = client.restore(pb::RestoreRequest {}).await?.into_inner();
+    let mut all = Vec::new();
+    let mut pushed = None;
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        all.extend(b.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>()?);
+        if b.done {
+            pushed = Some(b.pushed);
+        }
+    }
+    let pushed = pushed.context("the restore stream ended early")?;
+    let restored = engine.restore_own(&all, pushed).await?;
+    Ok((restored, pushed))
+}
