@@ -18,6 +18,8 @@ use crate::proxy::Proxy;
 
 pub struct CityCluster {
     pub dir: tempfile::TempDir,
+    /// Certificates (mTLS on every link) when the cluster was started with them.
+    pub certs: Option<std::path::PathBuf>,
     pub nodes: BTreeMap<u64, Option<CityHandle>>,
     pub addrs: BTreeMap<u64, SocketAddr>,
     /// (from, to) → the proxy `from` uses to reach `to`.
@@ -28,6 +30,11 @@ pub struct CityCluster {
 impl CityCluster {
     /// `n` replicas, initialised, with a leader.
     pub async fn start(n: u64, settings: RaftSettings) -> Self {
+        Self::start_with(n, settings, None).await
+    }
+
+    /// `n` replicas with mTLS from the certificates in `certs` (made with `xuncha certs`).
+    pub async fn start_with(n: u64, settings: RaftSettings, certs: Option<std::path::PathBuf>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut proxies = BTreeMap::new();
         for i in 1..=n {
@@ -37,7 +44,7 @@ impl CityCluster {
                 }
             }
         }
-        let mut c = Self { dir, nodes: BTreeMap::new(), addrs: BTreeMap::new(), proxies, settings };
+        let mut c = Self { dir, certs, nodes: BTreeMap::new(), addrs: BTreeMap::new(), proxies, settings };
         for id in 1..=n {
             c.launch(id, "127.0.0.1:0".parse().unwrap()).await;
         }
@@ -54,6 +61,8 @@ impl CityCluster {
     fn config(&self, id: u64, listen: SocketAddr) -> CityConfig {
         let mut config = CityConfig::new(id, &self.dir.path().join(format!("city-{id}")), listen);
         config.raft = self.settings.clone();
+        config.tls =
+            self.certs.as_ref().map(|d| xuncha_node::certs::files(d, &xuncha_node::certs::Identity::Replica(id)));
         config.peer_overrides = self
             .proxies
             .iter()
@@ -140,6 +149,8 @@ impl CityCluster {
         let mut config =
             CityConfig::new(id, &self.dir.path().join(format!("city-{id}")), "127.0.0.1:0".parse().unwrap());
         config.raft = self.settings.clone();
+        config.tls =
+            self.certs.as_ref().map(|d| xuncha_node::certs::files(d, &xuncha_node::certs::Identity::Replica(id)));
         let handle = start_city(config).await.expect("replica starts");
         self.addrs.insert(id, handle.addr());
         self.nodes.insert(id, Some(handle));

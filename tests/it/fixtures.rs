@@ -23,7 +23,20 @@ pub async fn county(dir: &Path, code: &str) -> CountyHandle {
 }
 
 pub async fn channel(addr: std::net::SocketAddr) -> Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connects")
+    tls_channel(addr, None).await.expect("connects")
+}
+
+/// A channel over mTLS with `tls`, or plain without.
+pub async fn tls_channel(
+    addr: std::net::SocketAddr,
+    tls: Option<&xuncha_node::TlsFiles>,
+) -> Result<Channel, tonic::transport::Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{addr}")).unwrap();
+    if let Some(t) = tls {
+        endpoint = endpoint.tls_config(t.client().unwrap())?;
+    }
+    endpoint.connect_timeout(Duration::from_secs(5)).connect().await
 }
 
 /// Clients for every service on one channel.
@@ -41,7 +54,14 @@ pub struct Clients {
 
 impl Clients {
     pub async fn connect(addr: std::net::SocketAddr) -> Self {
-        let c = channel(addr).await;
+        Self::over(channel(addr).await)
+    }
+
+    pub async fn connect_tls(addr: std::net::SocketAddr, tls: &xuncha_node::TlsFiles) -> Self {
+        Self::over(tls_channel(addr, Some(tls)).await.expect("connects over mTLS"))
+    }
+
+    pub fn over(c: Channel) -> Self {
         Self {
             units: UnitServiceClient::new(c.clone()),
             pool: TalentPoolServiceClient::new(c.clone()),

@@ -4,9 +4,12 @@
 mod city;
 mod city_cluster;
 mod county_round;
+mod federation;
 mod fixtures;
 mod invalid;
 mod pool_import;
 mod proxy;
 mod restart;
 mod scenario;
+mod sync;
+mod sync_random;

@@ -74,7 +74,7 @@ async fn a_crash_under_writes_loses_no_acknowledged_write() {
         std::future::ready((acked.len() >= 40).then_some(()))
     })
     .await;
-    node.kill();
+    node.kill().await;
     for w in writers {
         w.await.unwrap();
     }

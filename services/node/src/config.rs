@@ -75,17 +75,28 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The PEM contents of [`TlsFiles`].
+struct TlsPem {
+    ca: Vec<u8>,
+    cert: Vec<u8>,
+    key: Vec<u8>,
+}
+
 impl TlsFiles {
-    fn read(&self) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), ConfigError> {
+    fn read(&self) -> Result<TlsPem, ConfigError> {
         let read =
             |setting: &str, p: &Path| std::fs::read(p).map_err(|e| invalid(setting, format!("{}: {e}", p.display())));
-        Ok((read("tls.ca", &self.ca)?, read("tls.cert", &self.cert)?, read("tls.key", &self.key)?))
+        Ok(TlsPem {
+            ca: read("tls.ca", &self.ca)?,
+            cert: read("tls.cert", &self.cert)?,
+            key: read("tls.key", &self.key)?,
+        })
     }
 
     /// Server side: present the certificate, require client certificates from the CA.
     pub fn server(&self) -> Result<tonic::transport::ServerTlsConfig, ConfigError> {
         use tonic::transport::{Certificate, Identity, ServerTlsConfig};
-        let (ca, cert, key) = self.read()?;
+        let TlsPem { ca, cert, key } = self.read()?;
         Ok(ServerTlsConfig::new()
             .identity(Identity::from_pem(cert, key))
             .client_ca_root(Certificate::from_pem(ca))
@@ -95,7 +106,7 @@ impl TlsFiles {
     /// Client side: trust only the CA, present the certificate.
     pub fn client(&self) -> Result<tonic::transport::ClientTlsConfig, ConfigError> {
         use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-        let (ca, cert, key) = self.read()?;
+        let TlsPem { ca, cert, key } = self.read()?;
         Ok(ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(ca))
             .identity(Identity::from_pem(cert, key))

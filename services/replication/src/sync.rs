@@ -150,7 +150,7 @@ pub async fn find_leader(
         }
         tried.push(addr.clone());
         let mut c = client(&addr, &opts.tls)?;
-        let mut req = tonic::Request::new(hello.clone());
+        let mut req = tonic::Request::new(hello);
         req.set_timeout(Duration::from_secs(5));
         match c.hello(req).await {
             Ok(r) => {

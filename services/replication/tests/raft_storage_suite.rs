@@ -22,6 +22,8 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sql
 }
 
 #[test]
-fn log_store_and_state_machine_pass_the_openraft_suite() -> Result<(), StorageError> {
-    Suite::test_all(SqliteStores)
+fn log_store_and_state_machine_pass_the_openraft_suite() {
+    if let Err(e) = Suite::test_all(SqliteStores) {
+        panic!("the openraft storage suite failed: {e}");
+    }
 }
