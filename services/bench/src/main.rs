@@ -6,6 +6,7 @@
 mod etcd;
 mod load;
 mod procs;
+mod sync;
 mod system;
 mod xuncha;
 
@@ -47,6 +48,18 @@ enum Bench {
         /// Only xuncha (for profiling); no comparison is printed.
         #[arg(long)]
         xuncha_only: bool,
+    },
+    /// A county reconnecting with a backlog, beside the city's raft write rate.
+    Sync {
+        /// Backlog sizes, in changes.
+        #[arg(long = "backlog", default_values_t = [10_000u64, 100_000])]
+        backlogs: Vec<u64>,
+        /// Seconds of raft writes measured.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -130,6 +143,33 @@ fn report(x: &Figures, e: &Figures) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Bench::Sync { backlogs, seconds, json } => {
+            let r = sync::run(&backlogs, seconds).await?;
+            println!("{:<28} {:>10} {:>12} {:>14} {:>10}", "", "seconds", "changes/s", "bytes/change", "vs raft");
+            let raft_changes = r.raft.writes_per_sec * 2.0;
+            for f in &r.runs {
+                println!(
+                    "{:<28} {:>10.1} {:>12.0} {:>14.0} {:>10.2}",
+                    format!("backlog of {}", f.backlog),
+                    f.seconds,
+                    f.changes_per_sec,
+                    f.bytes_per_change,
+                    f.changes_per_sec / raft_changes
+                );
+            }
+            println!(
+                "{:<28} {:>10} {:>12.0} {:>14} {:>10}",
+                "raft writes, 64 writers",
+                "",
+                raft_changes,
+                "",
+                format!("({:.0} w/s)", r.raft.writes_per_sec)
+            );
+            println!("(a raft write here records one finding: two changes, the record and its ledger event)");
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
+            }
+        }
         Bench::Raft { xuncha, etcd, seconds, rounds, json, xuncha_only } => {
             anyhow::ensure!(xuncha.exists(), "{} not found; build it with cargo build --release", xuncha.display());
             anyhow::ensure!(etcd.exists(), "{} not found; install Debian's etcd-server", etcd.display());

@@ -346,7 +346,7 @@ impl Demo<'_> {
 /// Fills a county node with a term plan, a pool, one finished and one running round. Does
 /// nothing if the node already has rounds.
 pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Result<()> {
-    if api.engine().read(|s| !s.rounds.is_empty()).await {
+    if has_own_rounds(api).await {
         return Ok(());
     }
     let mut d = Demo::new(api, seed)?;
@@ -446,7 +446,7 @@ const CITY_DEPARTMENTS: [&str; 24] = [
 /// three sources, round six finished (12 units) and round seven under way with 12 regular
 /// targets, 7 of them linked, and 7 revisits, and a linkage plan with an assignment per county.
 pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyhow::Result<()> {
-    if api.engine().read(|s| !s.rounds.is_empty()).await {
+    if has_own_rounds(api).await {
         return Ok(());
     }
     let mut d = Demo::new(api, seed)?;
@@ -512,6 +512,12 @@ pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyho
         d.run(&d.office, Command::IssueAssignment(assignment)).await?;
     }
     Ok(())
+}
+
+/// Whether this node already planned rounds of its own (replicas of other nodes' do not count).
+async fn has_own_rounds(api: &Api) -> bool {
+    let me = api.engine().node().clone();
+    api.engine().read(|s| s.rounds.values().any(|r| r.meta.owner == me)).await
 }
 
 const NUMERALS: [&str; 8] = ["一", "二", "三", "四", "五", "六", "七", "八"];

@@ -50,39 +50,37 @@ pub async fn changes_for(
     limit: u32,
 ) -> StoreResult<(Vec<Change>, u64)> {
     let [a, b] = audiences_for(peer);
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT seq, kind, id FROM outbox WHERE seq > ? AND audience IN (?, ?) ORDER BY seq LIMIT ?")
-            .bind(after as i64)
-            .bind(a)
-            .bind(b)
-            .bind(limit as i64)
-            .fetch_all(&mut *conn)
-            .await?;
+    // One query: the batch's outbox rows with the current body of each record or event.
+    let rows: Vec<(i64, String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "WITH batch AS (SELECT seq, kind, id FROM outbox WHERE seq > ?1 AND audience IN (?2, ?3) ORDER BY seq LIMIT ?4) \
+         SELECT batch.seq, batch.kind, batch.id, \
+                CASE WHEN batch.kind = 'ledger_event' THEN 1 ELSE records.version END, \
+                CASE WHEN batch.kind = 'ledger_event' THEN ledger.body ELSE records.body END \
+         FROM batch \
+         LEFT JOIN records ON batch.kind <> 'ledger_event' AND records.kind = batch.kind AND records.id = batch.id \
+         LEFT JOIN ledger ON batch.kind = 'ledger_event' AND ledger.id = batch.id \
+         ORDER BY batch.seq",
+    )
+    .bind(after as i64)
+    .bind(a)
+    .bind(b)
+    .bind(limit as i64)
+    .fetch_all(&mut *conn)
+    .await?;
     let reached = rows.last().map(|r| r.0 as u64).unwrap_or(after);
-    // Keep the last row of each record in the batch.
-    let mut keep = Vec::with_capacity(rows.len());
+    // A record changed several times in the batch is sent once, with its last row's sequence.
     let mut seen = std::collections::HashSet::new();
-    for (seq, kind, id) in rows.into_iter().rev() {
-        if seen.insert((kind.clone(), id.clone())) {
-            keep.push((seq as u64, kind, id));
+    let mut out = Vec::with_capacity(rows.len());
+    for (seq, kind, id, version, body) in rows.into_iter().rev() {
+        if !seen.insert((kind.clone(), id.clone())) {
+            continue;
         }
-    }
-    keep.reverse();
-    let mut out = Vec::with_capacity(keep.len());
-    for (seq, kind, id) in keep {
-        let (version, body): (i64, String) = if kind == LEDGER_EVENT_KIND {
-            let body: String =
-                sqlx::query_scalar("SELECT body FROM ledger WHERE id = ?").bind(&id).fetch_one(&mut *conn).await?;
-            (1, body)
-        } else {
-            sqlx::query_as("SELECT version, body FROM records WHERE kind = ? AND id = ?")
-                .bind(&kind)
-                .bind(&id)
-                .fetch_one(&mut *conn)
-                .await?
+        let (Some(version), Some(body)) = (version, body) else {
+            return Err(corrupt(format!("outbox row {seq} names {kind} {id}, which is not stored")));
         };
-        out.push(Change { seq, kind, id, version: version as u64, body });
+        out.push(Change { seq: seq as u64, kind, id, version: version as u64, body });
     }
+    out.reverse();
     Ok((out, reached))
 }
 
