@@ -67,7 +67,11 @@ impl CountingProxy {
     }
 }
 
-async fn copy_counting(r: &mut (impl tokio::io::AsyncRead + Unpin), w: &mut (impl tokio::io::AsyncWrite + Unpin), n: &AtomicU64) {
+async fn copy_counting(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    n: &AtomicU64,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -130,7 +134,10 @@ impl Writer for FindingWriter {
             title: self.text.next(12),
             description: self.text.next(300),
         };
-        self.api.execute(Actor::new("巡察组", Role::Group)?, Command::RecordFinding(cmd)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.api
+            .execute(Actor::new("巡察组", Role::Group)?, Command::RecordFinding(cmd))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 }
@@ -143,7 +150,10 @@ async fn open_target(api: &xuncha_api::Api) -> anyhow::Result<xuncha_domain::ids
             s.targets
                 .values()
                 .filter(|t| t.meta.owner == me)
-                .find(|t| t.feedback_on.is_none() && s.rounds[&t.round].status == xuncha_domain::model::RoundStatus::InProgress)
+                .find(|t| {
+                    t.feedback_on.is_none()
+                        && s.rounds[&t.round].status == xuncha_domain::model::RoundStatus::InProgress
+                })
                 .map(|t| t.id)
         })
         .await
@@ -163,7 +173,8 @@ pub async fn run(backlogs: &[u64], seconds: u64) -> anyhow::Result<SyncReport> {
         c.log.level = "warn".into();
         city.push(start_city(c).await?);
     }
-    let members: BTreeMap<u64, ReplicaNode> = city.iter().map(|c| (c.config.replica_id, ReplicaNode { addr: c.advertised() })).collect();
+    let members: BTreeMap<u64, ReplicaNode> =
+        city.iter().map(|c| (c.config.replica_id, ReplicaNode { addr: c.advertised() })).collect();
     city[0].replica.initialize(members).await?;
     let leader = until("a city leader", Duration::from_secs(30), || async {
         for (i, c) in city.iter().enumerate() {
@@ -218,13 +229,23 @@ pub async fn run(backlogs: &[u64], seconds: u64) -> anyhow::Result<SyncReport> {
         .await?;
         let secs = t0.elapsed().as_secs_f64();
         let bytes: u64 = proxies.iter().map(|p| p.bytes.load(Ordering::SeqCst)).sum();
-        eprintln!("sync: backlog {backlog}: {secs:.1} s, {:.0} changes/s, {:.0} bytes/change", backlog as f64 / secs, bytes as f64 / backlog as f64);
-        runs.push(SyncFigures { backlog, seconds: secs, changes_per_sec: backlog as f64 / secs, bytes_per_change: bytes as f64 / backlog as f64 });
+        eprintln!(
+            "sync: backlog {backlog}: {secs:.1} s, {:.0} changes/s, {:.0} bytes/change",
+            backlog as f64 / secs,
+            bytes as f64 / backlog as f64
+        );
+        runs.push(SyncFigures {
+            backlog,
+            seconds: secs,
+            changes_per_sec: backlog as f64 / secs,
+            bytes_per_change: bytes as f64 / backlog as f64,
+        });
     }
     // The city's raft write throughput in the same run: 64 writers recording findings.
     xuncha_node::demo::seed_city(&city[leader].api, &[("bench", "基准县")], 4).await?;
     let city_target = open_target(&city[leader].api).await?;
-    let writers = (0..64).map(|i| FindingWriter { api: city[leader].api.clone(), target: city_target, text: Text(i) }).collect();
+    let writers =
+        (0..64).map(|i| FindingWriter { api: city[leader].api.clone(), target: city_target, text: Text(i) }).collect();
     // The first write shows any error before the load hides it in a count.
     FindingWriter { api: city[leader].api.clone(), target: city_target, text: Text(99) }.write(0).await?;
     let raft = crate::load::run(writers, Duration::from_secs(2), Duration::from_secs(seconds)).await;

@@ -41,6 +41,33 @@ impl CityHandle {
     }
 }
 
+/// A replica restored from a backup holds data its log never carried: once it leads its new
+/// cluster, it snapshots that state and compacts the log, so later replicas catch up from the
+/// snapshot.
+async fn compact_restored(replica: Arc<CityReplica>, marker: std::path::PathBuf) {
+    let led = replica
+        .raft
+        .wait(None)
+        .metrics(
+            |m| m.state == openraft::ServerState::Leader && m.last_applied.is_some(),
+            "leadership of the restored cluster",
+        )
+        .await;
+    if led.is_err() {
+        return;
+    }
+    if let Err(e) = replica.snapshot().await {
+        tracing::warn!(error = %e, "snapshot after restore");
+        return;
+    }
+    let snapshot = replica.raft.metrics().borrow().snapshot;
+    if let Some(s) = snapshot {
+        let _ = replica.raft.trigger().purge_log(s.index).await;
+    }
+    let _ = std::fs::remove_file(&marker);
+    tracing::info!("restored state snapshotted; the log behind it is compacted");
+}
+
 /// Opens the replica's data and serves its API and raft on `config.listen`.
 pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     config.validate()?;
@@ -63,5 +90,9 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     let (routes, _health) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?)?;
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
+    let marker = config.data_dir.join(crate::backup::RESTORED_MARKER);
+    if marker.exists() {
+        tokio::spawn(compact_restored(replica.clone(), marker));
+    }
     Ok(CityHandle { config, replica, api, serving })
 }

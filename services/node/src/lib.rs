@@ -1,6 +1,7 @@
 //! Running xuncha nodes: configuration, telemetry, serving, the local federation (`up`) and
 //! demo data. Binaries and tests start nodes through here and get handles to drive them.
 
+pub mod backup;
 pub mod certs;
 pub mod city;
 pub mod config;

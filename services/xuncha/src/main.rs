@@ -29,6 +29,9 @@ enum Command {
         #[command(flatten)]
         args: Option<NodeArgs>,
     },
+    /// Restores a backup (`xuncha backup`) into an empty data folder, as a county or as the
+    /// first replica of a new city cluster (then `cluster init` it with itself).
+    RestoreBackup(RestoreBackupArgs),
     /// Makes a development CA and certificates for nodes and operators (keeps existing ones; uses
     /// ca.pem + ca-key.pem already in the folder, e.g. the operators' own CA).
     Certs(CertsArgs),
@@ -56,6 +59,23 @@ enum CountyAction {
     /// Rebuilds a county that lost its disk from the city's copy of its records, into its
     /// (empty) data folder; then start it as usual and it pulls what the city addressed to it.
     Restore(NodeArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("as").required(true).args(["county", "replica"])))]
+struct RestoreBackupArgs {
+    /// The backup file.
+    #[arg(long)]
+    file: PathBuf,
+    /// The (empty) data folder of the node to be.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Restore as this county.
+    #[arg(long)]
+    county: Option<String>,
+    /// Restore as a city replica with this (new) id.
+    #[arg(long)]
+    replica: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +165,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::County { args, .. } => {
             let a = args.ok_or_else(|| anyhow::anyhow!("--config is required"))?;
             xuncha_node::run_county(a.county_config()?).await
+        }
+        Command::RestoreBackup(a) => {
+            use xuncha_node::backup::{RestoreAs, restore_backup};
+            let target = match (a.county, a.replica) {
+                (Some(c), _) => RestoreAs::County(c),
+                (None, Some(r)) => RestoreAs::Replica(r),
+                (None, None) => anyhow::bail!("say --county or --replica"),
+            };
+            let db = restore_backup(&a.file, &a.data_dir, &target).await?;
+            println!("restored {} to {}", a.file.display(), db.display());
+            if let RestoreAs::Replica(id) = target {
+                println!(
+                    "start it with replica_id = {id}, then: xuncha --node <its address> cluster init --member {id}=<its address>"
+                );
+            }
+            Ok(())
         }
         Command::Certs(a) => {
             use xuncha_node::certs::{Identity, make};

@@ -10,8 +10,37 @@ use crate::error::ApiError;
 
 pub struct NodeApi(pub Api);
 
+type BackupStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::BackupChunk, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl NodeService for NodeApi {
+    type BackupStream = BackupStream;
+
+    async fn backup(&self, _: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
+        let engine = self.0.engine().clone();
+        // A consistent copy (one read transaction) next to the database, streamed, then removed.
+        let dir = engine.store().path().parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let file = dir.join(format!("backup-{}.db.tmp", uuid::Uuid::now_v7()));
+        engine.store().backup_to(&file).await.map_err(ApiError::from)?;
+        let bytes = tokio::fs::read(&file).await.map_err(|e| ApiError::Internal(format!("reading the backup: {e}")));
+        let _ = tokio::fs::remove_file(&file).await;
+        let bytes = bytes?;
+        let total = bytes.len() as u64;
+        let node = engine.node().to_string();
+        let chunks: Vec<Result<pb::BackupChunk, Status>> = bytes
+            .chunks(1 << 20)
+            .enumerate()
+            .map(|(i, c)| {
+                Ok(pb::BackupChunk {
+                    data: c.to_vec(),
+                    total: if i == 0 { total } else { 0 },
+                    node: if i == 0 { node.clone() } else { String::new() },
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+
     async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::NodeStatus>, Status> {
         let engine = self.0.engine();
         let records = engine.read(|s| s.record_count() as u64).await;

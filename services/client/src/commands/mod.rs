@@ -18,6 +18,9 @@ use crate::Ctx;
 pub enum ClientCommand {
     /// The node's status: identity, records, outbox, peers.
     Status,
+    /// An online, consistent backup of the node's database, written to a file
+    /// (restore it with `xuncha restore-backup`).
+    Backup(oversight::BackupArgs),
     /// The city's raft cluster (operators).
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -74,6 +77,7 @@ pub enum ClientCommand {
 pub async fn run(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Status => oversight::status(ctx).await,
+        ClientCommand::Backup(a) => oversight::backup(ctx, a).await,
         ClientCommand::Cluster(c) => cluster::cluster(ctx, c).await,
         ClientCommand::Unit(c) => plan::unit(ctx, c).await,
         ClientCommand::Term(c) => plan::term(ctx, c).await,

@@ -25,6 +25,13 @@ pub struct OverdueArgs {
     pub owner: String,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct BackupArgs {
+    /// The file to write (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 #[derive(Subcommand, Debug, Clone)]
 pub enum LedgerCmd {
     /// Lists ledger events, oldest first.
@@ -112,6 +119,28 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
         }
         out
     })
+}
+
+pub async fn backup(ctx: &Ctx, a: BackupArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    anyhow::ensure!(!a.out.exists(), "{} exists", a.out.display());
+    let mut stream = NodeServiceClient::new(ctx.channel.clone()).backup(pb::BackupRequest {}).await?.into_inner();
+    let tmp = a.out.with_extension("partial");
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let (mut node, mut total, mut written) = (String::new(), 0u64, 0u64);
+    while let Some(chunk) = stream.message().await? {
+        if !chunk.node.is_empty() {
+            node = chunk.node;
+            total = chunk.total;
+        }
+        file.write_all(&chunk.data)?;
+        written += chunk.data.len() as u64;
+    }
+    file.sync_all()?;
+    anyhow::ensure!(written == total, "the backup stream ended after {written} of {total} bytes");
+    std::fs::rename(&tmp, &a.out)?;
+    println!("wrote a backup of {node} to {} ({written} bytes)", a.out.display());
+    Ok(())
 }
 
 pub async fn coverage(ctx: &Ctx, a: CoverageArgs) -> anyhow::Result<()> {
