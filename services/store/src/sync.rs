@@ -40,6 +40,9 @@ pub fn audiences_for(peer: &NodeId) -> [String; 2] {
     }
 }
 
+/// An outbox row with its body: (seq, kind, id, version, body).
+type OutboxRow = (i64, String, String, Option<i64>, Option<String>);
+
 /// Up to `limit` outbox rows after `after` that go to `peer`, with bodies. A record changed
 /// several times in the batch is sent once, at its current version; the returned `u64` is the
 /// cursor the batch reaches (the last row looked at).
@@ -51,7 +54,7 @@ pub async fn changes_for(
 ) -> StoreResult<(Vec<Change>, u64)> {
     let [a, b] = audiences_for(peer);
     // One query: the batch's outbox rows with the current body of each record or event.
-    let rows: Vec<(i64, String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<OutboxRow> = sqlx::query_as(
         "WITH batch AS (SELECT seq, kind, id FROM outbox WHERE seq > ?1 AND audience IN (?2, ?3) ORDER BY seq LIMIT ?4) \
          SELECT batch.seq, batch.kind, batch.id, \
                 CASE WHEN batch.kind = 'ledger_event' THEN 1 ELSE records.version END, \
