@@ -63,6 +63,7 @@ impl CityCluster {
         config.raft = self.settings.clone();
         config.tls =
             self.certs.as_ref().map(|d| xuncha_node::certs::files(d, &xuncha_node::certs::Identity::Replica(id)));
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         config.peer_overrides = self
             .proxies
             .iter()
@@ -151,6 +152,7 @@ impl CityCluster {
         config.raft = self.settings.clone();
         config.tls =
             self.certs.as_ref().map(|d| xuncha_node::certs::files(d, &xuncha_node::certs::Identity::Replica(id)));
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         let handle = start_city(config).await.expect("replica starts");
         self.addrs.insert(id, handle.addr());
         self.nodes.insert(id, Some(handle));

@@ -58,6 +58,7 @@ impl Federation {
         config.city = c.links.iter().map(|p| p.addr.to_string()).collect();
         config.tls = Some(certs::files(&self.certs, &Identity::County(code.to_string())));
         config.sync_wait_ms = 300;
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         config
     }
 

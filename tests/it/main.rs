@@ -8,6 +8,7 @@ mod county_round;
 mod federation;
 mod fixtures;
 mod invalid;
+mod metrics;
 mod pool_import;
 mod proxy;
 mod restart;

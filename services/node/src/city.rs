@@ -7,6 +7,7 @@ use xuncha_api::{Api, CityBackend};
 use xuncha_replication::raft::{CityReplica, Peers, ReplicaOptions};
 
 use crate::config::CityConfig;
+use crate::metrics::{self, RpcMetrics};
 use crate::server::{Serving, bind, serve};
 
 /// A running city replica, for the binary and for tests.
@@ -15,6 +16,8 @@ pub struct CityHandle {
     pub replica: Arc<CityReplica>,
     pub api: Api,
     serving: Serving,
+    /// The metrics endpoint, when configured.
+    pub metrics: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl CityHandle {
@@ -30,6 +33,9 @@ impl CityHandle {
 
     /// Stops serving, stops raft, closes the databases.
     pub async fn stop(self) {
+        if let Some((_, task)) = &self.metrics {
+            task.abort();
+        }
         self.serving.stop().await;
         self.replica.shutdown().await;
     }
@@ -37,6 +43,9 @@ impl CityHandle {
     /// Stops at once, as a crash would: no request in flight is finished.
     pub async fn kill(self) {
         self.serving.abort();
+        if let Some((_, task)) = &self.metrics {
+            task.abort();
+        }
         let _ = self.replica.raft.shutdown().await;
     }
 }
@@ -88,11 +97,19 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     .with_context(|| format!("opening replica {} in {}", config.replica_id, config.data_dir.display()))?;
     let api = Api::new(Arc::new(CityBackend::new(replica.clone())));
     let (routes, _health) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
-    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?)?;
+    let rpc = RpcMetrics::default();
+    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            let sources = metrics::Sources { rpc, engine: replica.engine.clone(), replica: Some(replica.clone()) };
+            Some(metrics::serve(addr, sources).await?)
+        }
+        None => None,
+    };
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
     let marker = config.data_dir.join(crate::backup::RESTORED_MARKER);
     if marker.exists() {
         tokio::spawn(compact_restored(replica.clone(), marker));
     }
-    Ok(CityHandle { config, replica, api, serving })
+    Ok(CityHandle { config, replica, api, serving, metrics })
 }

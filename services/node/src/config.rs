@@ -142,6 +142,9 @@ pub struct CountyConfig {
     /// mTLS; required to sync with the city.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
@@ -170,6 +173,7 @@ impl CountyConfig {
             city: Vec::new(),
             sync_wait_ms: default_sync_wait(),
             tls: None,
+            metrics_listen: None,
             log: LogConfig::default(),
         }
     }
@@ -190,6 +194,10 @@ impl CountyConfig {
         }
         if let Some(v) = var("XUNCHA_LISTEN") {
             self.listen = v.parse().map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
+        }
+        if let Some(v) = var("XUNCHA_METRICS_LISTEN") {
+            self.metrics_listen =
+                Some(v.parse().map_err(|_| invalid("XUNCHA_METRICS_LISTEN", format!("'{v}' is not host:port")))?);
         }
         if let Some(v) = var("XUNCHA_CITY") {
             self.city = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
@@ -240,6 +248,9 @@ pub struct CityConfig {
     /// mTLS for clients, counties and the other replicas.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
@@ -259,6 +270,7 @@ impl CityConfig {
             raft: RaftSettings::default(),
             peer_overrides: HashMap::new(),
             tls: None,
+            metrics_listen: None,
             log: LogConfig::default(),
         }
     }
@@ -281,6 +293,10 @@ impl CityConfig {
         }
         if let Some(v) = var("XUNCHA_ADVERTISE") {
             self.advertise = Some(v);
+        }
+        if let Some(v) = var("XUNCHA_METRICS_LISTEN") {
+            self.metrics_listen =
+                Some(v.parse().map_err(|_| invalid("XUNCHA_METRICS_LISTEN", format!("'{v}' is not host:port")))?);
         }
         apply_log_env(&mut self.log, &var);
         Ok(())

@@ -9,6 +9,7 @@ use xuncha_replication::sync::{SyncHandle, SyncOptions};
 use xuncha_store::{Durability, Engine};
 
 use crate::config::CountyConfig;
+use crate::metrics::{self, RpcMetrics};
 use crate::server::{Serving, bind, serve};
 
 /// A running county node, for the binary and for tests.
@@ -20,6 +21,8 @@ pub struct CountyHandle {
     /// The sync with the city, when configured.
     pub sync: Option<SyncHandle>,
     serving: Serving,
+    /// The metrics endpoint, when configured.
+    pub metrics: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl CountyHandle {
@@ -30,6 +33,9 @@ impl CountyHandle {
 
     /// Stops syncing and serving and closes the database.
     pub async fn stop(self) {
+        if let Some((_, task)) = &self.metrics {
+            task.abort();
+        }
         if let Some(sync) = self.sync {
             sync.stop().await;
         }
@@ -40,6 +46,9 @@ impl CountyHandle {
     /// Drops everything at once, as a crash would (the database files stay as they are).
     pub async fn kill(self) {
         self.serving.abort();
+        if let Some((_, task)) = &self.metrics {
+            task.abort();
+        }
         if let Some(sync) = self.sync {
             sync.stop().await;
         }
@@ -56,7 +65,14 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let api = Api::new(Arc::new(LocalBackend::new(engine.clone())));
     let (routes, _health) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
-    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?)?;
+    let rpc = RpcMetrics::default();
+    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            Some(metrics::serve(addr, metrics::Sources { rpc, engine: engine.clone(), replica: None }).await?)
+        }
+        None => None,
+    };
     let sync = match &config.tls {
         Some(tls) if !config.city.is_empty() => {
             let mut opts = SyncOptions::new(config.city.clone(), tls.client()?);
@@ -66,7 +82,7 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
         _ => None,
     };
     tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), syncing = sync.is_some(), "county node serving");
-    Ok(CountyHandle { node, config, engine, api, sync, serving })
+    Ok(CountyHandle { node, config, engine, api, sync, serving, metrics })
 }
 
 /// Rebuilds a county whose disk was lost from the city's copy of its records, into the

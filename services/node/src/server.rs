@@ -1,6 +1,5 @@
 //! Serving the gRPC routes on a bound listener until told to stop.
 
-use std::future::Future;
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
@@ -9,6 +8,8 @@ use tokio::task::JoinHandle;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
+
+use crate::metrics::{RpcMetrics, RpcMetricsLayer};
 
 /// A running gRPC server.
 pub struct Serving {
@@ -36,34 +37,49 @@ impl Serving {
     }
 }
 
+/// Reads trace context from HTTP headers.
+struct HeaderExtractor<'a>(&'a tonic::codegen::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
 /// Binds `addr` (port 0 picks a free port).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `routes` on `listener`, with mTLS when `tls` is given.
-pub fn serve(listener: TcpListener, routes: Routes, tls: Option<ServerTlsConfig>) -> anyhow::Result<Serving> {
+/// Serves `routes` on `listener`, with mTLS when `tls` is given, counting calls in `rpc`.
+pub fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    tls: Option<ServerTlsConfig>,
+    rpc: RpcMetrics,
+) -> anyhow::Result<Serving> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let mut builder = Server::builder();
+    // One span per RPC, a child of the caller's trace when it sent one.
+    let mut builder = Server::builder().trace_fn(|req| {
+        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+        let span =
+            tracing::info_span!("grpc", otel.name = %req.uri().path(), otel.kind = "server", rpc = %req.uri().path());
+        let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+        span
+    });
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
-    let task = tokio::spawn(run(builder, listener, routes, shutdown));
+    let router = builder.layer(RpcMetricsLayer(rpc)).add_routes(routes);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let task = tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, shutdown).await });
     Ok(Serving { addr, stop: Some(stop), task })
-}
-
-async fn run(
-    mut builder: Server,
-    listener: TcpListener,
-    routes: Routes,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    builder
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
-        .await
 }

@@ -47,13 +47,16 @@ pub struct Endpoint {
     /// An operator client certificate `up` made, and its key: any gRPC tool can connect with them.
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Its Prometheus metrics (`http://<this>/metrics`).
+    pub metrics: String,
 }
 
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct UpOptions {
     pub data: PathBuf,
-    /// City replicas get ports base+1..3, counties base+101, base+102, ...; 0 picks free ports.
+    /// City replicas get ports base+1..3 (metrics base+201..), counties base+101, base+102, ...
+    /// (metrics base+301, ...); 0 picks free ports.
     pub base_port: u16,
     pub counties: usize,
 }
@@ -91,6 +94,7 @@ async fn start_city_cluster(opts: &UpOptions, certs: &Path) -> anyhow::Result<Ve
     for id in 1..=CITY_REPLICAS {
         let mut config = CityConfig::new(id, &opts.data.join(format!("city-{id}")), port(opts.base_port, id as u16));
         config.tls = Some(certs::files(certs, &Identity::Replica(id)));
+        config.metrics_listen = Some(port(opts.base_port, 200 + id as u16));
         city.push(start_city(config).await?);
     }
     let members: BTreeMap<u64, ReplicaNode> =
@@ -125,18 +129,28 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
     identities.push(Identity::Operator("up".into()));
     certs::make(&certs_dir, &identities, &[]).context("making development certificates")?;
     let operator = certs::files(&certs_dir, &Identity::Operator("up".into()));
-    let endpoint = |name: String, role: &str, grpc: String| Endpoint {
+    let endpoint = |name: String, role: &str, grpc: String, metrics: Option<SocketAddr>| Endpoint {
         name,
         role: role.into(),
         grpc,
         ca: operator.ca.clone(),
         cert: operator.cert.clone(),
         key: operator.key.clone(),
+        metrics: metrics.map(|a| a.to_string()).unwrap_or_default(),
     };
     let city = start_city_cluster(opts, &certs_dir).await?;
     let city_addrs: Vec<String> = city.iter().map(|c| c.addr().to_string()).collect();
-    let mut endpoints: Vec<Endpoint> =
-        city.iter().map(|c| endpoint(format!("city-{}", c.config.replica_id), "city", c.addr().to_string())).collect();
+    let mut endpoints: Vec<Endpoint> = city
+        .iter()
+        .map(|c| {
+            endpoint(
+                format!("city-{}", c.config.replica_id),
+                "city",
+                c.addr().to_string(),
+                c.metrics.as_ref().map(|m| m.0),
+            )
+        })
+        .collect();
     demo::seed_city(&city[0].api, &running, 7).await.context("demo data for the city")?;
     let mut counties = Vec::new();
     for (i, (code, name)) in running.iter().enumerate() {
@@ -145,9 +159,15 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         config.name = name.to_string();
         config.city = city_addrs.clone();
         config.tls = Some(certs::files(&certs_dir, &Identity::County(code.to_string())));
+        config.metrics_listen = Some(port(opts.base_port, 301 + i as u16));
         let node = start_county(config).await?;
         demo::seed_county(&node.api, name, 1000 + i as u64).await.with_context(|| format!("demo data for {name}"))?;
-        endpoints.push(endpoint(format!("county-{code}"), "county", node.addr().to_string()));
+        endpoints.push(endpoint(
+            format!("county-{code}"),
+            "county",
+            node.addr().to_string(),
+            node.metrics.as_ref().map(|m| m.0),
+        ));
         counties.push(node);
     }
     write_endpoints(&opts.data, &endpoints)?;

@@ -6,3 +6,4 @@
 
 pub mod raft;
 pub mod sync;
+pub mod trace;

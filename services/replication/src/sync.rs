@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tracing::Instrument;
 use xuncha_domain::NodeId;
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_client::SyncServiceClient;
@@ -230,11 +231,25 @@ async fn session(
 async fn push(
     engine: &Engine,
     client: &mut SyncServiceClient<Channel>,
+    pushed: u64,
+    batch: u32,
+) -> anyhow::Result<u64> {
+    let span = tracing::info_span!("sync.push", from = pushed, to = tracing::field::Empty);
+    let reached = push_batches(engine, client, pushed, batch).instrument(span.clone()).await?;
+    span.record("to", reached);
+    Ok(reached)
+}
+
+async fn push_batches(
+    engine: &Engine,
+    client: &mut SyncServiceClient<Channel>,
     mut pushed: u64,
     batch: u32,
 ) -> anyhow::Result<u64> {
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::PushBatch>(2);
-    let mut acks = client.push(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+    let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    crate::trace::inject_current(request.metadata_mut());
+    let mut acks = client.push(request).await?.into_inner();
     let city = NodeId::city();
     loop {
         let (changes, reached, pulled, backlog) = {
@@ -260,11 +275,23 @@ async fn push(
 async fn pull(
     engine: &Engine,
     client: &mut SyncServiceClient<Channel>,
+    after: u64,
+    wait_ms: u32,
+    batch: u32,
+) -> anyhow::Result<u64> {
+    pull_batches(engine, client, after, wait_ms, batch).instrument(tracing::info_span!("sync.pull", from = after)).await
+}
+
+async fn pull_batches(
+    engine: &Engine,
+    client: &mut SyncServiceClient<Channel>,
     mut after: u64,
     wait_ms: u32,
     batch: u32,
 ) -> anyhow::Result<u64> {
-    let mut stream = client.pull(pb::PullRequest { after, wait_ms, county: String::new(), batch }).await?.into_inner();
+    let mut request = tonic::Request::new(pb::PullRequest { after, wait_ms, county: String::new(), batch });
+    crate::trace::inject_current(request.metadata_mut());
+    let mut stream = client.pull(request).await?.into_inner();
     let city = NodeId::city();
     while let Some(b) = stream.next().await {
         let b = b?;

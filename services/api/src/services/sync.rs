@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 use xuncha_domain::record::{check_remote, check_remote_event};
 use xuncha_domain::{LedgerEvent, NodeId, Record};
 use xuncha_proto::v1 as pb;
@@ -77,6 +78,8 @@ impl SyncService for SyncApi {
         let origin = county(&r)?;
         self.0.leadership().map_err(ApiError::from)?;
         let replica = self.0.clone();
+        // The county's trace (the RPC span is its child): each commit joins it.
+        let trace = xuncha_replication::trace::current_context();
         let mut batches = r.into_inner();
         let acks = async_stream::try_stream! {
             while let Some(batch) = batches.next().await {
@@ -84,6 +87,9 @@ impl SyncService for SyncApi {
                 let changes = batch.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>()
                     .map_err(|_| Status::invalid_argument("changes: a body is not UTF-8"))?;
                 check_batch(&origin, &changes)?;
+                let span = tracing::info_span!("sync.commit", county = %origin, changes = changes.len());
+                xuncha_replication::trace::set_parent(&span, &trace);
+                let context = span.in_scope(xuncha_replication::trace::current_context);
                 let pushed = PushedChanges {
                     origin: origin.clone(),
                     changes,
@@ -91,8 +97,9 @@ impl SyncService for SyncApi {
                     pulled: batch.pulled,
                     backlog: batch.backlog,
                     at: chrono::Utc::now(),
+                    trace: context,
                 };
-                let applied = replica.write_changes(pushed).await.map_err(ApiError::from)?.map_err(ApiError::from)?;
+                let applied = replica.write_changes(pushed).instrument(span).await.map_err(ApiError::from)?.map_err(ApiError::from)?;
                 yield pb::PushAck { applied: applied.applied_seq, new_changes: applied.new_changes, duplicates: applied.duplicates };
             }
         };

@@ -167,8 +167,9 @@ impl CityReplica {
     async fn forward(&self, leader: &str, envelope: &Envelope) -> Reply {
         let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
         let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
-        let body = encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?;
-        let reply = client.forward(body).await.map_err(|s| unreachable(s.message().to_string()))?;
+        let mut request = tonic::Request::new(encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?);
+        crate::trace::inject_current(request.metadata_mut());
+        let reply = client.forward(request).await.map_err(|s| unreachable(s.message().to_string()))?;
         decode::<Reply>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
     }
 

@@ -14,6 +14,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
+use tracing::Instrument;
 use xuncha_domain::{NodeId, decide};
 use xuncha_store::{Engine, StoreError, apply_remote, commit_outcomes, meta_get, note_peer, write_outcomes};
 
@@ -74,8 +75,41 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = openraft::Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
-        let city = NodeId::city();
         let entries: Vec<openraft::Entry<TypeConfig>> = entries.into_iter().collect();
+        let span = tracing::info_span!("raft.apply", entries = entries.len());
+        self.apply_entries(entries).instrument(span).await
+    }
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder { engine: self.engine.clone(), snapshots: self.snapshots.clone() }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let file = self.snapshots.save(meta, &snapshot.into_inner()).await?;
+        replace_state(&self.engine, &file).await?;
+        self.engine.reload().await.map_err(storage_error)?;
+        tracing::info!(snapshot = %meta.snapshot_id, last = ?meta.last_log_id, "installed snapshot");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        self.snapshots.current().await
+    }
+}
+
+impl StateMachine {
+    async fn apply_entries(
+        &mut self,
+        entries: Vec<openraft::Entry<TypeConfig>>,
+    ) -> Result<Vec<CityResponse>, StorageError> {
+        let city = NodeId::city();
         let mut state = self.engine.write_state().await;
         // Commands alone commit in one round trip; pushed county batches need a transaction
         // they read in (versions held, cursors).
@@ -110,7 +144,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
                 EntryPayload::Normal(CityRequest::Changes(p)) => {
                     let tx = tx.as_mut().expect("a transaction is open for pushes");
-                    match apply_remote(tx, &city, &p.origin, &p.changes, p.reached, p.at).await {
+                    let span = tracing::info_span!("sync.apply", county = %p.origin, changes = p.changes.len());
+                    crate::trace::set_parent(&span, &p.trace);
+                    let applied =
+                        apply_remote(tx, &city, &p.origin, &p.changes, p.reached, p.at).instrument(span).await;
+                    match applied {
                         Ok(applied) => {
                             for record in applied.records {
                                 state.put_if_newer(record);
@@ -164,30 +202,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         drop(state);
         Ok(replies)
-    }
-
-    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { engine: self.engine.clone(), snapshots: self.snapshots.clone() }
-    }
-
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
-    ) -> Result<(), StorageError> {
-        let file = self.snapshots.save(meta, &snapshot.into_inner()).await?;
-        replace_state(&self.engine, &file).await?;
-        self.engine.reload().await.map_err(storage_error)?;
-        tracing::info!(snapshot = %meta.snapshot_id, last = ?meta.last_log_id, "installed snapshot");
-        Ok(())
-    }
-
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        self.snapshots.current().await
     }
 }
 

@@ -49,6 +49,9 @@ pub struct PushedChanges {
     pub backlog: u64,
     /// When the leader accepted it (so every replica records the same contact time).
     pub at: DateTime<Utc>,
+    /// W3C trace context of the push, so applying it joins the county's trace.
+    #[serde(default)]
+    pub trace: std::collections::BTreeMap<String, String>,
 }
 
 /// What a pushed batch did.
