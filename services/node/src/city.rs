@@ -107,6 +107,12 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
         None => None,
     };
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
+    let bootstrap = config.bootstrap_members()?;
+    if !bootstrap.is_empty() && !replica.raft.is_initialized().await? {
+        let members = bootstrap.into_iter().map(|(id, addr)| (id, xuncha_replication::raft::ReplicaNode { addr })).collect();
+        replica.initialize(members).await?;
+        tracing::info!("initialised a new cluster from `bootstrap`");
+    }
     let marker = config.data_dir.join(crate::backup::RESTORED_MARKER);
     if marker.exists() {
         tokio::spawn(compact_restored(replica.clone(), marker));

@@ -251,9 +251,30 @@ pub struct CityConfig {
     /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// On one replica of a new cluster: the first members as `ID=HOST:PORT`. The replica
+    /// initialises the cluster with them on first start (nothing happens once it is).
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+}
+
+impl CityConfig {
+    /// The `bootstrap` members, parsed.
+    pub fn bootstrap_members(&self) -> Result<std::collections::BTreeMap<u64, String>, ConfigError> {
+        let mut out = std::collections::BTreeMap::new();
+        for (i, m) in self.bootstrap.iter().enumerate() {
+            let field = format!("bootstrap[{i}]");
+            let (id, addr) = m.split_once('=').ok_or_else(|| invalid(&field, format!("'{m}' is not ID=HOST:PORT")))?;
+            let id: u64 = id.trim().parse().map_err(|_| invalid(&field, format!("'{id}' is not a replica id")))?;
+            out.insert(id, addr.trim().to_string());
+        }
+        if !out.is_empty() && !out.contains_key(&self.replica_id) {
+            return Err(invalid("bootstrap", format!("the first members must include this replica ({})", self.replica_id)));
+        }
+        Ok(out)
+    }
 }
 
 fn default_city_listen() -> SocketAddr {
@@ -271,6 +292,7 @@ impl CityConfig {
             peer_overrides: HashMap::new(),
             tls: None,
             metrics_listen: None,
+            bootstrap: Vec::new(),
             log: LogConfig::default(),
         }
     }
@@ -307,6 +329,7 @@ impl CityConfig {
             return Err(invalid("replica_id", "replica ids start at 1"));
         }
         self.raft.to_openraft().map_err(|e| invalid("raft", e.to_string()))?;
+        self.bootstrap_members()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
         }
