@@ -109,7 +109,8 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
     let bootstrap = config.bootstrap_members()?;
     if !bootstrap.is_empty() && !replica.raft.is_initialized().await? {
-        let members = bootstrap.into_iter().map(|(id, addr)| (id, xuncha_replication::raft::ReplicaNode { addr })).collect();
+        let members =
+            bootstrap.into_iter().map(|(id, addr)| (id, xuncha_replication::raft::ReplicaNode { addr })).collect();
         replica.initialize(members).await?;
         tracing::info!("initialised a new cluster from `bootstrap`");
     }

@@ -271,7 +271,10 @@ impl CityConfig {
             out.insert(id, addr.trim().to_string());
         }
         if !out.is_empty() && !out.contains_key(&self.replica_id) {
-            return Err(invalid("bootstrap", format!("the first members must include this replica ({})", self.replica_id)));
+            return Err(invalid(
+                "bootstrap",
+                format!("the first members must include this replica ({})", self.replica_id),
+            ));
         }
         Ok(out)
     }
