@@ -167,7 +167,8 @@ pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
             "全覆盖",
             "联动任务",
             "最近联系",
-            "待同步",
+            "待上报",
+            "待下发",
         ]);
         for n in &r.nodes {
             let rect = n.rectification.unwrap_or_default();
