@@ -12,7 +12,7 @@ use crate::ids::*;
 use crate::labels::Labelled;
 use crate::model::*;
 use crate::record::Record;
-use crate::round::{round_of, target_of};
+use crate::round::{require_groups_entered, round_of, target_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddCategory {
@@ -128,19 +128,7 @@ pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
     let target = target_of(d, "target", c.target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
-    ensure(
-        matches!(round.status, RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying),
-        || {
-            DomainError::precondition(
-                "target",
-                format!(
-                    "round '{}' is {}; findings are recorded once groups entered",
-                    round.name,
-                    round.status.label_zh()
-                ),
-            )
-        },
-    )?;
+    require_groups_entered(round, "findings are recorded once groups entered")?;
     ensure(target.feedback_on.is_none(), || {
         DomainError::precondition(
             "target",
@@ -186,11 +174,7 @@ pub fn route_for(category: &Category) -> LeadReceiver {
 
 pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
     d.actor.require(&[Role::Office, Role::Group], "handing over a lead")?;
-    let finding = d
-        .state
-        .findings
-        .get(&c.finding)
-        .ok_or_else(|| DomainError::not_found("finding", format!("finding {}", c.finding)))?;
+    let finding = finding_of(d, c.finding)?;
     d.require_owned("finding", &finding.meta)?;
     let summary = required_text("summary", &c.summary, 2000)?;
     let category = d.state.categories.get(&finding.category);
@@ -223,6 +207,10 @@ pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
     nt.lead_count += 1;
     d.save(Record::Target(nt), "target.lead_counted", format!("问题线索数{}", target.lead_count + 1), None);
     Ok(())
+}
+
+pub fn finding_of<'s>(d: &Decision<'s>, id: FindingId) -> DomainResult<&'s Finding> {
+    d.state.findings.get(&id).ok_or_else(|| DomainError::not_found("finding", format!("finding {id}")))
 }
 
 fn lead_of<'s>(d: &Decision<'s>, id: LeadId) -> DomainResult<&'s Lead> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::Decision;
 use crate::common::Role;
 use crate::error::{DomainError, DomainResult, ensure, optional_text, required_text};
+use crate::finding::finding_of;
 use crate::ids::*;
 use crate::labels::Labelled;
 use crate::model::*;
@@ -63,11 +64,7 @@ pub struct CloseNotice {
 
 pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> {
     d.actor.require(&[Role::Office, Role::Unit], "adding a rectification item")?;
-    let finding = d
-        .state
-        .findings
-        .get(&c.finding)
-        .ok_or_else(|| DomainError::not_found("finding", format!("finding {}", c.finding)))?;
+    let finding = finding_of(d, c.finding)?;
     d.require_owned("finding", &finding.meta)?;
     ensure(matches!(finding.status, FindingStatus::FedBack | FindingStatus::Rectifying), || {
         DomainError::precondition(

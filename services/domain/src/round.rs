@@ -481,24 +481,20 @@ pub fn target_of<'s>(d: &Decision<'s>, field: &str, id: TargetId) -> DomainResul
     d.state.targets.get(&id).ok_or_else(|| DomainError::not_found(field, format!("target {id}")))
 }
 
+/// Findings and feedback belong to a round whose groups have entered (进驻) and not yet closed.
+pub fn require_groups_entered(round: &Round, why: &str) -> DomainResult<()> {
+    ensure(
+        matches!(round.status, RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying),
+        || DomainError::precondition("target", format!("round '{}' is {}; {why}", round.name, round.status.label_zh())),
+    )
+}
+
 pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
     d.actor.require(&[Role::Office, Role::Group], "giving feedback")?;
     let target = target_of(d, "target", c.target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
-    ensure(
-        matches!(round.status, RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying),
-        || {
-            DomainError::precondition(
-                "target",
-                format!(
-                    "round '{}' is {}; feedback comes after the groups entered",
-                    round.name,
-                    round.status.label_zh()
-                ),
-            )
-        },
-    )?;
+    require_groups_entered(round, "feedback comes after the groups entered")?;
     ensure(target.feedback_on.is_none(), || {
         DomainError::precondition("target", "feedback was already given to this unit")
     })?;

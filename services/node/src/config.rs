@@ -192,12 +192,11 @@ impl CountyConfig {
         if let Some(v) = var("XUNCHA_DATA_DIR") {
             self.data_dir = v.into();
         }
-        if let Some(v) = var("XUNCHA_LISTEN") {
-            self.listen = v.parse().map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
+        if let Some(addr) = env_addr(&var, "XUNCHA_LISTEN")? {
+            self.listen = addr;
         }
-        if let Some(v) = var("XUNCHA_METRICS_LISTEN") {
-            self.metrics_listen =
-                Some(v.parse().map_err(|_| invalid("XUNCHA_METRICS_LISTEN", format!("'{v}' is not host:port")))?);
+        if let Some(addr) = env_addr(&var, "XUNCHA_METRICS_LISTEN")? {
+            self.metrics_listen = Some(addr);
         }
         if let Some(v) = var("XUNCHA_CITY") {
             self.city = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
@@ -313,15 +312,14 @@ impl CityConfig {
         if let Some(v) = var("XUNCHA_DATA_DIR") {
             self.data_dir = v.into();
         }
-        if let Some(v) = var("XUNCHA_LISTEN") {
-            self.listen = v.parse().map_err(|_| invalid("XUNCHA_LISTEN", format!("'{v}' is not host:port")))?;
+        if let Some(addr) = env_addr(&var, "XUNCHA_LISTEN")? {
+            self.listen = addr;
         }
         if let Some(v) = var("XUNCHA_ADVERTISE") {
             self.advertise = Some(v);
         }
-        if let Some(v) = var("XUNCHA_METRICS_LISTEN") {
-            self.metrics_listen =
-                Some(v.parse().map_err(|_| invalid("XUNCHA_METRICS_LISTEN", format!("'{v}' is not host:port")))?);
+        if let Some(addr) = env_addr(&var, "XUNCHA_METRICS_LISTEN")? {
+            self.metrics_listen = Some(addr);
         }
         apply_log_env(&mut self.log, &var);
         Ok(())
@@ -338,6 +336,10 @@ impl CityConfig {
         }
         self.log.validate()
     }
+}
+
+fn env_addr(var: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    var(key).map(|v| v.parse().map_err(|_| invalid(key, format!("'{v}' is not host:port")))).transpose()
 }
 
 fn apply_log_env(log: &mut LogConfig, var: &impl Fn(&str) -> Option<String>) {
