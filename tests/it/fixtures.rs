@@ -10,6 +10,7 @@ use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::finding_service_client::FindingServiceClient;
 use xuncha_proto::v1::lead_service_client::LeadServiceClient;
 use xuncha_proto::v1::ledger_service_client::LedgerServiceClient;
+use xuncha_proto::v1::linkage_service_client::LinkageServiceClient;
 use xuncha_proto::v1::node_service_client::NodeServiceClient;
 use xuncha_proto::v1::rectification_service_client::RectificationServiceClient;
 use xuncha_proto::v1::round_service_client::RoundServiceClient;
@@ -49,6 +50,7 @@ pub struct Clients {
     pub leads: LeadServiceClient<Channel>,
     pub rectify: RectificationServiceClient<Channel>,
     pub ledger: LedgerServiceClient<Channel>,
+    pub linkage: LinkageServiceClient<Channel>,
     pub node: NodeServiceClient<Channel>,
 }
 
@@ -70,6 +72,7 @@ impl Clients {
             leads: LeadServiceClient::new(c.clone()),
             rectify: RectificationServiceClient::new(c.clone()),
             ledger: LedgerServiceClient::new(c.clone()),
+            linkage: LinkageServiceClient::new(c.clone()),
             node: NodeServiceClient::new(c),
         }
     }

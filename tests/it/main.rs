@@ -13,5 +13,6 @@ mod pool_import;
 mod proxy;
 mod restart;
 mod scenario;
+mod secondment;
 mod sync;
 mod sync_random;

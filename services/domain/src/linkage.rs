@@ -11,7 +11,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::record::Record;
 use crate::round::round_of;
-use crate::staffing::{bookings, overlapping_bookings};
+use crate::staffing::{availability_problem, bookings, overlapping_bookings};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateLinkagePlan {
@@ -341,8 +341,10 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
     let county = p.meta.owner.county_code().ok_or_else(|| {
         DomainError::invalid("person", format!("{} is in the city pool; no secondment is needed", p.name))
     })?;
-    ensure(p.active, || DomainError::precondition("person", format!("{} is inactive in the county pool", p.name)))?;
     DateWindow::new("window", c.window.from, c.window.to)?;
+    if let Some(why) = availability_problem(p, &c.window) {
+        return Err(DomainError::precondition("person", why));
+    }
     let purpose = required_text("purpose", &c.purpose, 200)?;
     let pending = d.state.secondment_requests.values().any(|r| {
         r.person == p.id
@@ -352,6 +354,14 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
     ensure(!pending, || {
         DomainError::exists("person", format!("a secondment of {} for an overlapping window", p.name))
     })?;
+    // Bookings the city already knows of; one made at the county meanwhile shows as a conflict.
+    let all = bookings(d.state);
+    if let Some(b) = overlapping_bookings(&all, p.id, &c.window, None, d.me).first() {
+        return Err(DomainError::precondition(
+            "person",
+            format!("{} is booked in {} ({}) by {}", p.name, b.label, b.window, b.owner),
+        ));
+    }
     let req = SecondmentRequest {
         id: d.fresh_id(),
         meta: d.new_meta(),

@@ -1,0 +1,185 @@
+//! Secondment (抽调) across tiers over sync: the city asks for a county's person, the county
+//! decides; a person booked by both tiers at once shows as a conflict on both sides, with both
+//! bookings kept, until the offices resolve it.
+
+use std::collections::BTreeSet;
+
+use tonic::Code;
+use xuncha_proto::v1 as pb;
+
+use crate::federation::Federation;
+use crate::fixtures::{Clients, bad_field, office};
+
+fn window(from: &str, to: &str) -> Option<pb::DateWindow> {
+    Some(pb::DateWindow { from: from.into(), to: to.into() })
+}
+
+async fn conflicts(c: &mut Clients) -> Vec<pb::Conflict> {
+    c.pool.list_conflicts(pb::ListConflictsRequest {}).await.unwrap().into_inner().conflicts
+}
+
+async fn secondments(c: &mut Clients) -> Vec<pb::Secondment> {
+    c.linkage.list_secondments(pb::ListSecondmentsRequest {}).await.unwrap().into_inner().secondments
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_resolved() {
+    let fed = Federation::start(&["anping"]).await;
+    xuncha_node::demo::seed_county(&fed.county("anping").api, "安平县", 21).await.unwrap();
+    let mut county = Clients::connect_tls(fed.county("anping").addr(), &fed.operator()).await;
+    let leader = fed.city.leader().await;
+    let mut city = Clients::connect_tls(fed.city.addrs[&leader], &fed.operator()).await;
+
+    // The county plans its next round and picks its people (not yet formed).
+    let rounds = county.rounds.list_rounds(pb::ListRoundsRequest::default()).await.unwrap().into_inner().rounds;
+    let round = county
+        .rounds
+        .create_round(pb::CreateRoundRequest {
+            actor: office(),
+            term: rounds[0].term.clone(),
+            number: 7,
+            name: "十四届县委第七轮巡察".into(),
+            dates: Some(pb::RoundDates {
+                enter_on: "2026-12-14".into(),
+                leave_on: "2026-12-25".into(),
+                feedback_on: "2026-12-30".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let pick = county
+        .pool
+        .suggest_members(pb::SuggestMembersRequest { round: round.id.clone(), size: 5, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let group_leader = pick.leader.expect("a leader qualifies").person;
+    let members: Vec<String> = pick.members.iter().map(|m| m.person.clone()).collect();
+    let wanted = members[0].clone();
+    let picked: BTreeSet<&String> = members.iter().chain([&group_leader]).collect();
+    let persons = county.pool.list_persons(pb::ListPersonsRequest::default()).await.unwrap().into_inner().persons;
+    let other = persons
+        .iter()
+        .find(|p| p.fields.as_ref().is_some_and(|f| f.active) && !picked.contains(&p.id))
+        .expect("someone else")
+        .id
+        .clone();
+    fed.converged().await;
+
+    // Cut off, each side books the same person for overlapping windows, unaware of the other.
+    fed.offline("anping", true);
+    let ask_wanted = city
+        .linkage
+        .request_secondment(pb::RequestSecondmentRequest {
+            actor: office(),
+            person: wanted.clone(),
+            window: window("2026-12-20", "2027-01-10"),
+            purpose: "市委第八轮巡察".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ask_other = city
+        .linkage
+        .request_secondment(pb::RequestSecondmentRequest {
+            actor: office(),
+            person: other.clone(),
+            window: window("2027-06-01", "2027-06-30"),
+            purpose: "市委专项巡察".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    county
+        .rounds
+        .form_group(pb::FormGroupRequest {
+            actor: office(),
+            round: round.id.clone(),
+            name: "第一巡察组".into(),
+            leader: group_leader.clone(),
+            members: members.clone(),
+            reason: String::new(),
+        })
+        .await
+        .expect("the county does not know of the city's request yet");
+    fed.offline("anping", false);
+    fed.converged().await;
+
+    // Both sides see the conflict, and both bookings are kept.
+    for (side, c) in [("city", &mut city), ("county", &mut county)] {
+        let found = conflicts(c).await;
+        assert_eq!(found.len(), 1, "{side}: {found:?}");
+        let conflict = &found[0];
+        assert_eq!(conflict.person, wanted, "{side}");
+        let bookings = [conflict.first.clone().unwrap(), conflict.second.clone().unwrap()];
+        let owners: BTreeSet<&str> = bookings.iter().map(|b| b.owner.as_str()).collect();
+        assert_eq!(owners, BTreeSet::from(["city", "county/anping"]), "{side}");
+        assert!(bookings.iter().any(|b| !b.group.is_empty()), "{side}: the county's group booking is kept");
+        assert!(bookings.iter().any(|b| b.secondment == ask_wanted.id), "{side}: the city's request is kept");
+    }
+
+    // The county cannot approve a request for someone it has booked; it declines with a reason.
+    let before = county.footprint().await;
+    let refused = county
+        .linkage
+        .decide_secondment(pb::DecideSecondmentRequest {
+            actor: office(),
+            request: ask_wanted.id.clone(),
+            approve: true,
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(bad_field(&refused), "request");
+    assert_eq!(county.footprint().await, before, "a refused decision changes nothing");
+    county
+        .linkage
+        .decide_secondment(pb::DecideSecondmentRequest {
+            actor: office(),
+            request: ask_wanted.id.clone(),
+            approve: false,
+            reason: "已编入本县第七轮巡察第一巡察组".into(),
+        })
+        .await
+        .unwrap();
+    county
+        .linkage
+        .decide_secondment(pb::DecideSecondmentRequest {
+            actor: office(),
+            request: ask_other.id.clone(),
+            approve: true,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    fed.converged().await;
+
+    // The decisions reached the city; the conflict is gone on both sides.
+    let at_city = secondments(&mut city).await;
+    let decision =
+        |id: &str| at_city.iter().find(|s| s.id == id).map(|s| (s.decision.clone(), s.decision_reason.clone()));
+    assert_eq!(decision(&ask_wanted.id), Some(("declined".into(), "已编入本县第七轮巡察第一巡察组".into())));
+    assert_eq!(decision(&ask_other.id), Some(("approved".into(), String::new())));
+    assert!(conflicts(&mut city).await.is_empty());
+    assert!(conflicts(&mut county).await.is_empty());
+
+    // Knowing the county's booking now, the city is told so when it asks again, and nothing is written.
+    let before = city.footprint().await;
+    let refused = city
+        .linkage
+        .request_secondment(pb::RequestSecondmentRequest {
+            actor: office(),
+            person: wanted.clone(),
+            window: window("2026-12-15", "2026-12-22"),
+            purpose: "市委第八轮巡察".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(bad_field(&refused), "person");
+    assert!(refused.message().contains("第七轮"), "{refused:?}");
+    assert_eq!(city.footprint().await, before);
+}
