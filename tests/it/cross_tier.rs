@@ -1,14 +1,17 @@
-//! Secondment (抽调) across tiers over sync: the city asks for a county's person, the county
-//! decides; a person booked by both tiers at once shows as a conflict on both sides, with both
-//! bookings kept, until the offices resolve it.
+//! Work that crosses tiers, over sync through the real path: a linked assignment from issue to
+//! an accepted report (returned once on the way); leads that stay in their county until
+//! released; secondment (抽调), where a person booked by both tiers at once shows as a conflict
+//! on both sides, with both bookings kept, until the offices resolve it.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use tonic::Code;
 use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::oversight_service_client::OversightServiceClient;
 
-use crate::federation::Federation;
-use crate::fixtures::{Clients, bad_field, office};
+use crate::federation::{COUNTIES, Federation};
+use crate::fixtures::{Clients, bad_field, eventually, office, tls_channel};
 
 fn window(from: &str, to: &str) -> Option<pb::DateWindow> {
     Some(pb::DateWindow { from: from.into(), to: to.into() })
@@ -182,4 +185,136 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     assert_eq!(bad_field(&refused), "person");
     assert!(refused.message().contains("第七轮"), "{refused:?}");
     assert_eq!(city.footprint().await, before);
+}
+
+async fn assignment_at(c: &mut Clients, id: &str) -> Option<pb::LinkedAssignment> {
+    let all = c.linkage.list_assignments(pb::ListAssignmentsRequest::default()).await.unwrap().into_inner();
+    all.assignments.into_iter().find(|a| a.id == id)
+}
+
+/// Polls `c` until the assignment reaches `stage`.
+async fn wait_stage(c: &mut Clients, side: &str, id: &str, stage: pb::AssignmentStage) -> pb::LinkedAssignment {
+    let what = format!("{side} to see the assignment {}", stage.as_str_name());
+    eventually(&what, Duration::from_secs(60), || {
+        let mut c = c.clone();
+        async move { assignment_at(&mut c, id).await.filter(|a| a.stage == stage as i32) }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers() {
+    let fed = Federation::start(&COUNTIES).await;
+    let leader = fed.city.leader().await;
+    let counties: Vec<(&str, &str)> = vec![("anping", "安平县"), ("qinghe", "清河县")];
+    xuncha_node::demo::seed_city(&fed.city.node(leader).api, &counties, 31).await.unwrap();
+    let mut city = Clients::connect_tls(fed.city.addrs[&leader], &fed.operator()).await;
+    let mut anping = Clients::connect_tls(fed.county("anping").addr(), &fed.operator()).await;
+    let mut qinghe = Clients::connect_tls(fed.county("qinghe").addr(), &fed.operator()).await;
+    let issued = city
+        .linkage
+        .list_assignments(pb::ListAssignmentsRequest { county: "anping".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    let id = issued[0].id.clone();
+    wait_stage(&mut anping, "anping", &id, pb::AssignmentStage::Issued).await;
+
+    // The county accepts, reports progress and its linked report.
+    anping
+        .linkage
+        .respond_assignment(pb::RespondAssignmentRequest {
+            actor: office(),
+            assignment: id.clone(),
+            accept: true,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    anping
+        .linkage
+        .report_progress(pb::ReportAssignmentProgressRequest {
+            actor: office(),
+            assignment: id.clone(),
+            percent: 40,
+            note: "已进驻3个对应单位".into(),
+        })
+        .await
+        .unwrap();
+    wait_stage(&mut city, "the city", &id, pb::AssignmentStage::InProgress).await;
+    let report = |summary: &str| pb::SubmitLinkedReportRequest {
+        actor: office(),
+        assignment: id.clone(),
+        summary: summary.into(),
+        units_inspected: 3,
+        problems_found: 7,
+    };
+    anping.linkage.submit_report(report("联动巡察报告:发现问题7个")).await.unwrap();
+    let at_city = wait_stage(&mut city, "the city", &id, pb::AssignmentStage::ReportSubmitted).await;
+    assert_eq!(at_city.response.as_ref().map(|r| r.progress_percent), Some(100));
+
+    // The city returns it with comments; the county sees them and resubmits; the city accepts.
+    city.linkage
+        .review_report(pb::ReviewLinkedReportRequest {
+            actor: office(),
+            assignment: id.clone(),
+            accept: false,
+            comments: "请补充以下看上、相互印证的情况".into(),
+        })
+        .await
+        .unwrap();
+    let at_county = wait_stage(&mut anping, "anping", &id, pb::AssignmentStage::Returned).await;
+    assert_eq!(at_county.reviews[0].comments, "请补充以下看上、相互印证的情况");
+    anping.linkage.submit_report(report("联动巡察报告(修改稿):已补充相互印证情况")).await.unwrap();
+    wait_stage(&mut city, "the city", &id, pb::AssignmentStage::Resubmitted).await;
+    city.linkage
+        .review_report(pb::ReviewLinkedReportRequest {
+            actor: office(),
+            assignment: id.clone(),
+            accept: true,
+            comments: String::new(),
+        })
+        .await
+        .unwrap();
+    wait_stage(&mut anping, "anping", &id, pb::AssignmentStage::Completed).await;
+    fed.converged().await;
+
+    // Qinghe holds its own assignment and nothing of anping's.
+    let at_qinghe = qinghe.linkage.list_assignments(pb::ListAssignmentsRequest::default()).await.unwrap().into_inner();
+    assert!(!at_qinghe.assignments.is_empty());
+    assert!(at_qinghe.assignments.iter().all(|a| a.county == "qinghe"), "{:?}", at_qinghe.assignments);
+}
+
+async fn leads_at(c: &Clients) -> Vec<pb::Lead> {
+    c.leads.clone().list_leads(pb::ListLeadsRequest::default()).await.unwrap().into_inner().leads
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leads_stay_in_their_county_until_released_and_only_counts_travel() {
+    let fed = Federation::start(&["anping"]).await;
+    xuncha_node::demo::seed_county(&fed.county("anping").api, "安平县", 41).await.unwrap();
+    fed.converged().await;
+    let leader = fed.city.leader().await;
+    let city = Clients::connect_tls(fed.city.addrs[&leader], &fed.operator()).await;
+    let mut anping = Clients::connect_tls(fed.county("anping").addr(), &fed.operator()).await;
+    let at_county = leads_at(&anping).await;
+    assert!(at_county.len() >= 2, "the demo hands over leads");
+    assert!(leads_at(&city).await.is_empty(), "no lead leaves the county unreleased");
+    // The city sees how many there are.
+    let channel = tls_channel(fed.city.addrs[&leader], Some(&fed.operator())).await.unwrap();
+    let oversight =
+        OversightServiceClient::new(channel).get_oversight(pb::GetOversightRequest {}).await.unwrap().into_inner();
+    let counted = oversight.nodes.iter().find(|n| n.node == "county/anping").map(|n| n.leads);
+    assert_eq!(counted, Some(at_county.len() as u32));
+
+    anping.leads.release_lead(pb::ReleaseLeadRequest { actor: office(), lead: at_county[0].id.clone() }).await.unwrap();
+    let released = eventually("the released lead at the city", Duration::from_secs(60), || {
+        let city = city.clone();
+        async move { Some(leads_at(&city).await).filter(|l| !l.is_empty()) }
+    })
+    .await;
+    assert_eq!(released.iter().map(|l| l.id.clone()).collect::<Vec<_>>(), vec![at_county[0].id.clone()]);
+    fed.converged().await;
+    assert_eq!(leads_at(&city).await.len(), 1, "only the released lead");
 }
