@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the xuncha image from a locally built binary: the binary, the shared libraries `ldd`
-# lists (glibc, libgcc_s, the loader) and an empty /tmp, on `FROM scratch`.
+# lists (glibc, libgcc_s, the loader), an empty /tmp and /data, on `FROM scratch`; it runs as
+# user 10001.
 #   deploy/build-image.sh [BINARY] [TAG]     (defaults: target/release/xuncha, xuncha:latest)
 # With a registry: build the same way, then `docker tag` and `docker push` it there.
 set -euo pipefail
@@ -11,7 +12,7 @@ tag="${2:-xuncha:latest}"
 
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
-mkdir -p "$ctx/rootfs/usr/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/data"
+mkdir -p "$ctx/rootfs/usr/bin" "$ctx/rootfs/tmp" "$ctx/data"
 chmod 1777 "$ctx/rootfs/tmp"
 cp "$bin" "$ctx/rootfs/usr/bin/xuncha"
 # Every shared library the binary loads, at the same path (the loader's path is absolute).
