@@ -109,6 +109,11 @@ async fn a_city_backup_restores_as_a_new_cluster_that_new_replicas_join() {
     let w = Writers::start(3, c.addrs.values().copied().collect(), "before-backup");
     w.wait_for(30, Duration::from_secs(60)).await;
     let follower = c.live().into_iter().find(|i| *i != 1).unwrap();
+    // A follower's copy may trail the acknowledged writes by a heartbeat: back it up once it holds 30.
+    eventually("the follower to hold 30 units", Duration::from_secs(60), || async {
+        (c.units_on(follower).await.len() >= 30).then_some(())
+    })
+    .await;
     let file = c.dir.path().join("city.backup");
     backup(c.addrs[&follower], &file).await;
     let acked = w.stop().await;

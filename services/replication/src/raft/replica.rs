@@ -147,30 +147,38 @@ impl CityReplica {
     }
 
     /// Puts a command through raft: here when this replica leads, otherwise forwarded once to
-    /// the leader.
+    /// the leader. Either way the answer comes only once this replica has applied the write, so
+    /// whoever wrote through it reads their own write here next.
     pub async fn write(&self, envelope: Envelope) -> Reply {
-        match self.write_here(envelope.clone()).await {
-            Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &envelope).await,
-            other => other,
+        let (decided, index) = match self.write_here(envelope.clone()).await {
+            Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &envelope).await?,
+            other => other?,
+        };
+        // The leader answers after applying; a replica that forwarded may still be behind.
+        if let Err(e) = self.raft.wait(Some(READ_CATCH_UP)).applied_index_at_least(Some(index), "own write").await {
+            // The write is committed: answering with an error would invite a retry that repeats it.
+            tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
         }
+        Ok(decided)
     }
 
     /// Puts a command through raft only if this replica leads (a forwarded write takes no
-    /// second hop). Commands arriving together share one log entry.
-    pub async fn write_here(&self, envelope: Envelope) -> Reply {
+    /// second hop). Commands arriving together share one log entry. The answer carries the
+    /// index of that entry.
+    pub async fn write_here(&self, envelope: Envelope) -> Committed {
         let (reply, answer) = oneshot::channel();
         let stopped = || ReplicaError::Fatal("the replica is stopping".into());
         self.batcher.send(Pending { envelope, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
-    async fn forward(&self, leader: &str, envelope: &Envelope) -> Reply {
+    async fn forward(&self, leader: &str, envelope: &Envelope) -> Committed {
         let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
         let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
         let mut request = tonic::Request::new(encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?);
         crate::trace::inject_current(request.metadata_mut());
         let reply = client.forward(request).await.map_err(|s| unreachable(s.message().to_string()))?;
-        decode::<Reply>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
+        decode::<Committed>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
     }
 
     fn not_leader(
@@ -375,6 +383,10 @@ impl CityReplica {
 /// What a write returns: the command's result, or why raft could not take it.
 pub type Reply = Result<Decided, ReplicaError>;
 
+/// What the leader returns for a write: the command's result and the index of the log entry
+/// that carried it (a forwarding replica waits to apply that far before it answers).
+pub type Committed = Result<(Decided, u64), ReplicaError>;
+
 fn not_leader(
     me: ReplicaId,
     peers: &Peers,
@@ -397,7 +409,7 @@ fn not_leader(
 /// A command waiting for a log entry.
 struct Pending {
     envelope: Envelope,
-    reply: oneshot::Sender<Reply>,
+    reply: oneshot::Sender<Committed>,
 }
 
 /// Most commands in one log entry.
@@ -419,14 +431,14 @@ async fn run_batcher(raft: Raft, mut queue: mpsc::Receiver<Pending>, me: Replica
         }
         let (raft, peers) = (raft.clone(), peers.clone());
         tokio::spawn(async move {
-            let (envelopes, replies): (Vec<Envelope>, Vec<oneshot::Sender<Reply>>) =
+            let (envelopes, replies): (Vec<Envelope>, Vec<oneshot::Sender<Committed>>) =
                 batch.into_iter().map(|p| (p.envelope, p.reply)).unzip();
             let n = envelopes.len();
             match raft.client_write(CityRequest::Commands(envelopes)).await {
                 Ok(r) => match r.data {
                     CityResponse::Decided(results) if results.len() == n => {
                         for (reply, result) in replies.into_iter().zip(results) {
-                            let _ = reply.send(Ok(result));
+                            let _ = reply.send(Ok((result, r.log_id.index)));
                         }
                     }
                     other => {
