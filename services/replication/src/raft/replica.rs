@@ -150,16 +150,19 @@ impl CityReplica {
     /// the leader. Either way the answer comes only once this replica has applied the write, so
     /// whoever wrote through it reads their own write here next.
     pub async fn write(&self, envelope: Envelope) -> Reply {
-        let (decided, index) = match self.write_here(envelope.clone()).await {
-            Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &envelope).await?,
-            other => other?,
-        };
-        // The leader answers after applying; a replica that forwarded may still be behind.
-        if let Err(e) = self.raft.wait(Some(READ_CATCH_UP)).applied_index_at_least(Some(index), "own write").await {
-            // The write is committed: answering with an error would invite a retry that repeats it.
-            tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
+        match self.write_here(envelope.clone()).await {
+            Err(ReplicaError::NotLeader { leader: Some(addr) }) => {
+                let (decided, index) = self.forward(&addr, &envelope).await?;
+                // The leader answered after applying; this replica may not have heard of the commit.
+                let wait = self.raft.wait(Some(READ_CATCH_UP));
+                if let Err(e) = wait.applied_index_at_least(Some(index), "own write").await {
+                    // The write is committed: an error would invite a retry that repeats it.
+                    tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
+                }
+                Ok(decided)
+            }
+            other => other.map(|(decided, _)| decided),
         }
-        Ok(decided)
     }
 
     /// Puts a command through raft only if this replica leads (a forwarded write takes no
