@@ -35,6 +35,13 @@ impl CityCluster {
 
     /// `n` replicas with mTLS from the certificates in `certs` (made with `xuncha certs`).
     pub async fn start_with(n: u64, settings: RaftSettings, certs: Option<std::path::PathBuf>) -> Self {
+        let c = Self::initialised(n, settings, certs).await;
+        c.leader().await;
+        c
+    }
+
+    /// `n` replicas, initialised, returning before any leader is elected.
+    pub async fn initialised(n: u64, settings: RaftSettings, certs: Option<std::path::PathBuf>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut proxies = BTreeMap::new();
         for i in 1..=n {
@@ -54,7 +61,6 @@ impl CityCluster {
         let members: BTreeMap<u64, ReplicaNode> =
             c.addrs.iter().map(|(id, a)| (*id, ReplicaNode { addr: a.to_string() })).collect();
         c.node(1).replica.initialize(members).await.unwrap();
-        c.leader().await;
         c
     }
 

@@ -204,3 +204,15 @@ async fn a_write_through_a_follower_is_in_that_followers_own_state_when_acknowle
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_during_an_election_waits_for_the_new_leader() {
+    let c = CityCluster::initialised(3, RaftSettings::default(), None).await;
+    // Straight after initialisation no replica knows a leader yet; each write is taken once
+    // one is elected instead of being refused with UNAVAILABLE.
+    for id in c.live() {
+        write_unit(c.addrs[&id], &format!("while-electing-{id}")).await.unwrap();
+    }
+    let leader = c.leader().await;
+    assert_eq!(c.units_on(leader).await.len(), 3);
+}

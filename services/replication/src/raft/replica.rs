@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -105,8 +107,12 @@ pub struct ReplicaOptions {
 /// Why a replica could not do what was asked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ReplicaError {
-    /// Another replica leads; retry there.
-    #[error("this replica is not the leader{}", leader.as_ref().map(|l| format!("; the leader is {l}")).unwrap_or_default())]
+    /// This replica does not lead: retry on the leader, or, when none is known (an election is
+    /// under way), shortly. Nothing was written.
+    #[error("{}", match leader {
+        Some(l) => format!("this replica is not the leader; the leader is {l}"),
+        None => "no leader is known yet (an election may be under way); retry shortly".to_string(),
+    })]
     NotLeader { leader: Option<String> },
     /// No leader is known (an election is under way) or it cannot be reached; retry later.
     #[error("{0}")]
@@ -132,6 +138,9 @@ pub struct CityReplica {
 /// How long a follower waits to catch up to a read index before giving up.
 const READ_CATCH_UP: Duration = Duration::from_secs(10);
 
+/// How long a write waits for an election to end before answering that no leader is known.
+const ELECTION_WAIT: Duration = Duration::from_secs(5);
+
 impl CityReplica {
     /// Opens (or creates) the replica's data under `opts.data_dir` and starts raft. A fresh
     /// replica does nothing until it is initialised or added to a cluster.
@@ -147,22 +156,52 @@ impl CityReplica {
     }
 
     /// Puts a command through raft: here when this replica leads, otherwise forwarded once to
-    /// the leader. Either way the answer comes only once this replica has applied the write, so
-    /// whoever wrote through it reads their own write here next.
+    /// the leader; during an election it waits (up to `ELECTION_WAIT`) for the new leader. Either
+    /// way the answer comes only once this replica has applied the write, so whoever wrote
+    /// through it reads their own write here next.
     pub async fn write(&self, envelope: Envelope) -> Reply {
-        match self.write_here(envelope.clone()).await {
-            Err(ReplicaError::NotLeader { leader: Some(addr) }) => {
-                let (decided, index) = self.forward(&addr, &envelope).await?;
-                // The leader answered after applying; this replica may not have heard of the commit.
-                let wait = self.raft.wait(Some(READ_CATCH_UP));
-                if let Err(e) = wait.applied_index_at_least(Some(index), "own write").await {
-                    // The write is committed: an error would invite a retry that repeats it.
-                    tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
+        let deadline = Instant::now() + ELECTION_WAIT;
+        loop {
+            let attempt = match self.write_here(envelope.clone()).await {
+                Err(ReplicaError::NotLeader { leader: Some(addr) }) => self.forward(&addr, &envelope).await,
+                other => other,
+            };
+            match attempt {
+                Ok((decided, index)) => {
+                    self.applied_at_least(index).await;
+                    return Ok(decided);
                 }
-                Ok(decided)
+                // Refused before anything was appended: a leader is being elected (or the one
+                // asked just stepped down). Safe to try again once a leader is known.
+                Err(ReplicaError::NotLeader { .. }) if Instant::now() < deadline => self.leader_known(deadline).await,
+                Err(e) => return Err(e),
             }
-            other => other.map(|(decided, _)| decided),
         }
+    }
+
+    /// Waits until this replica has applied `index` (a forwarded write may be committed before
+    /// this replica hears of it).
+    async fn applied_at_least(&self, index: u64) {
+        let wait = self.raft.wait(Some(READ_CATCH_UP));
+        if let Err(e) = wait.applied_index_at_least(Some(index), "own write").await {
+            // The write is committed: an error would invite a retry that repeats it.
+            tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
+        }
+    }
+
+    /// Waits until some replica leads in this replica's view, or `deadline`.
+    async fn leader_known(&self, deadline: Instant) {
+        let me = self.id;
+        let wait = self.raft.wait(Some(deadline.saturating_duration_since(Instant::now())));
+        let led = |m: &openraft::RaftMetrics<ReplicaId, ReplicaNode>| match m.current_leader {
+            Some(l) if l == me => m.state == ServerState::Leader,
+            Some(_) => true,
+            None => false,
+        };
+        let _ = wait.metrics(led, "a leader").await;
+        // A leader this replica already knew refused too (it is stepping down): let the
+        // election move on rather than asking again at once.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     /// Puts a command through raft only if this replica leads (a forwarded write takes no
@@ -401,9 +440,7 @@ fn not_leader(
             (Some(id), Some(node)) if *id != me => {
                 ReplicaError::NotLeader { leader: Some(peers.addr_of(*id, &node.addr)) }
             }
-            _ => {
-                ReplicaError::Unavailable("no leader is known yet (an election may be under way); retry shortly".into())
-            }
+            _ => ReplicaError::NotLeader { leader: None },
         },
         None => ReplicaError::Fatal(err),
     }
