@@ -51,7 +51,11 @@ async fn operators_scrape_raft_sync_and_rpc_metrics() {
         value(&text, "xuncha_rpc_requests_total", "method=\"/xuncha.v1.SyncService/Push\"").unwrap() >= 1.0,
         "{text}"
     );
-    let county = scrape(fed.county("anping").metrics.as_ref().unwrap().0).await;
-    assert!(value(&county, "xuncha_sync_peer_lag", "peer=\"city\"").is_some(), "{county}");
+    // The county sets its lag when a sync exchange completes, which may be after the city's first contact.
+    let county = eventually("the county's lag behind the city in its metrics", Duration::from_secs(30), || async {
+        let t = scrape(fed.county("anping").metrics.as_ref().unwrap().0).await;
+        value(&t, "xuncha_sync_peer_lag", "peer=\"city\"").map(|_| t)
+    })
+    .await;
     assert!(value(&county, "xuncha_outbox_seq", "").is_some());
 }
