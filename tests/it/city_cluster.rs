@@ -14,6 +14,13 @@ use crate::city::{CityCluster, Writers, write_unit};
 use crate::fixtures::{channel, eventually};
 
 /// Every acknowledged write is held by every live replica.
+/// A request for every unit that a replica answers from its own state, with no read barrier.
+fn stale_list_units() -> tonic::Request<pb::ListUnitsRequest> {
+    let mut request = tonic::Request::new(pb::ListUnitsRequest::default());
+    request.metadata_mut().insert(xuncha_api::CONSISTENCY_METADATA, "stale".parse().unwrap());
+    request
+}
+
 async fn assert_all_held(c: &CityCluster, acked: &[String]) {
     c.converged().await;
     for id in c.live() {
@@ -88,9 +95,7 @@ async fn an_isolated_old_leader_acknowledges_nothing() {
     let r = units.list_units(read).await;
     assert!(r.is_err(), "an isolated replica served a linearizable read");
     // Stale reads are served from its own state.
-    let mut stale = tonic::Request::new(pb::ListUnitsRequest::default());
-    stale.metadata_mut().insert(xuncha_api::CONSISTENCY_METADATA, "stale".parse().unwrap());
-    let held = units.list_units(stale).await.expect("stale reads are served").into_inner();
+    let held = units.list_units(stale_list_units()).await.expect("stale reads are served").into_inner();
     assert!(!held.units.iter().any(|u| u.name == "majority-write"));
     c.isolate(old, false);
     c.converged().await;
@@ -195,9 +200,7 @@ async fn a_write_through_a_follower_is_in_that_followers_own_state_when_acknowle
         write_unit(c.addrs[&follower], &name).await.unwrap();
         // A stale-ok read answers from the follower's own state with no read barrier: the write
         // is there only if the follower applied it before acknowledging.
-        let mut request = tonic::Request::new(pb::ListUnitsRequest::default());
-        request.metadata_mut().insert("xuncha-consistency", "stale".parse().unwrap());
-        let held = units.list_units(request).await.unwrap().into_inner();
+        let held = units.list_units(stale_list_units()).await.unwrap().into_inner();
         assert!(
             held.units.iter().any(|u| u.name == name),
             "write {i} acknowledged by replica {follower} before it applied it"

@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
 use xuncha_domain::{Envelope, NodeId};
 use xuncha_store::{Durability, Engine};
 
@@ -114,7 +113,7 @@ pub enum ReplicaError {
         None => "no leader is known yet (an election may be under way); retry shortly".to_string(),
     })]
     NotLeader { leader: Option<String> },
-    /// No leader is known (an election is under way) or it cannot be reached; retry later.
+    /// The leader cannot be reached, or this replica cannot catch up with it; retry later.
     #[error("{0}")]
     Unavailable(String),
     /// The request is not allowed (a reused replica id, a membership change under way).
@@ -167,25 +166,12 @@ impl CityReplica {
                 other => other,
             };
             match attempt {
-                Ok((decided, index)) => {
-                    self.applied_at_least(index).await;
-                    return Ok(decided);
-                }
+                Ok((decided, _)) => return Ok(decided),
                 // Refused before anything was appended: a leader is being elected (or the one
                 // asked just stepped down). Safe to try again once a leader is known.
                 Err(ReplicaError::NotLeader { .. }) if Instant::now() < deadline => self.leader_known(deadline).await,
                 Err(e) => return Err(e),
             }
-        }
-    }
-
-    /// Waits until this replica has applied `index` (a forwarded write may be committed before
-    /// this replica hears of it).
-    async fn applied_at_least(&self, index: u64) {
-        let wait = self.raft.wait(Some(READ_CATCH_UP));
-        if let Err(e) = wait.applied_index_at_least(Some(index), "own write").await {
-            // The write is committed: an error would invite a retry that repeats it.
-            tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
         }
     }
 
@@ -214,13 +200,22 @@ impl CityReplica {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Has the leader put a command through raft, then waits until this replica has applied it
+    /// too (the leader answers after applying; this replica may not have heard of the commit).
     async fn forward(&self, leader: &str, envelope: &Envelope) -> Committed {
         let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
         let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
         let mut request = tonic::Request::new(encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?);
         crate::trace::inject_current(request.metadata_mut());
         let reply = client.forward(request).await.map_err(|s| unreachable(s.message().to_string()))?;
-        decode::<Committed>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))?
+        let (decided, index) =
+            decode::<Committed>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))??;
+        let wait = self.raft.wait(Some(READ_CATCH_UP));
+        if let Err(e) = wait.applied_index_at_least(Some(index), "own write").await {
+            // The write is committed: an error would invite a retry that repeats it.
+            tracing::warn!(index, error = %e, "answering a forwarded write before this replica applied it");
+        }
+        Ok((decided, index))
     }
 
     fn not_leader(
@@ -255,9 +250,7 @@ impl CityReplica {
                 let addr = m.membership_config.membership().get_node(&l).map(|n| self.peers.addr_of(l, &n.addr));
                 Err(ReplicaError::NotLeader { leader: addr })
             }
-            None => Err(ReplicaError::Unavailable(
-                "no leader is known yet (an election may be under way); retry shortly".into(),
-            )),
+            None => Err(ReplicaError::NotLeader { leader: None }),
         }
     }
 
