@@ -6,18 +6,33 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::account::{self, Session, SessionChange, SessionKey, signed_in};
+use crate::authz::{Located, Permission, Principal, RoleCode};
 use crate::common::{Actor, Meta, office_date};
 use crate::error::{DomainError, DomainResult};
-use crate::ids::{EventId, IdSource, NodeId};
+use crate::ids::{AccountId, EventId, IdSource, NodeId};
 use crate::ledger::LedgerEvent;
 use crate::record::Record;
 use crate::state::State;
 use crate::{finding, linkage, rectification, roster, round, term};
 
+/// Who sends a command. Never a name in a request: the edge turns a verified bearer token or
+/// certificate into one of these, and the rules read the rest (roles, status) from the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Caller {
+    /// A signed-in person, by the key of their session.
+    Session(SessionKey),
+    /// Signing in: the edge verified the password of `account` at `epoch` (opens a session only).
+    SigningIn { account: AccountId, epoch: u32 },
+    /// An operator certificate (makes the first administrator only).
+    Operator(String),
+}
+
 /// A command with the facts needed to decide it the same way everywhere.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
-    pub actor: Actor,
+    pub caller: Caller,
     /// When the command was accepted (by the county node, or by the city leader).
     pub at: DateTime<Utc>,
     /// Seed for the ids the decision creates (a UUIDv7 made at acceptance).
@@ -26,8 +41,8 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    pub fn new(actor: Actor, command: Command) -> Self {
-        Self { actor, at: Utc::now(), id_seed: Uuid::now_v7(), command }
+    pub fn new(caller: Caller, command: Command) -> Self {
+        Self { caller, at: Utc::now(), id_seed: Uuid::now_v7(), command }
     }
 }
 
@@ -69,6 +84,16 @@ pub enum Command {
     ReviewLinkedReport(linkage::ReviewLinkedReport),
     RequestSecondment(linkage::RequestSecondment),
     DecideSecondment(linkage::DecideSecondment),
+    BootstrapAdmin(account::BootstrapAdmin),
+    AddAccount(account::AddAccount),
+    SetAccountStatus(account::SetAccountStatus),
+    ResetPassword(account::ResetPassword),
+    ChangePassword(account::ChangePassword),
+    GrantRole(account::GrantRole),
+    RevokeRole(account::RevokeRole),
+    OpenSession(account::OpenSession),
+    TouchSession(account::TouchSession),
+    CloseSession(account::CloseSession),
 }
 
 impl Command {
@@ -109,15 +134,38 @@ impl Command {
             Command::ReviewLinkedReport(_) => "review_linked_report",
             Command::RequestSecondment(_) => "request_secondment",
             Command::DecideSecondment(_) => "decide_secondment",
+            Command::BootstrapAdmin(_) => "bootstrap_admin",
+            Command::AddAccount(_) => "add_account",
+            Command::SetAccountStatus(_) => "set_account_status",
+            Command::ResetPassword(_) => "reset_password",
+            Command::ChangePassword(_) => "change_password",
+            Command::GrantRole(_) => "grant_role",
+            Command::RevokeRole(_) => "revoke_role",
+            Command::OpenSession(_) => "open_session",
+            Command::TouchSession(_) => "touch_session",
+            Command::CloseSession(_) => "close_session",
+        }
+    }
+
+    /// Which caller may send it: bootstrap by an operator certificate, a session opened by
+    /// signing in, everything else by a signed-in person.
+    fn admits(&self, caller: &Caller) -> bool {
+        match self {
+            Command::BootstrapAdmin(_) => matches!(caller, Caller::Operator(_)),
+            Command::OpenSession(_) => matches!(caller, Caller::SigningIn { .. }),
+            _ => matches!(caller, Caller::Session(_)),
         }
     }
 }
 
-/// What a decision produced: new versions of records and one ledger event per change.
+/// What a decision produced: new versions of records, one ledger event per change, and
+/// changes to the sessions.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub records: Vec<Record>,
     pub events: Vec<LedgerEvent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<SessionChange>,
 }
 
 impl Outcome {
@@ -129,7 +177,13 @@ impl Outcome {
 
 /// Decides `envelope` against `state` on node `me`.
 pub fn decide(state: &State, me: &NodeId, envelope: &Envelope) -> DomainResult<Outcome> {
-    let mut d = Decision::new(state, me, envelope);
+    if !envelope.command.admits(&envelope.caller) {
+        return Err(match envelope.caller {
+            Caller::Session(_) => DomainError::denied("caller", "this is not done from a session"),
+            _ => DomainError::unauthenticated("请先登录".to_string()),
+        });
+    }
+    let mut d = Decision::new(state, me, envelope)?;
     match &envelope.command {
         Command::CreateTerm(c) => term::create_term(&mut d, c),
         Command::PlanUnits(c) => term::plan_units(&mut d, c),
@@ -165,6 +219,16 @@ pub fn decide(state: &State, me: &NodeId, envelope: &Envelope) -> DomainResult<O
         Command::ReviewLinkedReport(c) => linkage::review_report(&mut d, c),
         Command::RequestSecondment(c) => linkage::request_secondment(&mut d, c),
         Command::DecideSecondment(c) => linkage::decide_secondment(&mut d, c),
+        Command::BootstrapAdmin(c) => account::bootstrap_admin(&mut d, c),
+        Command::AddAccount(c) => account::add_account(&mut d, c),
+        Command::SetAccountStatus(c) => account::set_account_status(&mut d, c),
+        Command::ResetPassword(c) => account::reset_password(&mut d, c),
+        Command::ChangePassword(c) => account::change_password(&mut d, c),
+        Command::GrantRole(c) => account::grant_role(&mut d, c),
+        Command::RevokeRole(c) => account::revoke_role(&mut d, c),
+        Command::OpenSession(c) => account::open_session(&mut d, c),
+        Command::TouchSession(c) => account::touch_session(&mut d, c),
+        Command::CloseSession(c) => account::close_session(&mut d, c),
     }?;
     Ok(d.out)
 }
@@ -173,7 +237,11 @@ pub fn decide(state: &State, me: &NodeId, envelope: &Envelope) -> DomainResult<O
 pub struct Decision<'a> {
     pub state: &'a State,
     pub me: &'a NodeId,
-    pub actor: &'a Actor,
+    pub caller: &'a Caller,
+    /// The signed-in person, when the caller is a session.
+    principal: Option<Principal>,
+    /// The role the person acted under (the first grant that allowed the command).
+    role_used: Option<RoleCode>,
     pub at: DateTime<Utc>,
     /// Today's date in the office's time zone, for deadlines.
     pub today: NaiveDate,
@@ -182,16 +250,73 @@ pub struct Decision<'a> {
 }
 
 impl<'a> Decision<'a> {
-    pub fn new(state: &'a State, me: &'a NodeId, envelope: &'a Envelope) -> Self {
-        Self {
+    /// The context for `envelope`; a session caller must be signed in at the envelope's time
+    /// (the session open and unexpired, the account active and unchanged).
+    pub fn new(state: &'a State, me: &'a NodeId, envelope: &'a Envelope) -> DomainResult<Self> {
+        let principal = match &envelope.caller {
+            Caller::Session(key) => Some(signed_in(state, key, envelope.at, None)?),
+            _ => None,
+        };
+        Ok(Self {
             state,
             me,
-            actor: &envelope.actor,
+            caller: &envelope.caller,
+            principal,
+            role_used: None,
             at: envelope.at,
             today: office_date(envelope.at),
             ids: IdSource::new(envelope.id_seed),
             out: Outcome::default(),
+        })
+    }
+
+    /// The signed-in person; refused for other callers.
+    pub fn principal(&self) -> DomainResult<&Principal> {
+        self.principal.as_ref().ok_or_else(|| DomainError::unauthenticated("请先登录".to_string()))
+    }
+
+    /// The caller's session key.
+    pub fn session_key(&self) -> DomainResult<SessionKey> {
+        self.principal()?.session.clone().ok_or_else(|| DomainError::unauthenticated("请先登录".to_string()))
+    }
+
+    /// Requires that the signed-in person may do `permission` on `at` (a grant whose role
+    /// permits it and whose scope covers the record), and remembers the role for the ledger.
+    pub fn authorize(&mut self, permission: Permission, at: &impl Located) -> DomainResult<()> {
+        let role = self.principal()?.authorize(self.state, permission, at)?;
+        self.role_used.get_or_insert(role);
+        Ok(())
+    }
+
+    /// The person acting, as the ledger records them.
+    pub fn actor(&self) -> Actor {
+        match (&self.principal, self.caller) {
+            (Some(p), _) => Actor {
+                account: Some(p.account),
+                username: p.username.clone(),
+                display_name: p.display_name.clone(),
+                role: self.role_used,
+            },
+            (None, Caller::Operator(name)) => {
+                Actor {
+                    account: None, username: String::new(), display_name: format!("运维证书 {name}"), role: None
+                }
+            }
+            (None, _) => Actor { account: None, username: String::new(), display_name: String::new(), role: None },
         }
+    }
+
+    /// The acting person's name, for notes written into records.
+    pub fn actor_name(&self) -> String {
+        self.actor().display_name
+    }
+
+    pub fn put_session(&mut self, session: Session) {
+        self.out.sessions.push(SessionChange::Put(session));
+    }
+
+    pub fn end_session(&mut self, key: SessionKey) {
+        self.out.sessions.push(SessionChange::End(key));
     }
 
     /// Metadata for a record this node creates now.
@@ -244,7 +369,7 @@ impl<'a> Decision<'a> {
             id: self.ids.next_id::<EventId>(),
             node: self.me.clone(),
             at: self.at,
-            actor: self.actor.clone(),
+            actor: self.actor(),
             action: action.to_string(),
             subject_kind: record.kind(),
             subject_id: record.id_string(),

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DomainError, DomainResult, required_text};
-use crate::ids::NodeId;
-use crate::labels::Labelled;
+use crate::authz::RoleCode;
+use crate::error::{DomainError, DomainResult};
+use crate::ids::{AccountId, NodeId};
 
 /// Metadata every record carries: its single owner node and its version. Only the owner changes
 /// the record; each change bumps the version, and replicas keep the highest version they saw.
@@ -16,52 +16,29 @@ pub struct Meta {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Who acts in an office (巡察办), a group (巡察组), an inspected unit, a receiving body, or an
-/// operator. Permission rules (only the office signs off, ...) are checked against the role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 巡察办: plans rounds, approves, signs off, supervises.
-    Office,
-    /// 巡察组: records findings, gives feedback, hands over leads.
-    Group,
-    /// 被巡察单位: reports rectification progress.
-    Unit,
-    /// 纪委监委: receives discipline leads.
-    DisciplineCommission,
-    /// 组织部: receives cadre-selection leads.
-    OrganisationDepartment,
-    /// 运维: node operations, no business changes.
-    Operator,
-}
-
-/// The person acting, as recorded in the ledger.
+/// The person who made a change, as the ledger records it: their account, login name, name,
+/// and the role they acted under.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    pub name: String,
-    pub role: Role,
+    /// Absent for the first administrator's making (an operator certificate) and for ledgers
+    /// written before accounts.
+    #[serde(default)]
+    pub account: Option<AccountId>,
+    #[serde(default)]
+    pub username: String,
+    // Ledgers written before accounts called it `name`.
+    #[serde(alias = "name")]
+    pub display_name: String,
+    #[serde(default)]
+    pub role: Option<RoleCode>,
 }
 
 impl Actor {
-    pub fn new(name: &str, role: Role) -> DomainResult<Self> {
-        Ok(Self { name: required_text("actor.name", name, 64)?, role })
-    }
-
-    /// Rejects the command unless the actor has one of `roles`.
-    pub fn require(&self, roles: &[Role], what: &str) -> DomainResult<()> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            let allowed: Vec<&str> = roles.iter().map(|r| r.label_zh()).collect();
-            Err(DomainError::denied(
-                "actor.role",
-                format!(
-                    "{what} may be done only by {}; {} is {}",
-                    allowed.join(" or "),
-                    self.name,
-                    self.role.label_zh()
-                ),
-            ))
+    /// "name(role)" for tables.
+    pub fn label_zh(&self) -> String {
+        match self.role {
+            Some(r) => format!("{}({})", self.display_name, r.label_zh()),
+            None => self.display_name.clone(),
         }
     }
 }

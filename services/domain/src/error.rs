@@ -16,6 +16,8 @@ pub enum ErrorKind {
     NotFound,
     /// A record with this identity already exists.
     AlreadyExists,
+    /// The caller is not signed in (no session, or it ended).
+    Unauthenticated,
 }
 
 /// A rejected command. Nothing was changed.
@@ -25,6 +27,9 @@ pub struct DomainError {
     /// The request field the error is about, dotted (`group.members[2]`).
     pub field: String,
     pub reason: String,
+    /// For a refused permission: its code (`rectification.sign_off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
 }
 
 impl fmt::Display for DomainError {
@@ -50,7 +55,17 @@ impl DomainError {
         Self::new(ErrorKind::AlreadyExists, field, format!("{what} already exists"))
     }
     pub fn new(kind: ErrorKind, field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { kind, field: field.into(), reason: reason.into() }
+        Self { kind, field: field.into(), reason: reason.into(), permission: None }
+    }
+    /// A person lacks `permission` (named by its code) for this.
+    pub fn denied_permission(permission: &str, reason: impl Into<String>) -> Self {
+        Self {
+            permission: Some(permission.to_string()),
+            ..Self::new(ErrorKind::PermissionDenied, "permission", reason)
+        }
+    }
+    pub fn unauthenticated(reason: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthenticated, "authorization", reason)
     }
 }
 

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Permission, Position};
 use crate::command::Decision;
-use crate::common::{Meta, Role};
+use crate::common::Meta;
 use crate::error::{DomainError, DomainResult, ensure, required_text};
 use crate::ids::*;
 use crate::labels::Labelled;
@@ -104,7 +105,7 @@ fn valid_code(code: &str) -> bool {
 }
 
 pub fn add_category(d: &mut Decision, c: &AddCategory) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "adding a category")?;
+    d.authorize(Permission::CategoryManage, &Position::node(d.me))?;
     let code = c.code.trim();
     ensure(valid_code(code), || {
         DomainError::invalid("code", format!("'{code}' is not a category code (a-z, 0-9, '.', '_')"))
@@ -124,8 +125,8 @@ pub fn add_category(d: &mut Decision, c: &AddCategory) -> DomainResult<()> {
 }
 
 pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
-    d.actor.require(&[Role::Office, Role::Group], "recording a finding")?;
     let target = target_of(d, "target", c.target)?;
+    d.authorize(Permission::FindingRecord, target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
     require_groups_entered(round, "findings are recorded once groups entered")?;
@@ -173,8 +174,8 @@ pub fn route_for(category: &Category) -> LeadReceiver {
 }
 
 pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
-    d.actor.require(&[Role::Office, Role::Group], "handing over a lead")?;
     let finding = finding_of(d, c.finding)?;
+    d.authorize(Permission::LeadHandOver, finding)?;
     d.require_owned("finding", &finding.meta)?;
     let summary = required_text("summary", &c.summary, 2000)?;
     let category = d.state.categories.get(&finding.category);
@@ -219,18 +220,9 @@ fn lead_of<'s>(d: &Decision<'s>, id: LeadId) -> DomainResult<&'s Lead> {
     Ok(lead)
 }
 
-/// The receiving body's role, for acknowledging and reporting results.
-fn receiver_roles(r: &LeadReceiver) -> Vec<Role> {
-    match r {
-        LeadReceiver::DisciplineCommission => vec![Role::DisciplineCommission, Role::Office],
-        LeadReceiver::OrganisationDepartment => vec![Role::OrganisationDepartment, Role::Office],
-        LeadReceiver::Department(_) => vec![Role::Unit, Role::Office],
-    }
-}
-
 pub fn acknowledge_lead(d: &mut Decision, c: &AcknowledgeLead) -> DomainResult<()> {
     let lead = lead_of(d, c.lead)?;
-    d.actor.require(&receiver_roles(&lead.receiver), "acknowledging a lead")?;
+    d.authorize(Permission::LeadReceive, lead)?;
     ensure(lead.status == LeadStatus::HandedOver, || {
         DomainError::precondition("lead", format!("the lead is {}", lead.status.label_zh()))
     })?;
@@ -245,7 +237,7 @@ pub fn acknowledge_lead(d: &mut Decision, c: &AcknowledgeLead) -> DomainResult<(
 
 pub fn report_lead_result(d: &mut Decision, c: &ReportLeadResult) -> DomainResult<()> {
     let lead = lead_of(d, c.lead)?;
-    d.actor.require(&receiver_roles(&lead.receiver), "reporting a lead's result")?;
+    d.authorize(Permission::LeadReceive, lead)?;
     ensure(lead.status == LeadStatus::Acknowledged, || {
         DomainError::precondition(
             "lead",
@@ -262,9 +254,9 @@ pub fn report_lead_result(d: &mut Decision, c: &ReportLeadResult) -> DomainResul
 }
 
 pub fn release_lead(d: &mut Decision, c: &ReleaseLead) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "releasing a lead to the city")?;
     d.require_county("releasing a lead to the city")?;
     let lead = lead_of(d, c.lead)?;
+    d.authorize(Permission::LeadRelease, lead)?;
     ensure(!lead.released_to_city, || DomainError::precondition("lead", "the lead is already released to the city"))?;
     let mut next = lead.clone();
     next.meta = d.next_meta(&lead.meta);

@@ -63,6 +63,8 @@ id_type!(/// A secondment request (抽调); the county's decision shares the id.
     SecondmentId);
 id_type!(/// A ledger event (台账).
     EventId);
+id_type!(/// A staff account (账号).
+    AccountId);
 
 fn parse_uuid(field: &str, text: &str) -> DomainResult<Uuid> {
     Uuid::parse_str(text.trim()).map_err(|_| DomainError::invalid(field, format!("'{text}' is not a valid id (UUID)")))

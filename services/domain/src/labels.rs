@@ -1,7 +1,6 @@
 //! Chinese labels of the domain's enums, for tables and for reading imported files. Parsing
 //! accepts the Chinese label or the snake_case English name.
 
-use crate::common::Role;
 use crate::model::*;
 use crate::record::Kind;
 
@@ -43,15 +42,6 @@ macro_rules! labels {
         }
     };
 }
-
-labels!(Role {
-    Office => "巡察办", "office";
-    Group => "巡察组", "group";
-    Unit => "被巡察单位", "unit";
-    DisciplineCommission => "纪委监委", "discipline_commission";
-    OrganisationDepartment => "组织部", "organisation_department";
-    Operator => "运维", "operator";
-});
 
 labels!(UnitKind {
     CityDepartment => "市直部门", "city_department";
@@ -188,6 +178,12 @@ labels!(Kind {
     AssignmentResponse => "联动任务答复", "assignment_response";
     SecondmentRequest => "抽调请求", "secondment_request";
     SecondmentDecision => "抽调决定", "secondment_decision";
+    Account => "账号", "account";
+});
+
+labels!(crate::account::AccountStatus {
+    Active => "正常", "active";
+    Disabled => "已停用", "disabled";
 });
 
 #[cfg(test)]

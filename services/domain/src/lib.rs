@@ -3,6 +3,8 @@
 //! records and the ledger events, or a [`DomainError`] naming the field and the reason. Nothing
 //! here does I/O; the store persists outcomes and replication carries them between nodes.
 
+pub mod account;
+pub mod authz;
 pub mod command;
 pub mod common;
 pub mod error;
@@ -21,8 +23,9 @@ pub mod staffing;
 pub mod state;
 pub mod term;
 
-pub use command::{Command, Envelope, Outcome, decide};
-pub use common::{Actor, DateWindow, Meta, Role};
+pub use authz::{Permission, Principal, RoleCode};
+pub use command::{Caller, Command, Envelope, Outcome, decide};
+pub use common::{Actor, DateWindow, Meta};
 pub use error::{DomainError, DomainResult, ErrorKind};
 pub use ids::NodeId;
 pub use ledger::LedgerEvent;

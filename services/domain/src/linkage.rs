@@ -4,8 +4,9 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Permission, Position};
 use crate::command::Decision;
-use crate::common::{DateWindow, Role};
+use crate::common::DateWindow;
 use crate::error::{DomainError, DomainResult, ensure, optional_text, required_text};
 use crate::ids::*;
 use crate::model::*;
@@ -78,8 +79,8 @@ fn summary_of(round: &Round) -> RoundSummary {
 
 pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> {
     d.require_city("issuing a linkage plan")?;
-    d.actor.require(&[Role::Office], "issuing a linkage plan")?;
     let round = round_of(d, "round", c.round)?;
+    d.authorize(Permission::LinkageIssue, round)?;
     d.require_owned("round", &round.meta)?;
     ensure(round.status != RoundStatus::Closed, || DomainError::precondition("round", "the round is closed"))?;
     let name = required_text("name", &c.name, 80)?;
@@ -109,7 +110,7 @@ pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> 
 
 pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<()> {
     d.require_city("issuing a linked assignment")?;
-    d.actor.require(&[Role::Office], "issuing a linked assignment")?;
+    d.authorize(Permission::LinkageIssue, &Position::owned(d.me, Some(&c.county)))?;
     let plan = d
         .state
         .linkage_plans
@@ -180,8 +181,8 @@ fn my_assignment<'s>(d: &Decision<'s>, id: AssignmentId) -> DomainResult<&'s Lin
 }
 
 pub fn respond_assignment(d: &mut Decision, c: &RespondAssignment) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "answering a linked assignment")?;
     let a = my_assignment(d, c.assignment)?;
+    d.authorize(Permission::LinkageRespond, a)?;
     ensure(!d.state.assignment_responses.contains_key(&a.id), || {
         DomainError::precondition("assignment", "the assignment was already answered")
     })?;
@@ -221,8 +222,8 @@ fn accepted_response<'s>(d: &Decision<'s>, a: &LinkedAssignment) -> DomainResult
 }
 
 pub fn report_progress(d: &mut Decision, c: &ReportAssignmentProgress) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "reporting linked progress")?;
     let a = my_assignment(d, c.assignment)?;
+    d.authorize(Permission::LinkageRespond, a)?;
     let r = accepted_response(d, a)?;
     ensure(c.percent <= 100, || DomainError::invalid("percent", "must be 0 to 100"))?;
     ensure(c.percent >= r.progress_percent, || {
@@ -238,8 +239,8 @@ pub fn report_progress(d: &mut Decision, c: &ReportAssignmentProgress) -> Domain
 }
 
 pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "submitting a linked report")?;
     let a = my_assignment(d, c.assignment)?;
+    d.authorize(Permission::LinkageRespond, a)?;
     let r = accepted_response(d, a)?;
     let summary = required_text("summary", &c.summary, 8000)?;
     let revision = match &r.report {
@@ -278,12 +279,12 @@ pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<(
 
 pub fn review_report(d: &mut Decision, c: &ReviewLinkedReport) -> DomainResult<()> {
     d.require_city("reviewing a linked report")?;
-    d.actor.require(&[Role::Office], "reviewing a linked report")?;
     let a = d
         .state
         .assignments
         .get(&c.assignment)
         .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {}", c.assignment)))?;
+    d.authorize(Permission::LinkageReview, a)?;
     d.require_owned("assignment", &a.meta)?;
     let report = d.state.assignment_responses.get(&a.id).and_then(|r| r.report.as_ref()).ok_or_else(|| {
         DomainError::precondition("assignment", format!("{} has not submitted a report yet", a.county))
@@ -303,7 +304,7 @@ pub fn review_report(d: &mut Decision, c: &ReviewLinkedReport) -> DomainResult<(
         outcome,
         comments: comments.clone(),
         on: d.today,
-        by: d.actor.name.clone(),
+        by: d.actor_name(),
     });
     let text = format!("审核{}联动报告第{}稿:{}", a.county, report.revision, if c.accept { "通过" } else { "退回" });
     d.save(Record::Assignment(next), "assignment.reviewed", text, comments);
@@ -332,12 +333,12 @@ pub fn assignment_stage(a: &LinkedAssignment, r: Option<&AssignmentResponse>) ->
 
 pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResult<()> {
     d.require_city("requesting a secondment")?;
-    d.actor.require(&[Role::Office], "requesting a secondment")?;
     let p = d
         .state
         .persons
         .get(&c.person)
         .ok_or_else(|| DomainError::not_found("person", format!("person {}", c.person)))?;
+    d.authorize(Permission::LinkageIssue, p)?;
     let county = p.meta.owner.county_code().ok_or_else(|| {
         DomainError::invalid("person", format!("{} is in the city pool; no secondment is needed", p.name))
     })?;
@@ -380,13 +381,13 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
 }
 
 pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "deciding a secondment")?;
     let code = d.require_county("deciding a secondment")?;
     let req = d
         .state
         .secondment_requests
         .get(&c.request)
         .ok_or_else(|| DomainError::not_found("request", format!("secondment request {}", c.request)))?;
+    d.authorize(Permission::SecondmentDecide, req)?;
     ensure(req.county == code, || DomainError::denied("request", "the request is for another county"))?;
     ensure(!d.state.secondment_decisions.contains_key(&req.id), || {
         DomainError::precondition("request", "the request was already decided")

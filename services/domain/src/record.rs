@@ -27,10 +27,11 @@ pub enum Kind {
     AssignmentResponse,
     SecondmentRequest,
     SecondmentDecision,
+    Account,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Term,
         Kind::Unit,
         Kind::Person,
@@ -48,6 +49,7 @@ impl Kind {
         Kind::AssignmentResponse,
         Kind::SecondmentRequest,
         Kind::SecondmentDecision,
+        Kind::Account,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +71,7 @@ impl Kind {
             Kind::AssignmentResponse => "assignment_response",
             Kind::SecondmentRequest => "secondment_request",
             Kind::SecondmentDecision => "secondment_decision",
+            Kind::Account => "account",
         }
     }
 
@@ -128,6 +131,7 @@ pub enum Record {
     AssignmentResponse(AssignmentResponse),
     SecondmentRequest(SecondmentRequest),
     SecondmentDecision(SecondmentDecision),
+    Account(crate::account::Account),
 }
 
 /// Runs `$body` with `$r` bound to the payload of any variant.
@@ -151,6 +155,7 @@ macro_rules! each_variant {
             Record::AssignmentResponse($r) => $body,
             Record::SecondmentRequest($r) => $body,
             Record::SecondmentDecision($r) => $body,
+            Record::Account($r) => $body,
         }
     };
 }
@@ -175,6 +180,7 @@ impl Record {
             Record::AssignmentResponse(_) => Kind::AssignmentResponse,
             Record::SecondmentRequest(_) => Kind::SecondmentRequest,
             Record::SecondmentDecision(_) => Kind::SecondmentDecision,
+            Record::Account(_) => Kind::Account,
         }
     }
 
@@ -198,6 +204,7 @@ impl Record {
             Record::AssignmentResponse(r) => r.id.to_string(),
             Record::SecondmentRequest(r) => r.id.to_string(),
             Record::SecondmentDecision(r) => r.id.to_string(),
+            Record::Account(r) => r.id.to_string(),
         }
     }
 
@@ -333,4 +340,5 @@ accessors!(
     as_assignment_response => AssignmentResponse(AssignmentResponse),
     as_secondment_request => SecondmentRequest(SecondmentRequest),
     as_secondment_decision => SecondmentDecision(SecondmentDecision),
+    as_account => Account(crate::account::Account),
 );

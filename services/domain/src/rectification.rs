@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Permission, Position};
 use crate::command::Decision;
-use crate::common::Role;
 use crate::error::{DomainError, DomainResult, ensure, optional_text, required_text};
 use crate::finding::finding_of;
 use crate::ids::*;
@@ -63,8 +63,8 @@ pub struct CloseNotice {
 }
 
 pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> {
-    d.actor.require(&[Role::Office, Role::Unit], "adding a rectification item")?;
     let finding = finding_of(d, c.finding)?;
+    d.authorize(Permission::RectificationPlan, finding)?;
     d.require_owned("finding", &finding.meta)?;
     ensure(matches!(finding.status, FindingStatus::FedBack | FindingStatus::Rectifying), || {
         DomainError::precondition(
@@ -144,8 +144,8 @@ fn item_of<'s>(d: &Decision<'s>, id: RectificationId) -> DomainResult<&'s Rectif
 }
 
 pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()> {
-    d.actor.require(&[Role::Office, Role::Unit], "reporting rectification progress")?;
     let item = item_of(d, c.item)?;
+    d.authorize(Permission::RectificationReport, item)?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 2000)?;
     let evidence = optional_text("evidence", c.evidence.as_deref().unwrap_or(""), 2000)?;
     ensure(c.status.is_some() || note.is_some() || evidence.is_some(), || {
@@ -179,7 +179,7 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
         next.status = to;
     }
     if let Some(text) = &note {
-        next.progress.push(ProgressNote { on: d.today, by: d.actor.name.clone(), text: text.clone() });
+        next.progress.push(ProgressNote { on: d.today, by: d.actor_name(), text: text.clone() });
     }
     if evidence.is_some() {
         next.evidence = evidence;
@@ -193,8 +193,8 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
 }
 
 pub fn sign_off(d: &mut Decision, c: &SignOffRectification) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "signing off a rectification item (销号)")?;
     let item = item_of(d, c.item)?;
+    d.authorize(Permission::RectificationSignOff, item)?;
     ensure(item.status == RectificationStatus::Done, || {
         DomainError::precondition(
             "item",
@@ -205,7 +205,7 @@ pub fn sign_off(d: &mut Decision, c: &SignOffRectification) -> DomainResult<()> 
     let mut next = item.clone();
     next.meta = d.next_meta(&item.meta);
     next.status = RectificationStatus::SignedOff;
-    next.sign_off = Some(SignOff { on: d.today, by: d.actor.name.clone(), note: note.clone() });
+    next.sign_off = Some(SignOff { on: d.today, by: d.actor_name(), note: note.clone() });
     d.save(Record::Rectification(next.clone()), "rectification.signed_off", "整改事项销号".into(), note);
     // The finding is signed off once every item for it is.
     let finding = &d.state.findings[&item.finding];
@@ -229,7 +229,6 @@ pub fn is_overdue(item: &RectificationItem, today: NaiveDate) -> bool {
 }
 
 pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "issuing a supervision notice (督办)")?;
     let text = required_text("text", &c.text, 2000)?;
     ensure(c.respond_by >= d.today, || DomainError::invalid("respond_by", format!("{} is in the past", c.respond_by)))?;
     let addressee_label = match &c.addressee {
@@ -246,6 +245,11 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             unit.name.clone()
         }
     };
+    let to = match &c.addressee {
+        Addressee::County(code) => Position::owned(d.me, Some(code)),
+        Addressee::Unit(u) => Position { unit: Some(*u), ..Position::node(d.me) },
+    };
+    d.authorize(Permission::NoticeIssue, &to)?;
     // The subject must be something the addressee answers for.
     let subject_owner = match &c.subject {
         NoticeSubject::Rectification(id) => Some(
@@ -323,16 +327,15 @@ pub fn respond_notice(d: &mut Decision, c: &RespondNotice) -> DomainResult<()> {
     let text = required_text("text", &c.text, 4000)?;
     match &notice.addressee {
         Addressee::County(code) => {
-            d.actor.require(&[Role::Office], "answering the city's supervision notice")?;
             ensure(d.me.county_code() == Some(code.as_str()), || {
                 DomainError::denied("notice", "the notice is addressed to another county")
             })?;
         }
         Addressee::Unit(_) => {
-            d.actor.require(&[Role::Unit, Role::Office], "answering a supervision notice")?;
             d.require_owned("notice", &notice.meta)?;
         }
     }
+    d.authorize(Permission::NoticeRespond, notice)?;
     ensure(notice.status == NoticeStatus::Open, || DomainError::precondition("notice", "the notice is closed"))?;
     let meta = match d.state.notice_responses.get(&notice.id) {
         Some(old) => d.next_meta(&old.meta),
@@ -344,12 +347,12 @@ pub fn respond_notice(d: &mut Decision, c: &RespondNotice) -> DomainResult<()> {
 }
 
 pub fn close_notice(d: &mut Decision, c: &CloseNotice) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "closing a supervision notice")?;
     let notice = d
         .state
         .notices
         .get(&c.notice)
         .ok_or_else(|| DomainError::not_found("notice", format!("notice {}", c.notice)))?;
+    d.authorize(Permission::NoticeIssue, notice)?;
     d.require_owned("notice", &notice.meta)?;
     ensure(notice.status == NoticeStatus::Open, || {
         DomainError::precondition("notice", "the notice is already closed")

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Permission, Position};
 use crate::command::Decision;
-use crate::common::{DateWindow, Role};
+use crate::common::DateWindow;
 use crate::error::{DomainError, DomainResult, ensure, required_text};
 use crate::ids::{PersonId, UnitId, validate_county_code};
 use crate::labels::Labelled;
@@ -125,7 +126,7 @@ fn duplicate_of<'s>(state: &'s State, d: &Decision, p: &PersonDraft) -> Option<&
 }
 
 pub fn add_person(d: &mut Decision, c: &AddPerson) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "adding to the talent pool")?;
+    d.authorize(Permission::PoolManage, &Position::node(d.me))?;
     let p = validate_draft(d.state, d.me.is_city(), d.today, "person.", &c.person)?;
     if let Some(x) = duplicate_of(d.state, d, &p) {
         return Err(DomainError::exists(
@@ -141,8 +142,8 @@ pub fn add_person(d: &mut Decision, c: &AddPerson) -> DomainResult<()> {
 }
 
 pub fn update_person(d: &mut Decision, c: &UpdatePerson) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "updating the talent pool")?;
     let old = d.state.persons.get(&c.id).ok_or_else(|| DomainError::not_found("id", format!("person {}", c.id)))?;
+    d.authorize(Permission::PoolManage, old)?;
     d.require_owned("id", &old.meta)?;
     let p = validate_draft(d.state, d.me.is_city(), d.today, "person.", &c.person)?;
     let mut next = person_from(d, c.id, p);
@@ -157,7 +158,7 @@ pub fn update_person(d: &mut Decision, c: &UpdatePerson) -> DomainResult<()> {
 }
 
 pub fn import_persons(d: &mut Decision, c: &ImportPersons) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "importing the talent pool")?;
+    d.authorize(Permission::PoolManage, &Position::node(d.me))?;
     ensure(!c.persons.is_empty(), || DomainError::invalid("persons", "the import has no rows"))?;
     let mut validated = Vec::with_capacity(c.persons.len());
     let mut seen = BTreeSet::new();

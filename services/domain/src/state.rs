@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::account::{Account, Session, SessionChange, SessionKey};
+use crate::command::Outcome;
 use crate::ids::*;
 use crate::model::*;
 use crate::record::{Kind, Record};
@@ -27,6 +29,9 @@ pub struct State {
     pub assignment_responses: BTreeMap<AssignmentId, AssignmentResponse>,
     pub secondment_requests: BTreeMap<SecondmentId, SecondmentRequest>,
     pub secondment_decisions: BTreeMap<SecondmentId, SecondmentDecision>,
+    pub accounts: BTreeMap<AccountId, Account>,
+    /// Open sign-in sessions, by the hash of their token (not records: never synced).
+    pub sessions: BTreeMap<SessionKey, Session>,
 }
 
 impl State {
@@ -50,6 +55,24 @@ impl State {
             Record::AssignmentResponse(r) => _ = self.assignment_responses.insert(r.id, r),
             Record::SecondmentRequest(r) => _ = self.secondment_requests.insert(r.id, r),
             Record::SecondmentDecision(r) => _ = self.secondment_decisions.insert(r.id, r),
+            Record::Account(r) => _ = self.accounts.insert(r.id, r),
+        }
+    }
+
+    /// Takes in what a decision produced (records and session changes), in order.
+    pub fn apply(&mut self, outcome: &Outcome) {
+        for record in &outcome.records {
+            self.put(record.clone());
+        }
+        for change in &outcome.sessions {
+            self.apply_session(change);
+        }
+    }
+
+    pub fn apply_session(&mut self, change: &SessionChange) {
+        match change {
+            SessionChange::Put(s) => _ = self.sessions.insert(s.key.clone(), s.clone()),
+            SessionChange::End(key) => _ = self.sessions.remove(key),
         }
     }
 
@@ -98,6 +121,7 @@ impl State {
             Kind::SecondmentDecision => {
                 Record::SecondmentDecision(self.secondment_decisions.get(&SecondmentId(uuid))?.clone())
             }
+            Kind::Account => Record::Account(self.accounts.get(&AccountId(uuid))?.clone()),
         })
     }
 
@@ -123,6 +147,7 @@ impl State {
             .chain(all(&self.assignment_responses, Record::AssignmentResponse))
             .chain(all(&self.secondment_requests, Record::SecondmentRequest))
             .chain(all(&self.secondment_decisions, Record::SecondmentDecision))
+            .chain(all(&self.accounts, Record::Account))
     }
 
     /// How many records are held.
@@ -144,6 +169,7 @@ impl State {
             + self.assignment_responses.len()
             + self.secondment_requests.len()
             + self.secondment_decisions.len()
+            + self.accounts.len()
     }
 
     pub fn groups_of_round(&self, round: RoundId) -> impl Iterator<Item = &Group> {

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::authz::{Permission, Position};
 use crate::command::Decision;
-use crate::common::{DateWindow, Role};
+use crate::common::DateWindow;
 use crate::error::{DomainError, DomainResult, ensure, required_text};
 use crate::ids::{TermId, UnitId};
 use crate::model::{Term, Unit, UnitKind};
@@ -32,7 +33,7 @@ pub struct RegisterUnit {
 }
 
 pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "creating a term")?;
+    d.authorize(Permission::PlanManage, &Position::node(d.me))?;
     let name = required_text("name", &c.name, 64)?;
     ensure(c.window.from < c.window.to, || DomainError::invalid("window", "a term must end after it starts"))?;
     ensure(!d.state.terms.values().any(|t| &t.meta.owner == d.me && t.name == name), || {
@@ -50,8 +51,8 @@ pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
 }
 
 pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "changing the term plan")?;
     let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
+    d.authorize(Permission::PlanManage, term)?;
     d.require_owned("term", &term.meta)?;
     ensure(!c.add.is_empty() || !c.remove.is_empty(), || {
         DomainError::invalid("add", "name at least one unit to add or remove")
@@ -89,7 +90,7 @@ pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
 }
 
 pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
-    d.actor.require(&[Role::Office], "registering a unit")?;
+    d.authorize(Permission::PlanManage, &Position::node(d.me))?;
     let name = required_text("name", &c.name, 80)?;
     let city_kind = matches!(c.kind, UnitKind::CityDepartment | UnitKind::StateEnterprise);
     let county_kind =

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
+use xuncha_domain::account::{Account, AccountStatus, Session, SessionKey};
+use xuncha_domain::authz::{Grant, Scope};
 use xuncha_domain::common::DateWindow;
 use xuncha_domain::finding::{AcknowledgeLead, HandOverLead, RecordFinding, ReportLeadResult};
 use xuncha_domain::model::*;
@@ -12,7 +14,33 @@ use xuncha_domain::rectification::{AddRectificationItem, SignOffRectification, U
 use xuncha_domain::roster::{AddPerson, PersonDraft, UpdatePerson};
 use xuncha_domain::round::*;
 use xuncha_domain::term::{CreateTerm, PlanUnits, RegisterUnit};
-use xuncha_domain::{Actor, Command, DomainError, Envelope, NodeId, Outcome, Role, State, decide};
+use xuncha_domain::{Caller, Command, DomainError, Envelope, NodeId, Outcome, RoleCode, State, decide};
+
+/// Who acts: one signed-in account per role. The harness gives the group leader every round
+/// and the liaison every unit as their scope, so these tests reach deep states; scopes are
+/// tested on their own elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Office,
+    Group,
+    Unit,
+    DisciplineCommission,
+    OrganisationDepartment,
+    Operator,
+}
+
+impl Role {
+    fn code(self) -> RoleCode {
+        match self {
+            Role::Office => RoleCode::OfficeHead,
+            Role::Group => RoleCode::GroupLeader,
+            Role::Unit => RoleCode::UnitLiaison,
+            Role::DisciplineCommission => RoleCode::DisciplineCommission,
+            Role::OrganisationDepartment => RoleCode::OrganisationDepartment,
+            Role::Operator => RoleCode::Operator,
+        }
+    }
+}
 
 struct World {
     state: State,
@@ -21,23 +49,80 @@ struct World {
     seq: u64,
 }
 
+fn key_of(role: Role) -> SessionKey {
+    SessionKey::parse("key", &format!("{:064x}", role as u8 + 1)).unwrap()
+}
+
+fn account_id(role: Role) -> xuncha_domain::ids::AccountId {
+    xuncha_domain::ids::AccountId(uuid::Uuid::from_u128(role as u128 + 1))
+}
+
 impl World {
     fn new() -> Self {
         let mut state = State::default();
         for c in xuncha_domain::finding::seed_categories() {
             state.put(xuncha_domain::Record::Category(c));
         }
-        Self { state, me: NodeId::county("c01").unwrap(), now: "2026-06-01T02:00:00Z".parse().unwrap(), seq: 0 }
+        let me = NodeId::county("c01").unwrap();
+        let now: DateTime<Utc> = "2026-06-01T02:00:00Z".parse().unwrap();
+        let roles = [
+            Role::Office,
+            Role::Group,
+            Role::Unit,
+            Role::DisciplineCommission,
+            Role::OrganisationDepartment,
+            Role::Operator,
+        ];
+        for role in roles {
+            state.put(xuncha_domain::Record::Account(Account {
+                id: account_id(role),
+                meta: xuncha_domain::Meta { owner: me.clone(), version: 1, updated_at: now },
+                username: format!("user{}", role as u8),
+                display_name: format!("测试员{}", role as u8),
+                status: AccountStatus::Active,
+                password_hash: "$argon2id$test".into(),
+                epoch: 0,
+                must_change_password: false,
+                grants: vec![],
+            }));
+            state.sessions.insert(
+                key_of(role),
+                Session {
+                    key: key_of(role),
+                    account: account_id(role),
+                    epoch: 0,
+                    opened_at: now,
+                    last_seen: now,
+                    expires_at: now + Duration::days(3650),
+                    idle_timeout_s: 3600,
+                    client: String::new(),
+                },
+            );
+        }
+        Self { state, me, now, seq: 0 }
+    }
+
+    /// Sets the role's grants: the county for office roles, every round or unit for the others.
+    fn grant(&mut self, role: Role) {
+        let code = role.code();
+        let scopes: Vec<Scope> = match role {
+            Role::Group => self.state.rounds.keys().map(|r| Scope::Round(*r)).collect(),
+            Role::Unit => self.state.units.keys().map(|u| Scope::Unit(*u)).collect(),
+            _ => vec![Scope::County("c01".into())],
+        };
+        let account = self.state.accounts.get_mut(&account_id(role)).unwrap();
+        account.grants = scopes.into_iter().map(|s| Grant::new(code, s)).collect();
     }
 
     fn exec(&mut self, role: Role, command: Command) -> Result<Outcome, DomainError> {
+        self.grant(role);
         self.seq += 1;
         let seed = uuid::Builder::from_unix_timestamp_millis(
             1_700_000_000_000 + self.seq,
             &self.seq.to_le_bytes().repeat(2)[..10].try_into().unwrap(),
         )
         .into_uuid();
-        let env = Envelope { actor: Actor::new("测试员", role).unwrap(), at: self.now, id_seed: seed, command };
+        let env = Envelope { caller: Caller::Session(key_of(role)), at: self.now, id_seed: seed, command };
         let out = decide(&self.state, &self.me, &env)?;
         let mut keys = BTreeSet::new();
         for r in &out.records {
@@ -50,9 +135,11 @@ impl World {
                 "every change has its ledger event"
             );
         }
-        for r in &out.records {
-            self.state.put(r.clone());
+        for e in &out.events {
+            assert_eq!(e.actor.account, Some(account_id(role)), "the ledger names the signed-in account");
+            assert!(e.actor.role.is_some(), "{} was done without an authorized role", e.action);
         }
+        self.state.apply(&out);
         self.now += Duration::hours(6);
         Ok(out)
     }
@@ -471,6 +558,7 @@ proptest! {
         let mut accepted = 0;
         for op in &ops {
             let Some((role, cmd)) = command(&w, op) else { continue };
+            w.grant(role);
             let before = w.state.clone();
             // PROP_STATS=1 prints what was accepted, to check the generator reaches deep states.
             let name = cmd.name();
