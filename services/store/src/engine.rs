@@ -54,9 +54,7 @@ impl Engine {
         let mut state = self.state.write().await;
         let outcome = decide(&state, self.node(), envelope)?;
         let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
-        for record in &outcome.records {
-            state.put(record.clone());
-        }
+        state.apply(&outcome);
         // Published before the lock is released: the next writer numbers after it.
         self.outbox_seq.send_replace(seq);
         drop(state);

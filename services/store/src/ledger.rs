@@ -1,7 +1,7 @@
 //! Reading the ledger (台账).
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use xuncha_domain::{LedgerEvent, NodeId};
 
 use crate::error::{StoreResult, corrupt};
@@ -14,8 +14,13 @@ pub struct LedgerFilter {
     pub subject_id: Option<String>,
     /// Actions starting with this (`round.`).
     pub action_prefix: Option<String>,
+    /// Only what this account did.
+    pub actor_account: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Only events made by these counties or addressed to them (a reader scoped to counties);
+    /// `None` reads everything.
+    pub counties: Option<Vec<String>>,
     pub limit: u32,
     pub offset: u32,
 }
@@ -23,20 +28,40 @@ pub struct LedgerFilter {
 /// Events matching `filter`, oldest first.
 pub async fn ledger_page(conn: &mut SqliteConnection, filter: &LedgerFilter) -> StoreResult<Vec<LedgerEvent>> {
     let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let bodies: Vec<String> = sqlx::query_scalar(
-        "SELECT body FROM ledger WHERE (?1 IS NULL OR node = ?1) AND (?2 IS NULL OR subject_kind = ?2) \
-         AND (?3 IS NULL OR subject_id = ?3) AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) \
-         AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at <= ?6) ORDER BY at, id LIMIT ?7 OFFSET ?8",
-    )
-    .bind(filter.node.as_ref().map(|n| n.as_str().to_string()))
-    .bind(filter.subject_kind.clone())
-    .bind(filter.subject_id.clone())
-    .bind(filter.action_prefix.clone())
-    .bind(filter.since.as_ref().map(fmt))
-    .bind(filter.until.as_ref().map(fmt))
-    .bind(if filter.limit == 0 { -1 } else { filter.limit as i64 })
-    .bind(filter.offset as i64)
-    .fetch_all(conn)
-    .await?;
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT body FROM ledger WHERE 1 = 1");
+    if let Some(n) = &filter.node {
+        q.push(" AND node = ").push_bind(n.as_str().to_string());
+    }
+    if let Some(k) = &filter.subject_kind {
+        q.push(" AND subject_kind = ").push_bind(k.clone());
+    }
+    if let Some(i) = &filter.subject_id {
+        q.push(" AND subject_id = ").push_bind(i.clone());
+    }
+    if let Some(p) = &filter.action_prefix {
+        q.push(" AND substr(action, 1, ").push_bind(p.chars().count() as i64).push(") = ").push_bind(p.clone());
+    }
+    if let Some(a) = &filter.actor_account {
+        q.push(" AND actor_account = ").push_bind(a.clone());
+    }
+    if let Some(t) = &filter.since {
+        q.push(" AND at >= ").push_bind(fmt(t));
+    }
+    if let Some(t) = &filter.until {
+        q.push(" AND at <= ").push_bind(fmt(t));
+    }
+    if let Some(counties) = &filter.counties {
+        q.push(" AND (audience = 'all'");
+        for c in counties {
+            let node = format!("county/{c}");
+            q.push(" OR node = ").push_bind(node.clone()).push(" OR audience = ").push_bind(node);
+        }
+        q.push(")");
+    }
+    q.push(" ORDER BY at, id LIMIT ")
+        .push_bind(if filter.limit == 0 { -1 } else { filter.limit as i64 })
+        .push(" OFFSET ")
+        .push_bind(filter.offset as i64);
+    let bodies: Vec<String> = q.build_query_scalar().fetch_all(conn).await?;
     bodies.iter().map(|b| serde_json::from_str(b).map_err(corrupt)).collect()
 }

@@ -1,6 +1,7 @@
 //! Records and ledger events: writing a decision's outcome, loading the state.
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use xuncha_domain::account::{Session, SessionChange, SessionKey};
 use xuncha_domain::finding::seed_categories;
 use xuncha_domain::{LedgerEvent, Outcome, Record, State};
 
@@ -59,8 +60,16 @@ fn push_outcomes(
     let mut outbox = Vec::new();
     let mut records: Vec<&Record> = Vec::new();
     let mut events: Vec<&LedgerEvent> = Vec::new();
+    let mut sessions: std::collections::BTreeMap<&SessionKey, Option<&Session>> = Default::default();
     let mut seq = after;
     for outcome in outcomes {
+        // Sessions are node state, not records: no outbox rows, the last change of each wins.
+        for change in &outcome.sessions {
+            match change {
+                SessionChange::Put(s) => sessions.insert(&s.key, Some(s)),
+                SessionChange::End(k) => sessions.insert(k, None),
+            };
+        }
         for r in &outcome.records {
             seq += 1;
             outbox.push((seq, r.audience().as_column(), r.kind().as_str().to_string(), r.id_string(), r.version()));
@@ -80,6 +89,8 @@ fn push_outcomes(
     let records: Vec<&Record> = latest.into_values().collect();
     push_records(q, &records)?;
     push_events(q, &events)?;
+    let any_sessions = !sessions.is_empty();
+    push_sessions(q, &sessions)?;
     for chunk in outbox.chunks(CHUNK) {
         q.push("INSERT INTO outbox (seq, audience, kind, id, version) ");
         q.push_values(chunk, |mut b, (seq, audience, kind, id, version)| {
@@ -96,8 +107,8 @@ fn push_outcomes(
     if seq != after {
         meta.insert(OUTBOX_SEQ, seq.to_string());
     }
-    let anything = !meta.is_empty();
-    if anything {
+    let anything = !meta.is_empty() || any_sessions;
+    if !meta.is_empty() {
         q.push("INSERT INTO node_meta (key, value) ");
         q.push_values(meta, |mut b, (k, v)| {
             b.push_bind(k).push_bind(v);
@@ -148,23 +159,52 @@ pub(crate) async fn put_records(conn: &mut SqliteConnection, records: &[&Record]
     Ok(())
 }
 
+fn push_sessions(
+    q: &mut QueryBuilder<Sqlite>,
+    sessions: &std::collections::BTreeMap<&SessionKey, Option<&Session>>,
+) -> StoreResult<()> {
+    let ended: Vec<&str> = sessions.iter().filter(|(_, s)| s.is_none()).map(|(k, _)| k.as_str()).collect();
+    for chunk in ended.chunks(CHUNK) {
+        q.push("DELETE FROM sessions WHERE key IN (");
+        let mut list = q.separated(", ");
+        for key in chunk {
+            list.push_bind(key.to_string());
+        }
+        q.push("); ");
+    }
+    let put: Vec<&Session> = sessions.values().filter_map(|s| *s).collect();
+    for chunk in put.chunks(CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|s| Ok((s, serde_json::to_string(s).map_err(corrupt)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        q.push("INSERT INTO sessions (key, account, body) ");
+        q.push_values(rows, |mut b, (s, body)| {
+            b.push_bind(s.key.as_str().to_string()).push_bind(s.account.to_string()).push_bind(body);
+        });
+        q.push(" ON CONFLICT (key) DO UPDATE SET account = excluded.account, body = excluded.body; ");
+    }
+    Ok(())
+}
+
 fn push_events(q: &mut QueryBuilder<Sqlite>, events: &[&LedgerEvent]) -> StoreResult<()> {
     for chunk in events.chunks(CHUNK) {
         let rows = chunk
             .iter()
             .map(|e| {
-                let role =
-                    serde_json::to_value(e.actor.role).map_err(corrupt)?.as_str().unwrap_or_default().to_string();
+                let role = e.actor.role.map(|r| r.code()).unwrap_or_default();
                 Ok((e, role, serde_json::to_string(e).map_err(corrupt)?))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        q.push("INSERT OR IGNORE INTO ledger (id, node, at, actor_name, actor_role, action, subject_kind, subject_id, subject_version, body) ");
+        q.push("INSERT OR IGNORE INTO ledger (id, node, at, actor_name, actor_role, actor_account, audience, action, subject_kind, subject_id, subject_version, body) ");
         q.push_values(rows, |mut b, (e, role, body)| {
             b.push_bind(e.id.to_string())
                 .push_bind(e.node.as_str().to_string())
                 .push_bind(e.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-                .push_bind(e.actor.name.clone())
+                .push_bind(e.actor.display_name.clone())
                 .push_bind(role)
+                .push_bind(e.actor.account.map(|a| a.to_string()))
+                .push_bind(e.audience.as_column())
                 .push_bind(e.action.clone())
                 .push_bind(e.subject_kind.as_str())
                 .push_bind(e.subject_id.clone())
@@ -222,14 +262,19 @@ pub(crate) async fn stored_versions(
     Ok(out)
 }
 
-/// Reads every record into a fresh [`State`].
+/// Reads every record and session into a fresh [`State`].
 pub async fn load_state(conn: &mut SqliteConnection) -> StoreResult<State> {
     let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT kind, id, body FROM records").fetch_all(conn).await?;
+        sqlx::query_as("SELECT kind, id, body FROM records").fetch_all(&mut *conn).await?;
     let mut state = State::default();
     for (kind, id, body) in rows {
         let record: Record = serde_json::from_str(&body).map_err(|e| corrupt(format!("{kind} {id}: {e}")))?;
         state.put(record);
+    }
+    let sessions: Vec<String> = sqlx::query_scalar("SELECT body FROM sessions").fetch_all(conn).await?;
+    for body in sessions {
+        let session: Session = serde_json::from_str(&body).map_err(|e| corrupt(format!("session: {e}")))?;
+        state.sessions.insert(session.key.clone(), session);
     }
     Ok(state)
 }

@@ -29,7 +29,7 @@ const MEMBERSHIP: &str = "raft_membership";
 const IDS_SEEN: &str = "raft_ids_seen";
 
 /// Tables a snapshot carries (everything of the state database).
-const TABLES: [&str; 5] = ["records", "ledger", "outbox", "peers", "node_meta"];
+const TABLES: [&str; 6] = ["records", "ledger", "outbox", "peers", "node_meta", "sessions"];
 
 /// The state machine of one city replica.
 pub struct StateMachine {
@@ -131,9 +131,7 @@ impl StateMachine {
                     for envelope in &envelopes {
                         match decide(&state, &city, envelope) {
                             Ok(outcome) => {
-                                for record in &outcome.records {
-                                    state.put(record.clone());
-                                }
+                                state.apply(&outcome);
                                 outcomes.push(outcome.clone());
                                 decided.push(Ok(outcome));
                             }
