@@ -6,13 +6,14 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use tonic::Request;
 use xuncha_domain::common::office_date;
-use xuncha_domain::{Actor, Command, Envelope, Outcome, Record, State};
+use xuncha_domain::{Caller, Command, Envelope, Outcome, Record, State};
 use xuncha_store::Engine;
 
+use crate::auth::{AuthSettings, Authenticator};
 use crate::error::{ApiError, ApiResult};
 
 /// Metadata key a client sets to `stale` to read any replica's state without a read barrier.
-pub const CONSISTENCY_METADATA: &str = "xuncha-consistency";
+pub const CONSISTENCY_METADATA: &str = xuncha_wire::CONSISTENCY;
 
 /// How fresh a read must be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,12 +78,20 @@ impl Backend for LocalBackend {
 #[derive(Clone)]
 pub struct Api {
     backend: Arc<dyn Backend>,
+    auth: Arc<Authenticator>,
     started_at: DateTime<Utc>,
 }
 
 impl Api {
-    pub fn new(backend: Arc<dyn Backend>) -> Self {
-        Self { backend, started_at: Utc::now() }
+    /// Fails on bad sign-in settings (the message names the field).
+    pub fn new(backend: Arc<dyn Backend>, auth: AuthSettings) -> ApiResult<Self> {
+        let auth = Arc::new(Authenticator::new(backend.clone(), auth)?);
+        Ok(Self { backend, auth, started_at: Utc::now() })
+    }
+
+    /// Signing in and telling who calls.
+    pub fn auth(&self) -> &Arc<Authenticator> {
+        &self.auth
     }
 
     pub fn backend(&self) -> &Arc<dyn Backend> {
@@ -97,10 +106,10 @@ impl Api {
         self.started_at
     }
 
-    /// Carries out `command` for `actor`.
-    pub async fn execute(&self, actor: Actor, command: Command) -> ApiResult<Outcome> {
+    /// Carries out `command` for `caller`.
+    pub async fn execute(&self, caller: Caller, command: Command) -> ApiResult<Outcome> {
         let name = command.name();
-        let outcome = self.backend.execute(Envelope::new(actor, command)).await;
+        let outcome = self.backend.execute(Envelope::new(caller, command)).await;
         if let Err(e) = &outcome {
             tracing::debug!(command = name, error = %e, "command refused");
         }

@@ -6,8 +6,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 use xuncha_domain::{DomainError, ErrorKind};
 use xuncha_store::{ExecuteError, StoreError};
 
-/// Metadata key carrying the leader's gRPC address when a follower cannot serve a request.
-pub const LEADER_METADATA: &str = "xuncha-leader";
+pub use xuncha_wire::LEADER_METADATA;
+use xuncha_wire::PERMISSION_KEY;
 
 /// Everything a service can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,9 @@ pub enum ApiError {
     /// This replica cannot serve now; retry on the leader (if known) or later.
     #[error("unavailable: {reason}")]
     Unavailable { reason: String, leader: Option<String> },
+    /// Too many failed sign-ins: try again after `retry_after`.
+    #[error("throttled for {retry_after:?}")]
+    Throttled { retry_after: std::time::Duration },
     /// A fault of this node (storage, corruption). The request may not have been applied.
     #[error("internal: {0}")]
     Internal(String),
@@ -57,6 +60,7 @@ fn code_of(kind: ErrorKind) -> Code {
         ErrorKind::PermissionDenied => Code::PermissionDenied,
         ErrorKind::NotFound => Code::NotFound,
         ErrorKind::AlreadyExists => Code::AlreadyExists,
+        ErrorKind::Unauthenticated => Code::Unauthenticated,
     }
 }
 
@@ -64,7 +68,13 @@ impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
         match e {
             ApiError::Domain(d) => {
-                let details = ErrorDetails::with_bad_request_violation(d.field.clone(), d.reason.clone());
+                let mut details = ErrorDetails::with_bad_request_violation(d.field.clone(), d.reason.clone());
+                if let Some(permission) = &d.permission {
+                    // The permission refused, for clients to show and tests to check.
+                    let meta: std::collections::HashMap<String, String> =
+                        [(PERMISSION_KEY.to_string(), permission.clone())].into_iter().collect();
+                    details.set_error_info(xuncha_wire::REFUSED_REASON, xuncha_wire::ERROR_DOMAIN, meta);
+                }
                 Status::with_error_details(code_of(d.kind), d.to_string(), details)
             }
             ApiError::Violations { field, violations } => {
@@ -84,6 +94,16 @@ impl From<ApiError> for Status {
                     status.metadata_mut().insert(LEADER_METADATA, v);
                 }
                 status
+            }
+            ApiError::Throttled { retry_after } => {
+                let secs = retry_after.as_secs().max(1);
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(retry_after));
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!("登录失败次数过多,请{secs}秒后再试"),
+                    details,
+                )
             }
             ApiError::Internal(msg) => {
                 tracing::error!(error = %msg, "internal error");

@@ -1,6 +1,6 @@
 //! Who is calling: the identity in the client certificate (URI SAN `xuncha://city/<replica>`,
-//! `xuncha://county/<code>`, `xuncha://operator/<name>`), never a request field; and which
-//! callers each service admits.
+//! `xuncha://county/<code>`, `xuncha://operator/<name>`), never a request field. Which
+//! callers each method admits is in [`crate::access`].
 
 use tonic::{Request, Status};
 use x509_parser::extensions::GeneralName;
@@ -74,51 +74,4 @@ pub fn peer_of<T>(req: &Request<T>) -> Result<Peer, Status> {
             identity_of_der(leaf.as_ref()).map_err(Status::permission_denied)
         }
     }
-}
-
-/// Which callers a group of services admits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Admit {
-    /// Staff and operator services: operators (the CLI and tools).
-    Staff,
-    /// Raft between replicas: replicas only.
-    Raft,
-    /// Cluster operations: operators and replicas.
-    Cluster,
-    /// Sync: counties only, and always with a certificate.
-    Sync,
-}
-
-fn admitted(admit: Admit, peer: &Peer) -> bool {
-    matches!(
-        (admit, peer),
-        (Admit::Staff | Admit::Raft | Admit::Cluster, Peer::Anonymous)
-            | (Admit::Staff | Admit::Cluster, Peer::Operator(_))
-            | (Admit::Raft | Admit::Cluster, Peer::Replica(_))
-            | (Admit::Sync, Peer::County(_))
-    )
-}
-
-/// An interceptor that admits only `admit`'s callers and leaves the [`Peer`] in the request
-/// extensions for the handler.
-pub fn guard(admit: Admit) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
-    move |mut req: Request<()>| {
-        let peer = peer_of(&req)?;
-        if !admitted(admit, &peer) {
-            let what = match admit {
-                Admit::Staff => "staff services (use an operator certificate)",
-                Admit::Raft => "raft between city replicas",
-                Admit::Cluster => "cluster operations",
-                Admit::Sync => "city-county sync (a county certificate is required)",
-            };
-            return Err(Status::permission_denied(format!("{} may not use {what}", peer.label())));
-        }
-        req.extensions_mut().insert(peer);
-        Ok(req)
-    }
-}
-
-/// The caller the guard admitted.
-pub fn caller<T>(req: &Request<T>) -> Peer {
-    req.extensions().get::<Peer>().cloned().unwrap_or(Peer::Anonymous)
 }

@@ -2,6 +2,8 @@
 //! city replica. Conversions between proto and domain live in [`conv`]; every error becomes a
 //! `Status` in [`error`].
 
+pub mod access;
+pub mod auth;
 pub mod backend;
 pub mod city;
 pub mod conv;
@@ -17,20 +19,23 @@ use tonic_health::server::HealthReporter;
 use xuncha_proto::v1 as pb;
 use xuncha_replication::raft::CityReplica;
 
+pub use access::AccessLayer;
+pub use auth::AuthSettings;
 pub use backend::{Api, Backend, CONSISTENCY_METADATA, Consistency, LocalBackend};
 pub use city::CityBackend;
 pub use error::{ApiError, ApiResult, LEADER_METADATA};
 pub use services::status_pb;
 
-/// Every `xuncha.v1` service over `api`, with gRPC health and server reflection; on a city
-/// replica (`city`) also raft, cluster operations and sync. Each service admits only its
-/// callers (see [`identity`]). The health reporter marks each service serving; the node can
-/// mark them otherwise.
+/// Every `xuncha.v1` service over `api`, with gRPC health and server reflection (v1 and
+/// v1alpha); on a city replica (`city`) also raft, cluster operations and sync. The returned
+/// [`AccessLayer`] must wrap them: it admits each method's callers (see [`access`]). The health
+/// reporter marks each service serving; the node can mark them otherwise.
 pub async fn routes(
     api: Api,
     city: Option<Arc<CityReplica>>,
-) -> Result<(Routes, HealthReporter), tonic_reflection::server::Error> {
-    use identity::{Admit, guard};
+) -> Result<(Routes, HealthReporter, AccessLayer), tonic_reflection::server::Error> {
+    use pb::account_service_server::AccountServiceServer;
+    use pb::auth_server::AuthServer;
     use pb::finding_service_server::FindingServiceServer;
     use pb::lead_service_server::LeadServiceServer;
     use pb::ledger_service_server::LedgerServiceServer;
@@ -43,33 +48,36 @@ pub async fn routes(
     use pb::talent_pool_service_server::TalentPoolServiceServer;
     use pb::unit_service_server::UnitServiceServer;
     use tonic::codec::CompressionEncoding::Zstd;
-    use tonic::service::interceptor::InterceptedService;
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    let staff = || guard(Admit::Staff);
-    macro_rules! staff {
+    macro_rules! serving {
         ($server:ident, $imp:ident, $api:expr) => {{
             health.set_serving::<$server<services::$imp>>().await;
-            InterceptedService::new($server::new(services::$imp($api)), staff())
+            $server::new(services::$imp($api))
         }};
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(xuncha_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(xuncha_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let access = AccessLayer::new(api.auth().clone());
     let mut routes = Routes::new(health_service)
-        .add_service(reflection)
-        .add_service(staff!(UnitServiceServer, UnitApi, api.clone()))
-        .add_service(staff!(TalentPoolServiceServer, TalentApi, api.clone()))
-        .add_service(staff!(RoundServiceServer, RoundApi, api.clone()))
-        .add_service(staff!(FindingServiceServer, FindingApi, api.clone()))
-        .add_service(staff!(LeadServiceServer, LeadApi, api.clone()))
-        .add_service(staff!(RectificationServiceServer, RectificationApi, api.clone()))
-        .add_service(staff!(SupervisionServiceServer, SupervisionApi, api.clone()))
-        .add_service(staff!(LinkageServiceServer, LinkageApi, api.clone()))
-        .add_service(staff!(OversightServiceServer, OversightApi, api.clone()))
-        .add_service(staff!(LedgerServiceServer, LedgerApi, api.clone()))
-        .add_service(staff!(NodeServiceServer, NodeApi, api));
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(serving!(AuthServer, AuthApi, api.clone()))
+        .add_service(serving!(AccountServiceServer, AccountApi, api.clone()))
+        .add_service(serving!(UnitServiceServer, UnitApi, api.clone()))
+        .add_service(serving!(TalentPoolServiceServer, TalentApi, api.clone()))
+        .add_service(serving!(RoundServiceServer, RoundApi, api.clone()))
+        .add_service(serving!(FindingServiceServer, FindingApi, api.clone()))
+        .add_service(serving!(LeadServiceServer, LeadApi, api.clone()))
+        .add_service(serving!(RectificationServiceServer, RectificationApi, api.clone()))
+        .add_service(serving!(SupervisionServiceServer, SupervisionApi, api.clone()))
+        .add_service(serving!(LinkageServiceServer, LinkageApi, api.clone()))
+        .add_service(serving!(OversightServiceServer, OversightApi, api.clone()))
+        .add_service(serving!(LedgerServiceServer, LedgerApi, api.clone()))
+        .add_service(serving!(NodeServiceServer, NodeApi, api));
     if let Some(replica) = city {
         use pb::cluster_service_server::ClusterServiceServer;
         use pb::raft_service_server::RaftServiceServer;
@@ -87,12 +95,9 @@ pub async fn routes(
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
         routes = routes
-            .add_service(InterceptedService::new(raft, guard(Admit::Raft)))
-            .add_service(InterceptedService::new(
-                ClusterServiceServer::new(services::ClusterApi(replica.clone())),
-                guard(Admit::Cluster),
-            ))
-            .add_service(InterceptedService::new(sync, guard(Admit::Sync)));
+            .add_service(raft)
+            .add_service(ClusterServiceServer::new(services::ClusterApi(replica.clone())))
+            .add_service(sync);
     }
-    Ok((routes, health))
+    Ok((routes, health, access))
 }

@@ -1,23 +1,21 @@
 //! Actors, record metadata, date windows.
 
 use xuncha_domain::common::{DateWindow, Meta};
-use xuncha_domain::{Actor, DomainError, DomainResult, Role};
+use xuncha_domain::{Actor, DomainError, DomainResult};
 use xuncha_proto::v1 as pb;
 
-use super::{FromPb, ToPb, date, enum_conv, timestamp};
-
-enum_conv!(pb::Role, Role, "role", [Office, Group, Unit, DisciplineCommission, OrganisationDepartment, Operator]);
-
-/// The acting person of a write request.
-pub fn actor(a: &Option<pb::Actor>) -> DomainResult<Actor> {
-    let a = a.as_ref().ok_or_else(|| DomainError::invalid("actor", "is required: who is acting"))?;
-    Actor::new(&a.name, Role::from_pb("actor.role", a.role)?)
-}
+use super::{ToPb, date, timestamp};
 
 impl ToPb for Actor {
     type Pb = pb::Actor;
     fn to_pb(&self) -> pb::Actor {
-        pb::Actor { name: self.name.clone(), role: self.role.to_pb() }
+        pb::Actor {
+            account: self.account.map(|a| a.to_string()).unwrap_or_default(),
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role.map(|r| r.code().to_string()).unwrap_or_default(),
+            role_label: self.role.map(|r| r.label_zh().to_string()).unwrap_or_default(),
+        }
     }
 }
 

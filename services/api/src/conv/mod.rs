@@ -2,6 +2,7 @@
 //! free functions that name the offending field on bad input; records become messages through
 //! [`ToPb`]. Generated types stay out of the domain.
 
+pub mod account;
 pub mod common;
 pub mod finding;
 pub mod lead;

@@ -1,12 +1,13 @@
 use tonic::{Request, Response, Status};
+use xuncha_domain::authz::{Scope, permits};
 use xuncha_domain::labels::Labelled;
 use xuncha_domain::rectification::is_overdue;
-use xuncha_domain::{DomainError, NodeId};
+use xuncha_domain::{DomainError, NodeId, Permission, Principal};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::ledger_service_server::LedgerService;
 use xuncha_store::{LedgerFilter, StoreError, ledger_page};
 
-use super::{bad, ok};
+use super::{bad, ok, principal};
 use crate::backend::Api;
 use crate::conv::{ToPb, opt_text};
 use crate::error::ApiError;
@@ -15,6 +16,23 @@ use crate::tabular::write_xlsx;
 pub struct LedgerApi(pub Api);
 
 const DEFAULT_PAGE: u32 = 500;
+
+/// The counties a ledger reader may see: `None` for all (a city-wide grant or the node's own
+/// office on a county), else the counties their `ledger.read` grants name.
+fn ledger_counties(who: &Principal, me: &NodeId) -> Option<Vec<String>> {
+    let grants = || who.grants.iter().filter(|g| permits(g.role, Permission::LedgerRead));
+    if grants().any(|g| g.scope == Scope::City) {
+        return None;
+    }
+    let counties: Vec<String> = grants()
+        .filter_map(|g| match &g.scope {
+            Scope::County(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    // On a county node its own office reads its whole ledger; everyone else only their counties.
+    if me.county_code().is_some_and(|c| counties.iter().any(|x| x == c)) { None } else { Some(counties) }
+}
 
 impl LedgerApi {
     async fn events(&self, filter: &LedgerFilter) -> Result<Vec<xuncha_domain::LedgerEvent>, ApiError> {
@@ -26,6 +44,7 @@ impl LedgerApi {
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
     async fn list_events(&self, r: Request<pb::ListEventsRequest>) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let who = principal(&r)?;
         self.0.barrier(&r).await?;
         let q = r.into_inner();
         let node = opt_text(&q.node).map(|n| NodeId::parse("node", &n)).transpose().map_err(bad)?;
@@ -34,6 +53,8 @@ impl LedgerService for LedgerApi {
             subject_kind: opt_text(&q.subject_kind),
             subject_id: opt_text(&q.subject_id),
             action_prefix: opt_text(&q.action_prefix),
+            actor_account: opt_text(&q.actor),
+            counties: ledger_counties(&who, self.0.engine().node()),
             since: None,
             until: None,
             limit: if q.limit == 0 { DEFAULT_PAGE } else { q.limit },
@@ -44,13 +65,16 @@ impl LedgerService for LedgerApi {
     }
 
     async fn export(&self, r: Request<pb::ExportRequest>) -> Result<Response<pb::ExportResponse>, Status> {
+        let who = principal(&r)?;
         self.0.barrier(&r).await?;
+        let counties = ledger_counties(&who, self.0.engine().node());
         let node = self.0.engine().node().to_string().replace('/', "-");
         let today = self.0.today();
         let (file_name, header, rows): (String, Vec<&str>, Vec<Vec<String>>) =
             match pb::ExportTable::try_from(r.get_ref().table) {
                 Ok(pb::ExportTable::Ledger) => {
-                    let events = self.events(&LedgerFilter::default()).await?;
+                    let filter = LedgerFilter { counties, ..LedgerFilter::default() };
+                    let events = self.events(&filter).await?;
                     let rows = events
                         .iter()
                         .map(|e| {
@@ -59,8 +83,8 @@ impl LedgerService for LedgerApi {
                                     .format("%Y-%m-%d %H:%M:%S")
                                     .to_string(),
                                 e.node.to_string(),
-                                e.actor.name.clone(),
-                                e.actor.role.label_zh().to_string(),
+                                e.actor.display_name.clone(),
+                                e.actor.role.map(|r| r.label_zh().to_string()).unwrap_or_default(),
                                 e.subject_kind.label_zh().to_string(),
                                 e.summary.clone(),
                                 e.reason.clone().unwrap_or_default(),
@@ -83,7 +107,11 @@ impl LedgerService for LedgerApi {
                             let name = |u| {
                                 s.units.get(&u).map(|x: &xuncha_domain::model::Unit| x.name.clone()).unwrap_or_default()
                             };
-                            let mut items: Vec<_> = s.rectifications.values().collect();
+                            let mut items: Vec<_> = s
+                                .rectifications
+                                .values()
+                                .filter(|i| who.may(s, Permission::RectificationRead, *i))
+                                .collect();
                             items.sort_by_key(|i| (i.meta.owner.clone(), i.round, i.unit, i.deadline));
                             items
                                 .into_iter()

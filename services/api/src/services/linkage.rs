@@ -1,10 +1,10 @@
 use tonic::{Request, Response, Status};
 use xuncha_domain::ids::{AssignmentId, SecondmentId};
-use xuncha_domain::{Command, Record};
+use xuncha_domain::{Command, Permission, Record};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::linkage_service_server::LinkageService;
 
-use super::{bad, ok};
+use super::{bad, ok, principal};
 use crate::backend::Api;
 use crate::conv::linkage::{assignment_pb, secondment_pb};
 use crate::conv::{self, ToPb};
@@ -34,10 +34,11 @@ impl LinkageApi {
 #[tonic::async_trait]
 impl LinkageService for LinkageApi {
     async fn create_plan(&self, r: Request<pb::CreateLinkagePlanRequest>) -> Result<Response<pb::LinkagePlan>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let p = self
             .0
-            .write(&r.actor, || conv::linkage::create_plan(&r).map(Command::CreateLinkagePlan), Record::as_linkage_plan)
+            .write(&who, || conv::linkage::create_plan(&r).map(Command::CreateLinkagePlan), Record::as_linkage_plan)
             .await?;
         ok(p.to_pb())
     }
@@ -46,7 +47,13 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::ListLinkagePlansRequest>,
     ) -> Result<Response<pb::ListLinkagePlansResponse>, Status> {
-        let plans = self.0.read(&r, |s| s.linkage_plans.values().map(ToPb::to_pb).collect()).await?;
+        let who = principal(&r)?;
+        let plans = self
+            .0
+            .read(&r, |s| {
+                s.linkage_plans.values().filter(|x| who.may(s, Permission::LinkageRead, *x)).map(ToPb::to_pb).collect()
+            })
+            .await?;
         ok(pb::ListLinkagePlansResponse { plans })
     }
 
@@ -54,10 +61,11 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::IssueAssignmentRequest>,
     ) -> Result<Response<pb::LinkedAssignment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let a = self
             .0
-            .write(&r.actor, || conv::linkage::issue(&r).map(Command::IssueAssignment), Record::as_assignment)
+            .write(&who, || conv::linkage::issue(&r).map(Command::IssueAssignment), Record::as_assignment)
             .await?;
         ok(assignment_pb(&a, None))
     }
@@ -66,14 +74,11 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::RespondAssignmentRequest>,
     ) -> Result<Response<pb::LinkedAssignment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let resp = self
             .0
-            .write(
-                &r.actor,
-                || conv::linkage::respond(&r).map(Command::RespondAssignment),
-                Record::as_assignment_response,
-            )
+            .write(&who, || conv::linkage::respond(&r).map(Command::RespondAssignment), Record::as_assignment_response)
             .await?;
         ok(self.assignment(resp.id).await?)
     }
@@ -82,11 +87,12 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::ReportAssignmentProgressRequest>,
     ) -> Result<Response<pb::LinkedAssignment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let resp = self
             .0
             .write(
-                &r.actor,
+                &who,
                 || conv::linkage::progress(&r).map(Command::ReportAssignmentProgress),
                 Record::as_assignment_response,
             )
@@ -98,14 +104,11 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::SubmitLinkedReportRequest>,
     ) -> Result<Response<pb::LinkedAssignment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let resp = self
             .0
-            .write(
-                &r.actor,
-                || conv::linkage::submit(&r).map(Command::SubmitLinkedReport),
-                Record::as_assignment_response,
-            )
+            .write(&who, || conv::linkage::submit(&r).map(Command::SubmitLinkedReport), Record::as_assignment_response)
             .await?;
         ok(self.assignment(resp.id).await?)
     }
@@ -114,10 +117,11 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::ReviewLinkedReportRequest>,
     ) -> Result<Response<pb::LinkedAssignment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let a = self
             .0
-            .write(&r.actor, || conv::linkage::review(&r).map(Command::ReviewLinkedReport), Record::as_assignment)
+            .write(&who, || conv::linkage::review(&r).map(Command::ReviewLinkedReport), Record::as_assignment)
             .await?;
         ok(self.assignment(a.id).await?)
     }
@@ -126,6 +130,7 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
+        let who = principal(&r)?;
         let county = conv::opt_text(&r.get_ref().county);
         let plan: Option<xuncha_domain::ids::LinkagePlanId> = conv::opt_id("plan", &r.get_ref().plan).map_err(bad)?;
         let assignments = self
@@ -133,6 +138,7 @@ impl LinkageService for LinkageApi {
             .read(&r, |s| {
                 s.assignments
                     .values()
+                    .filter(|x| who.may(s, Permission::LinkageRead, *x))
                     .filter(|a| county.as_ref().is_none_or(|c| &a.county == c))
                     .filter(|a| plan.is_none_or(|p| a.plan == p))
                     .map(|a| assignment_pb(a, s.assignment_responses.get(&a.id)))
@@ -146,11 +152,12 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::RequestSecondmentRequest>,
     ) -> Result<Response<pb::Secondment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let req = self
             .0
             .write(
-                &r.actor,
+                &who,
                 || conv::linkage::request_secondment(&r).map(Command::RequestSecondment),
                 Record::as_secondment_request,
             )
@@ -162,11 +169,12 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::DecideSecondmentRequest>,
     ) -> Result<Response<pb::Secondment>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let d = self
             .0
             .write(
-                &r.actor,
+                &who,
                 || conv::linkage::decide_secondment(&r).map(Command::DecideSecondment),
                 Record::as_secondment_decision,
             )
@@ -178,10 +186,15 @@ impl LinkageService for LinkageApi {
         &self,
         r: Request<pb::ListSecondmentsRequest>,
     ) -> Result<Response<pb::ListSecondmentsResponse>, Status> {
+        let who = principal(&r)?;
         let secondments = self
             .0
             .read(&r, |s| {
-                s.secondment_requests.values().map(|x| secondment_pb(x, s.secondment_decisions.get(&x.id))).collect()
+                s.secondment_requests
+                    .values()
+                    .filter(|x| who.may(s, Permission::LinkageRead, *x))
+                    .map(|x| secondment_pb(x, s.secondment_decisions.get(&x.id)))
+                    .collect()
             })
             .await?;
         ok(pb::ListSecondmentsResponse { secondments })

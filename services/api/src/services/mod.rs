@@ -1,5 +1,6 @@
 //! The tonic services of `xuncha.v1`, one file per service.
 
+mod auth;
 mod cluster;
 mod findings;
 mod leads;
@@ -17,11 +18,12 @@ mod units;
 
 use tonic::{Response, Status};
 use xuncha_domain::{Command, DomainResult, Record};
-use xuncha_proto::v1 as pb;
 
+pub(crate) use crate::access::principal;
 use crate::backend::{Api, pick};
-use crate::conv::common::actor;
+use xuncha_domain::{Caller, Principal};
 
+pub use auth::{AccountApi, AuthApi};
 pub use cluster::{ClusterApi, status_pb};
 pub use findings::FindingApi;
 pub use leads::LeadApi;
@@ -38,19 +40,23 @@ pub use talent::TalentApi;
 pub use units::UnitApi;
 
 impl Api {
-    /// The common shape of a write: check the actor and the request, carry out the command,
-    /// return the record it changed.
+    /// The common shape of a write: check the request, carry out the command as the signed-in
+    /// person, return the record it changed.
     pub(crate) async fn write<T: Clone>(
         &self,
-        who: &Option<pb::Actor>,
+        who: &Principal,
         command: impl FnOnce() -> DomainResult<Command>,
         f: impl Fn(&Record) -> Option<&T>,
     ) -> Result<T, Status> {
-        let actor = actor(who).map_err(bad)?;
         let command = command().map_err(bad)?;
-        let outcome = self.execute(actor, command).await?;
+        let outcome = self.execute(caller_of(who)?, command).await?;
         Ok(pick(&outcome, f)?)
     }
+}
+
+/// The caller a signed-in person's command runs as.
+pub(crate) fn caller_of(who: &Principal) -> Result<Caller, Status> {
+    who.session.clone().map(Caller::Session).ok_or_else(|| Status::unauthenticated("请先登录"))
 }
 
 pub(crate) fn ok<T>(value: T) -> Result<Response<T>, Status> {

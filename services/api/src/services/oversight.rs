@@ -1,10 +1,12 @@
 use tonic::{Request, Response, Status};
+use xuncha_domain::Permission;
+use xuncha_domain::authz::Position;
 use xuncha_domain::oversight::{coverage, overdue_items, oversight};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::oversight_service_server::OversightService;
 
 use super::units::owner_filter;
-use super::{bad, ok};
+use super::{bad, ok, principal};
 use crate::backend::Api;
 use crate::conv::rectification::item_pb;
 use crate::conv::{self, ToPb, timestamp};
@@ -17,11 +19,17 @@ impl OversightService for OversightApi {
         &self,
         r: Request<pb::GetCoverageRequest>,
     ) -> Result<Response<pb::GetCoverageResponse>, Status> {
+        let who = principal(&r)?;
         let term: Option<xuncha_domain::ids::TermId> = conv::opt_id("term", &r.get_ref().term).map_err(bad)?;
         let coverage = self
             .0
             .read(&r, |s| {
-                s.terms.values().filter(|t| term.is_none_or(|x| t.id == x)).map(|t| coverage(s, t).to_pb()).collect()
+                s.terms
+                    .values()
+                    .filter(|t| term.is_none_or(|x| t.id == x))
+                    .filter(|t| who.may(s, Permission::OversightRead, *t))
+                    .map(|t| coverage(s, t).to_pb())
+                    .collect()
             })
             .await?;
         ok(pb::GetCoverageResponse { coverage })
@@ -31,9 +39,18 @@ impl OversightService for OversightApi {
         &self,
         r: Request<pb::GetOversightRequest>,
     ) -> Result<Response<pb::GetOversightResponse>, Status> {
+        let who = principal(&r)?;
         let today = self.0.today();
-        let mut nodes: Vec<pb::NodeOversight> =
-            self.0.read(&r, |s| oversight(s, today).iter().map(ToPb::to_pb).collect()).await?;
+        let mut nodes: Vec<pb::NodeOversight> = self
+            .0
+            .read(&r, |s| {
+                oversight(s, today)
+                    .iter()
+                    .filter(|n| who.may(s, Permission::OversightRead, &Position::node(&n.node)))
+                    .map(ToPb::to_pb)
+                    .collect()
+            })
+            .await?;
         let mut conn = self
             .0
             .engine()
@@ -58,6 +75,7 @@ impl OversightService for OversightApi {
         &self,
         r: Request<pb::ListOverdueRequest>,
     ) -> Result<Response<pb::ListOverdueResponse>, Status> {
+        let who = principal(&r)?;
         let owner = owner_filter("owner", &r.get_ref().owner).map_err(bad)?;
         let today = self.0.today();
         let items = self
@@ -66,7 +84,9 @@ impl OversightService for OversightApi {
                 overdue_items(s, today)
                     .into_iter()
                     .filter(|o| owner.as_ref().is_none_or(|x| &o.owner == x))
-                    .filter_map(|o| s.rectifications.get(&o.item).map(|i| item_pb(i, today)))
+                    .filter_map(|o| s.rectifications.get(&o.item))
+                    .filter(|i| who.may(s, Permission::OversightRead, *i))
+                    .map(|i| item_pb(i, today))
                     .collect()
             })
             .await?;

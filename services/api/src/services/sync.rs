@@ -17,8 +17,8 @@ use xuncha_replication::raft::{CityReplica, PushedChanges};
 use xuncha_replication::sync::{from_pb, to_pb};
 use xuncha_store::{Change, LEDGER_EVENT_KIND, StoreError, applied_seq, changes_for, last_outbox_seq, owned_changes};
 
+use crate::access::peer;
 use crate::error::ApiError;
-use crate::identity::caller;
 
 pub struct SyncApi(pub Arc<CityReplica>);
 
@@ -26,7 +26,7 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// The calling county, from its certificate (the guard admitted only counties).
 fn county<T>(req: &Request<T>) -> Result<NodeId, Status> {
-    caller(req).county().ok_or_else(|| Status::permission_denied("a county certificate is required"))
+    peer(req).county().ok_or_else(|| Status::permission_denied("a county certificate is required"))
 }
 
 fn internal(e: impl std::fmt::Display) -> Status {

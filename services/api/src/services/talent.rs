@@ -1,14 +1,13 @@
 use tonic::{Request, Response, Status};
 use xuncha_domain::roster::{ImportPersons, parse_roster};
 use xuncha_domain::staffing::{booking_conflicts, suggest};
-use xuncha_domain::{Command, DomainError, Record};
+use xuncha_domain::{Command, DomainError, Permission, Record};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::talent_pool_service_server::TalentPoolService;
 
 use super::units::owner_filter;
-use super::{bad, ok};
+use super::{bad, caller_of, ok, principal};
 use crate::backend::Api;
-use crate::conv::common::actor;
 use crate::conv::{self, ToPb};
 use crate::error::ApiError;
 use crate::tabular;
@@ -18,11 +17,12 @@ pub struct TalentApi(pub Api);
 #[tonic::async_trait]
 impl TalentPoolService for TalentApi {
     async fn add_person(&self, r: Request<pb::AddPersonRequest>) -> Result<Response<pb::Person>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let person = self
             .0
             .write(
-                &r.actor,
+                &who,
                 || {
                     Ok(Command::AddPerson(xuncha_domain::roster::AddPerson {
                         person: conv::person::draft("person", &r.person)?,
@@ -35,11 +35,12 @@ impl TalentPoolService for TalentApi {
     }
 
     async fn update_person(&self, r: Request<pb::UpdatePersonRequest>) -> Result<Response<pb::Person>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
         let person = self
             .0
             .write(
-                &r.actor,
+                &who,
                 || {
                     Ok(Command::UpdatePerson(xuncha_domain::roster::UpdatePerson {
                         id: conv::id("id", &r.id)?,
@@ -56,6 +57,7 @@ impl TalentPoolService for TalentApi {
         &self,
         r: Request<pb::ListPersonsRequest>,
     ) -> Result<Response<pb::ListPersonsResponse>, Status> {
+        let who = principal(&r)?;
         let q = r.get_ref().clone();
         let owner = owner_filter("owner", &q.owner).map_err(bad)?;
         let mut persons = self
@@ -66,6 +68,7 @@ impl TalentPoolService for TalentApi {
                     .filter(|p| owner.as_ref().is_none_or(|o| &p.meta.owner == o))
                     .filter(|p| !q.leaders_only || p.leader_qualified)
                     .filter(|p| q.include_inactive || p.active)
+                    .filter(|p| who.may(s, Permission::PoolRead, *p))
                     .map(ToPb::to_pb)
                     .collect::<Vec<_>>()
             })
@@ -79,8 +82,9 @@ impl TalentPoolService for TalentApi {
         r: Request<pb::ImportPersonsRequest>,
     ) -> Result<Response<pb::ImportPersonsResponse>, Status> {
         let consistency_probe = Request::new(());
+        let who = principal(&r)?;
         let r = r.into_inner();
-        let who = actor(&r.actor).map_err(bad)?;
+        let caller = caller_of(&who)?;
         let table = match pb::TableFormat::try_from(r.format) {
             Ok(pb::TableFormat::Csv) => tabular::read_csv(&r.content),
             Ok(pb::TableFormat::Xlsx) => tabular::read_xlsx(&r.content),
@@ -109,7 +113,7 @@ impl TalentPoolService for TalentApi {
         if r.dry_run {
             return ok(pb::ImportPersonsResponse { imported: drafts.len() as u32, errors: vec![], ids: vec![] });
         }
-        let outcome = self.0.execute(who, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
+        let outcome = self.0.execute(caller, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
         let ids: Vec<String> = outcome.records.iter().filter_map(Record::as_person).map(|p| p.id.to_string()).collect();
         ok(pb::ImportPersonsResponse { imported: ids.len() as u32, errors: vec![], ids })
     }

@@ -1,9 +1,9 @@
 use tonic::{Request, Response, Status};
-use xuncha_domain::{Command, NodeId, Record};
+use xuncha_domain::{Command, NodeId, Permission, Record};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::unit_service_server::UnitService;
 
-use super::{bad, ok};
+use super::{bad, ok, principal};
 use crate::backend::Api;
 use crate::conv::{self, ToPb};
 
@@ -17,15 +17,15 @@ pub(crate) fn owner_filter(field: &str, text: &str) -> xuncha_domain::DomainResu
 #[tonic::async_trait]
 impl UnitService for UnitApi {
     async fn register_unit(&self, r: Request<pb::RegisterUnitRequest>) -> Result<Response<pb::Unit>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
-        let unit = self
-            .0
-            .write(&r.actor, || conv::unit::register_unit(&r).map(Command::RegisterUnit), Record::as_unit)
-            .await?;
+        let unit =
+            self.0.write(&who, || conv::unit::register_unit(&r).map(Command::RegisterUnit), Record::as_unit).await?;
         ok(unit.to_pb())
     }
 
     async fn list_units(&self, r: Request<pb::ListUnitsRequest>) -> Result<Response<pb::ListUnitsResponse>, Status> {
+        let who = principal(&r)?;
         let owner = owner_filter("owner", &r.get_ref().owner).map_err(bad)?;
         let mut units = self
             .0
@@ -33,6 +33,7 @@ impl UnitService for UnitApi {
                 s.units
                     .values()
                     .filter(|u| owner.as_ref().is_none_or(|o| &u.meta.owner == o))
+                    .filter(|u| who.may(s, Permission::PlanRead, *u))
                     .map(ToPb::to_pb)
                     .collect::<Vec<_>>()
             })
@@ -42,21 +43,25 @@ impl UnitService for UnitApi {
     }
 
     async fn create_term(&self, r: Request<pb::CreateTermRequest>) -> Result<Response<pb::Term>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
-        let term =
-            self.0.write(&r.actor, || conv::term::create_term(&r).map(Command::CreateTerm), Record::as_term).await?;
+        let term = self.0.write(&who, || conv::term::create_term(&r).map(Command::CreateTerm), Record::as_term).await?;
         ok(term.to_pb())
     }
 
     async fn plan_units(&self, r: Request<pb::PlanUnitsRequest>) -> Result<Response<pb::Term>, Status> {
+        let who = principal(&r)?;
         let r = r.into_inner();
-        let term =
-            self.0.write(&r.actor, || conv::term::plan_units(&r).map(Command::PlanUnits), Record::as_term).await?;
+        let term = self.0.write(&who, || conv::term::plan_units(&r).map(Command::PlanUnits), Record::as_term).await?;
         ok(term.to_pb())
     }
 
     async fn list_terms(&self, r: Request<pb::ListTermsRequest>) -> Result<Response<pb::ListTermsResponse>, Status> {
-        let terms = self.0.read(&r, |s| s.terms.values().map(ToPb::to_pb).collect()).await?;
+        let who = principal(&r)?;
+        let terms = self
+            .0
+            .read(&r, |s| s.terms.values().filter(|t| who.may(s, Permission::PlanRead, *t)).map(ToPb::to_pb).collect())
+            .await?;
         ok(pb::ListTermsResponse { terms })
     }
 }
