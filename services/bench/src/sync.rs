@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
-use xuncha_domain::common::Role;
-use xuncha_domain::{Actor, Command, NodeId};
+use xuncha_domain::{Caller, Command, NodeId};
 use xuncha_node::certs::{self, Identity};
 use xuncha_node::{CityConfig, CountyConfig, start_city, start_county};
 use xuncha_replication::raft::ReplicaNode;
@@ -102,8 +102,17 @@ pub struct SyncReport {
     pub raft: LoadResult,
 }
 
+/// Signs the demo's office head in, in process.
+async fn sign_in_head(api: &xuncha_api::Api, accounts: &[xuncha_node::demo::DemoAccount]) -> anyhow::Result<Caller> {
+    let head = accounts.iter().find(|a| a.username == "head").context("the demo made no office head")?;
+    let signed = api.auth().login(&head.username, &head.password, None).await?;
+    Ok(Caller::Session(xuncha_api::auth::session_key(&signed.token)))
+}
+
 struct FindingWriter {
     api: xuncha_api::Api,
+    /// The demo's office head, signed in.
+    caller: Caller,
     target: xuncha_domain::ids::TargetId,
     text: Text,
 }
@@ -134,10 +143,7 @@ impl Writer for FindingWriter {
             title: self.text.next(12),
             description: self.text.next(300),
         };
-        self.api
-            .execute(Actor::new("巡察组", Role::Group)?, Command::RecordFinding(cmd))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.api.execute(self.caller.clone(), Command::RecordFinding(cmd)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 }
@@ -194,7 +200,8 @@ pub async fn run(backlogs: &[u64], seconds: u64) -> anyhow::Result<SyncReport> {
     cc.tls = Some(certs::files(&certs_dir, &Identity::County("bench".into())));
     cc.sync_wait_ms = 1000;
     let county = start_county(cc).await?;
-    xuncha_node::demo::seed_county(&county.api, "基准县", 3).await?;
+    let accounts = xuncha_node::demo::seed_county(&county.api, "基准县", 3).await?;
+    let county_caller = sign_in_head(&county.api, &accounts).await?;
     let target = open_target(&county.api).await?;
     let county_node = NodeId::county("bench")?;
     let mut runs = Vec::new();
@@ -204,7 +211,7 @@ pub async fn run(backlogs: &[u64], seconds: u64) -> anyhow::Result<SyncReport> {
         }
         // Build the backlog offline: findings are two changes each (record and ledger event).
         let start_seq = county.engine.outbox_seq();
-        let mut w = FindingWriter { api: county.api.clone(), target, text: Text(n) };
+        let mut w = FindingWriter { api: county.api.clone(), caller: county_caller.clone(), target, text: Text(n) };
         let mut seq = 0;
         while county.engine.outbox_seq() - start_seq < n {
             w.write(seq).await?;
@@ -242,12 +249,19 @@ pub async fn run(backlogs: &[u64], seconds: u64) -> anyhow::Result<SyncReport> {
         });
     }
     // The city's raft write throughput in the same run: 64 writers recording findings.
-    xuncha_node::demo::seed_city(&city[leader].api, &[("bench", "基准县")], 4).await?;
+    let accounts = xuncha_node::demo::seed_city(&city[leader].api, &[("bench", "基准县")], 4).await?;
+    let caller = sign_in_head(&city[leader].api, &accounts).await?;
     let city_target = open_target(&city[leader].api).await?;
-    let writers =
-        (0..64).map(|i| FindingWriter { api: city[leader].api.clone(), target: city_target, text: Text(i) }).collect();
+    let writers = (0..64)
+        .map(|i| FindingWriter {
+            api: city[leader].api.clone(),
+            caller: caller.clone(),
+            target: city_target,
+            text: Text(i),
+        })
+        .collect();
     // The first write shows any error before the load hides it in a count.
-    FindingWriter { api: city[leader].api.clone(), target: city_target, text: Text(99) }.write(0).await?;
+    FindingWriter { api: city[leader].api.clone(), caller, target: city_target, text: Text(99) }.write(0).await?;
     let raft = crate::load::run(writers, Duration::from_secs(2), Duration::from_secs(seconds)).await;
     eprintln!("raft: {:.0} writes/s ({:.0} changes/s) with 64 writers", raft.writes_per_sec, raft.writes_per_sec * 2.0);
     county.stop().await;

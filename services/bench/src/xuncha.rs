@@ -7,10 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{Duration as Days, Utc};
 use tokio::process::Child;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::cluster_service_client::ClusterServiceClient;
 use xuncha_proto::v1::finding_service_client::FindingServiceClient;
+use xuncha_wire::Bearer;
 
 use crate::load::Writer;
 use crate::procs::{free_port, kill9, spawn, until};
@@ -22,6 +24,8 @@ pub struct Xuncha {
     ports: Vec<u16>,
     children: Vec<Option<Child>>,
     target: String,
+    /// The administrator's session (replicated: any replica accepts it).
+    token: String,
 }
 
 async fn channel(port: u16) -> anyhow::Result<Channel> {
@@ -39,8 +43,37 @@ async fn cluster_status(port: u16) -> anyhow::Result<pb::ClusterStatus> {
     Ok(c.get_cluster_status(req).await?.into_inner())
 }
 
-fn office() -> Option<pb::Actor> {
-    Some(pb::Actor { name: "基准测试".into(), role: pb::Role::Office as i32 })
+/// A connection that signs every call with `token`.
+type Signed = InterceptedService<Channel, Bearer>;
+
+async fn signed(port: u16, token: &str) -> anyhow::Result<Signed> {
+    Ok(InterceptedService::new(channel(port).await?, Bearer::new(token)?))
+}
+
+/// The benchmark's administrator: made with the (plaintext, development) operator path, then
+/// signed in; every write carries the token, so the figures include the token check.
+const ADMIN: &str = "bench";
+const ADMIN_PASSWORD: &str = "benchmark-password-1";
+
+async fn sign_in(port: u16) -> anyhow::Result<String> {
+    use xuncha_proto::v1::account_service_client::AccountServiceClient;
+    use xuncha_proto::v1::auth_client::AuthClient;
+    let ch = channel(port).await?;
+    let made = AccountServiceClient::new(ch.clone())
+        .bootstrap(pb::BootstrapAccountRequest {
+            username: ADMIN.into(),
+            display_name: "基准测试".into(),
+            password: ADMIN_PASSWORD.into(),
+        })
+        .await;
+    if let Err(s) = made
+        && s.code() != tonic::Code::FailedPrecondition
+    {
+        return Err(s.into());
+    }
+    let r =
+        AuthClient::new(ch).login(pb::LoginRequest { username: ADMIN.into(), password: ADMIN_PASSWORD.into() }).await?;
+    Ok(r.into_inner().token)
 }
 
 fn day(offset: i64) -> String {
@@ -55,6 +88,7 @@ impl Xuncha {
             ports: (0..3).map(|_| free_port()).collect::<Result<_, _>>()?,
             children: vec![None, None, None],
             target: String::new(),
+            token: String::new(),
         };
         for m in 0..3 {
             let config = format!(
@@ -76,7 +110,7 @@ impl Xuncha {
         })
         .await?;
         x.healthy().await?;
-        x.target = x.setup().await?;
+        (x.target, x.token) = x.setup().await?;
         Ok(x)
     }
 
@@ -91,23 +125,20 @@ impl Xuncha {
     }
 
     /// A round in progress with one target to record findings at.
-    async fn setup(&self) -> anyhow::Result<String> {
+    async fn setup(&self) -> anyhow::Result<(String, String)> {
         use xuncha_proto::v1::round_service_client::RoundServiceClient;
         use xuncha_proto::v1::talent_pool_service_client::TalentPoolServiceClient;
         use xuncha_proto::v1::unit_service_client::UnitServiceClient;
-        let ch = channel(self.ports[self.leader().await?]).await?;
+        let port = self.ports[self.leader().await?];
+        let token = sign_in(port).await?;
+        let ch = signed(port, &token).await?;
         let mut units = UnitServiceClient::new(ch.clone());
         let mut pool = TalentPoolServiceClient::new(ch.clone());
         let mut rounds = RoundServiceClient::new(ch);
         let window = Some(pb::DateWindow { from: day(-400), to: day(400) });
-        let term = units
-            .create_term(pb::CreateTermRequest { actor: office(), name: "基准届".into(), window })
-            .await?
-            .into_inner()
-            .id;
+        let term = units.create_term(pb::CreateTermRequest { name: "基准届".into(), window }).await?.into_inner().id;
         let unit = units
             .register_unit(pb::RegisterUnitRequest {
-                actor: office(),
                 name: "市基准测试局".into(),
                 kind: pb::UnitKind::CityDepartment as i32,
                 parent: String::new(),
@@ -137,14 +168,11 @@ impl Xuncha {
                 active: true,
                 ..Default::default()
             };
-            people.push(
-                pool.add_person(pb::AddPersonRequest { actor: office(), person: Some(fields) }).await?.into_inner().id,
-            );
+            people.push(pool.add_person(pb::AddPersonRequest { person: Some(fields) }).await?.into_inner().id);
         }
         let dates = Some(pb::RoundDates { enter_on: day(-10), leave_on: day(30), feedback_on: day(40) });
         let round = rounds
             .create_round(pb::CreateRoundRequest {
-                actor: office(),
                 term,
                 number: 1,
                 name: "基准轮".into(),
@@ -158,7 +186,6 @@ impl Xuncha {
             .id;
         let group = rounds
             .form_group(pb::FormGroupRequest {
-                actor: office(),
                 round: round.clone(),
                 name: "基准组".into(),
                 leader: people[0].clone(),
@@ -170,7 +197,6 @@ impl Xuncha {
             .id;
         let target = rounds
             .add_target(pb::AddTargetRequest {
-                actor: office(),
                 round: round.clone(),
                 group,
                 unit,
@@ -181,16 +207,14 @@ impl Xuncha {
             .into_inner()
             .id;
         for to in [pb::RoundStatus::Approved, pb::RoundStatus::InProgress] {
-            rounds
-                .advance_round(pb::AdvanceRoundRequest { actor: office(), round: round.clone(), to: to as i32 })
-                .await?;
+            rounds.advance_round(pb::AdvanceRoundRequest { round: round.clone(), to: to as i32 }).await?;
         }
-        Ok(target)
+        Ok((target, token))
     }
 }
 
 pub struct XunchaWriter {
-    client: FindingServiceClient<Channel>,
+    client: FindingServiceClient<Signed>,
     target: String,
     description: String,
 }
@@ -198,7 +222,6 @@ pub struct XunchaWriter {
 impl Writer for XunchaWriter {
     async fn write(&mut self, _seq: u64) -> anyhow::Result<()> {
         let mut req = tonic::Request::new(pb::RecordFindingRequest {
-            actor: Some(pb::Actor { name: "第一巡察组".into(), role: pb::Role::Group as i32 }),
             target: self.target.clone(),
             category: "style.formalism".into(),
             tags: vec![],
@@ -241,7 +264,7 @@ impl System for Xuncha {
         // 1 KiB of description: 341 three-byte characters and one byte.
         let description = format!("{}x", "问".repeat(VALUE_BYTES / 3));
         Ok(XunchaWriter {
-            client: FindingServiceClient::new(channel(self.ports[member]).await?),
+            client: FindingServiceClient::new(signed(self.ports[member], &self.token).await?),
             target: self.target.clone(),
             description,
         })

@@ -4,17 +4,21 @@
 mod commands;
 pub mod connect;
 pub mod output;
+pub mod tokens;
 
 use std::path::PathBuf;
 
 use clap::Args;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use xuncha_api::conv::FromPb;
-use xuncha_domain::labels::Labelled;
-use xuncha_proto::v1 as pb;
+use xuncha_wire::Bearer;
 
 pub use commands::ClientCommand;
 use output::Format;
+pub use xuncha_wire::labels::label;
+
+/// A connection that signs every call with the user's token (if signed in).
+pub type Conn = InterceptedService<Channel, Bearer>;
 
 /// Options every client command takes.
 #[derive(Args, Clone, Debug)]
@@ -28,12 +32,12 @@ pub struct ClientOptions {
     /// Output format.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
     pub output: Format,
-    /// Who is acting, as recorded in the ledger.
-    #[arg(long, global = true, env = "XUNCHA_ACTOR", default_value = "巡察办值班员")]
-    pub actor: String,
-    /// The actor's role: office, group, unit, discipline_commission, organisation_department, operator.
-    #[arg(long, global = true, env = "XUNCHA_ROLE", default_value = "office")]
-    pub role: String,
+    /// A session token to use instead of the one `xuncha login` saved for the node.
+    #[arg(long, global = true, env = "XUNCHA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Where `xuncha login` keeps tokens (one per node; readable by you only).
+    #[arg(long, global = true, env = "XUNCHA_TOKENS", default_value_os_t = tokens::default_path())]
+    pub tokens: PathBuf,
     /// CA certificate to trust (mTLS); default: the endpoints file's.
     #[arg(long, global = true, env = "XUNCHA_CA", requires_all = ["cert", "key"])]
     pub ca: Option<PathBuf>,
@@ -45,30 +49,19 @@ pub struct ClientOptions {
     pub key: Option<PathBuf>,
 }
 
-/// What a command needs: a channel to the node, the output format, the acting person.
+/// What a command needs: a connection to the node, the output format, where sessions are kept.
 pub struct Ctx {
-    pub channel: Channel,
+    pub channel: Conn,
     /// mTLS for further connections (to the leader).
     pub tls: Option<tonic::transport::ClientTlsConfig>,
     pub format: Format,
-    pub actor: pb::Actor,
-}
-
-impl Ctx {
-    pub fn actor(&self) -> Option<pb::Actor> {
-        Some(self.actor.clone())
-    }
-}
-
-/// The Chinese label of a proto enum value.
-pub fn label<E: FromPb + Labelled + PartialEq>(value: i32) -> &'static str {
-    E::from_pb("", value).map(|e| e.label_zh()).unwrap_or("-")
+    /// The node's address, which keys its saved session.
+    pub addr: String,
+    pub tokens: tokens::TokenStore,
 }
 
 /// Runs a client command; errors from the node are printed with every field problem.
 pub async fn run(opts: ClientOptions, command: ClientCommand) -> anyhow::Result<()> {
-    let role = xuncha_domain::Role::parse_label(&opts.role)
-        .ok_or_else(|| anyhow::anyhow!("--role: '{}' is not one of {}", opts.role, xuncha_domain::Role::choices()))?;
     let flags = match (&opts.ca, &opts.cert, &opts.key) {
         (Some(ca), Some(cert), Some(key)) => {
             Some(connect::TlsPaths { ca: ca.clone(), cert: cert.clone(), key: key.clone() })
@@ -77,26 +70,42 @@ pub async fn run(opts: ClientOptions, command: ClientCommand) -> anyhow::Result<
     };
     let target = connect::resolve(&opts.node, &opts.endpoints, flags)?;
     let tls = target.tls.as_ref().map(|t| t.config()).transpose()?;
+    let home = target.addr.clone();
     let mut addr = target.addr;
-    let actor = pb::Actor { name: opts.actor.clone(), role: xuncha_api::conv::ToPb::to_pb(&role) };
+    let store = tokens::TokenStore::new(&opts.tokens);
+    let token = match &opts.token {
+        Some(t) => Some(t.clone()),
+        None => store.get(&home)?.map(|s| s.token),
+    };
+    let bearer = match &token {
+        Some(t) => Bearer::new(t).map_err(|s| anyhow::anyhow!("--token: {}", s.message()))?,
+        None => Bearer::none(),
+    };
     // A city replica that cannot serve names the leader; the command is retried there once.
     let mut retried = false;
     loop {
+        let channel = connect::channel(&addr, tls.as_ref()).await?;
         let ctx = Ctx {
-            channel: connect::channel(&addr, tls.as_ref()).await?,
+            channel: InterceptedService::new(channel, bearer.clone()),
             tls: tls.clone(),
             format: opts.output,
-            actor: actor.clone(),
+            addr: home.clone(),
+            tokens: tokens::TokenStore::new(&opts.tokens),
         };
         let Err(e) = commands::run(&ctx, command.clone()).await else { return Ok(()) };
         let Some(status) = e.downcast_ref::<tonic::Status>() else { return Err(e) };
-        let leader =
-            status.metadata().get(xuncha_api::LEADER_METADATA).and_then(|v| v.to_str().ok()).map(str::to_string);
-        match leader {
+        match xuncha_wire::leader_of(status) {
             Some(l) if status.code() == tonic::Code::Unavailable && !retried && l != addr => {
                 eprintln!("{addr} is not the leader; retrying on {l}");
                 addr = l;
                 retried = true;
+            }
+            _ if status.code() == tonic::Code::Unauthenticated && !matches!(command, ClientCommand::Login(_)) => {
+                return Err(anyhow::anyhow!(
+                    "{}\n  sign in first: xuncha --node {} login <登录名>",
+                    output::describe(status),
+                    opts.node
+                ));
             }
             _ => return Err(anyhow::anyhow!("{}", output::describe(status))),
         }

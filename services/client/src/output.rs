@@ -3,8 +3,6 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
-use tonic::Status;
-use tonic_types::StatusExt;
 
 /// How to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -31,18 +29,10 @@ pub fn print<T: Serialize>(format: Format, value: &T, render: impl FnOnce(&T) ->
     Ok(())
 }
 
-/// A gRPC error for people: code, message, and every field problem.
-pub fn describe(status: &Status) -> String {
-    let mut out = format!("{:?}: {}", status.code(), status.message());
-    if let Some(bad) = status.get_details_bad_request()
-        && bad.field_violations.len() > 1
-    {
-        for v in &bad.field_violations {
-            out.push_str(&format!("\n  {}: {}", v.field, v.description));
-        }
-    }
-    if let Some(leader) = status.metadata().get(xuncha_api::LEADER_METADATA) {
-        out.push_str(&format!("\n  leader: {}", leader.to_str().unwrap_or("?")));
-    }
-    out
+/// A gRPC error for people: code, message, every field problem, the permission refused.
+pub use xuncha_wire::describe;
+
+/// "name(role)" for a ledger row.
+pub fn actor_label(a: &xuncha_proto::v1::Actor) -> String {
+    if a.role_label.is_empty() { a.display_name.clone() } else { format!("{}({})", a.display_name, a.role_label) }
 }

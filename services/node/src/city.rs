@@ -95,10 +95,10 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     })
     .await
     .with_context(|| format!("opening replica {} in {}", config.replica_id, config.data_dir.display()))?;
-    let api = Api::new(Arc::new(CityBackend::new(replica.clone())));
-    let (routes, _health) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
+    let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?;
+    let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
-    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
+    let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
             let sources = metrics::Sources { rpc, engine: replica.engine.clone(), replica: Some(replica.clone()) };

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use xuncha_api::AuthSettings;
 use xuncha_domain::ids::validate_county_code;
 pub use xuncha_replication::raft::RaftSettings;
 
@@ -118,6 +119,13 @@ impl TlsFiles {
     }
 }
 
+fn validate_auth(auth: &AuthSettings) -> Result<(), ConfigError> {
+    auth.validate().map_err(|e| match e.split_once(": ") {
+        Some((field, reason)) => invalid(field, reason.to_string()),
+        None => invalid("auth", e),
+    })
+}
+
 /// A county node.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -148,6 +156,9 @@ pub struct CountyConfig {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// Sign-in and sessions.
+    #[serde(default)]
+    pub auth: AuthSettings,
 }
 
 fn default_sync_wait() -> u64 {
@@ -175,6 +186,7 @@ impl CountyConfig {
             tls: None,
             metrics_listen: None,
             log: LogConfig::default(),
+            auth: AuthSettings::default(),
         }
     }
 
@@ -213,6 +225,7 @@ impl CountyConfig {
         if let Some(tls) = &self.tls {
             tls.validate()?;
         }
+        validate_auth(&self.auth)?;
         self.log.validate()
     }
 
@@ -257,6 +270,9 @@ pub struct CityConfig {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// Sign-in and sessions.
+    #[serde(default)]
+    pub auth: AuthSettings,
 }
 
 impl CityConfig {
@@ -296,6 +312,7 @@ impl CityConfig {
             metrics_listen: None,
             bootstrap: Vec::new(),
             log: LogConfig::default(),
+            auth: AuthSettings::default(),
         }
     }
 
@@ -334,6 +351,7 @@ impl CityConfig {
         if let Some(tls) = &self.tls {
             tls.validate()?;
         }
+        validate_auth(&self.auth)?;
         self.log.validate()
     }
 }

@@ -62,11 +62,11 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let engine = Engine::open(&config.database(), &node, Durability::Full)
         .await
         .with_context(|| format!("opening {}", config.database().display()))?;
-    let api = Api::new(Arc::new(LocalBackend::new(engine.clone())));
-    let (routes, _health) = xuncha_api::routes(api.clone(), None).await?;
+    let api = Api::new(Arc::new(LocalBackend::new(engine.clone())), config.auth.clone())?;
+    let (routes, _health, access) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();
-    let serving = serve(listener, routes, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
+    let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
             Some(metrics::serve(addr, metrics::Sources { rpc, engine: engine.clone(), replica: None }).await?)

@@ -2,13 +2,15 @@
 //! a finished round with feedback, leads and rectification in every state, and a round under
 //! way with a revisit. Everything goes through the same commands staff use.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, anyhow};
 use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use xuncha_api::Api;
+use xuncha_domain::account::{AddAccount, BootstrapAdmin};
+use xuncha_domain::authz::{Grant, RoleCode, Scope};
 use xuncha_domain::common::DateWindow;
 use xuncha_domain::finding::{HandOverLead, RecordFinding};
 use xuncha_domain::ids::*;
@@ -19,7 +21,7 @@ use xuncha_domain::roster::{ImportPersons, PersonDraft};
 use xuncha_domain::round::*;
 use xuncha_domain::staffing::{SuggestRequest, suggest};
 use xuncha_domain::term::{CreateTerm, PlanUnits, RegisterUnit};
-use xuncha_domain::{Actor, Command, Outcome, Role};
+use xuncha_domain::{Caller, Command, Outcome};
 
 const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤";
 const GIVEN: &str = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国文辉玉兰红燕鹏斌宇浩凯健俊帆旭宁晨琳欣瑶婷雪慧颖倩玲晶志红海波东梅春林峰清振家";
@@ -91,24 +93,111 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid demo date")
 }
 
-/// Drives commands through the node's API as the office, a group, and a unit would.
+/// A demo account and its password (development only: `xuncha up` writes them out so people
+/// can sign in).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct DemoAccount {
+    /// The login name at `node`.
+    pub username: String,
+    pub password: String,
+    /// The node to sign in at: `city` or `county/<code>`.
+    pub node: String,
+    /// The account's organisation, for people: 市委巡察办 or the county's name.
+    pub organisation: String,
+    pub display_name: String,
+    /// Its roles, e.g. 巡察组组长(第一巡察组).
+    pub roles: Vec<String>,
+}
+
+/// A development password: 16 letters and digits from the OS's randomness.
+fn demo_password() -> String {
+    use rand::TryRngCore;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679";
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes).expect("the OS provides randomness");
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+/// Drives commands through the node's API as signed-in people would: the office head, each
+/// group's leader, each unit's liaison. Every person is a real account that signed in.
 struct Demo<'a> {
     api: &'a Api,
-    office: Actor,
-    group: Actor,
-    unit: Actor,
+    /// The organisation's name for people.
+    organisation: String,
+    office: Caller,
     names: Names,
+    accounts: Vec<DemoAccount>,
+    leaders: HashMap<GroupId, Caller>,
+    liaisons: HashMap<UnitId, Caller>,
 }
 
 impl Demo<'_> {
-    async fn run(&self, actor: &Actor, command: Command) -> anyhow::Result<Outcome> {
+    async fn run(&self, caller: &Caller, command: Command) -> anyhow::Result<Outcome> {
         let name = command.name();
-        self.api.execute(actor.clone(), command).await.map_err(|e| anyhow!("demo {name}: {e}"))
+        self.api.execute(caller.clone(), command).await.map_err(|e| anyhow!("demo {name}: {e}"))
+    }
+
+    /// Adds an account holding `grants` (as the office head) and lists it.
+    async fn account(&mut self, username: &str, grants: Vec<Grant>) -> anyhow::Result<DemoAccount> {
+        let password = demo_password();
+        let display_name = self.names.person();
+        let password_hash = self.api.auth().hash_new_password("password", username, &password).await?;
+        let add = AddAccount { username: username.into(), display_name: display_name.clone(), password_hash, grants };
+        let outcome = self.run(&self.office, Command::AddAccount(add)).await?;
+        let account = outcome.records.iter().find_map(|r| r.as_account()).context("no account made")?.clone();
+        let roles = self.api.engine().read(|s| account.grants.iter().map(|g| g.label_zh(s)).collect()).await;
+        let listed = DemoAccount {
+            username: username.into(),
+            password,
+            node: self.api.engine().node().to_string(),
+            organisation: self.organisation.clone(),
+            display_name,
+            roles,
+        };
+        self.accounts.push(listed.clone());
+        Ok(listed)
+    }
+
+    /// Signs `account` in, as its person would.
+    async fn sign_in(&self, account: &DemoAccount) -> anyhow::Result<Caller> {
+        let signed = self.api.auth().login(&account.username, &account.password, None).await?;
+        Ok(Caller::Session(xuncha_api::auth::session_key(&signed.token)))
+    }
+
+    /// The signed-in leader of the group a target belongs to (made on first use).
+    async fn leader(&mut self, target: TargetId) -> anyhow::Result<Caller> {
+        let group = self.api.engine().read(|s| s.targets.get(&target).map(|t| t.group)).await.context("no target")?;
+        if let Some(c) = self.leaders.get(&group) {
+            return Ok(c.clone());
+        }
+        let n = self.leaders.len() + 1;
+        let a =
+            self.account(&format!("leader{n}"), vec![Grant::new(RoleCode::GroupLeader, Scope::Group(group))]).await?;
+        let caller = self.sign_in(&a).await?;
+        self.leaders.insert(group, caller.clone());
+        Ok(caller)
+    }
+
+    /// The signed-in liaison of the unit a target or finding concerns (made on first use).
+    async fn liaison(&mut self, unit: UnitId) -> anyhow::Result<Caller> {
+        if let Some(c) = self.liaisons.get(&unit) {
+            return Ok(c.clone());
+        }
+        let n = self.liaisons.len() + 1;
+        let a =
+            self.account(&format!("liaison{n}"), vec![Grant::new(RoleCode::UnitLiaison, Scope::Unit(unit))]).await?;
+        let caller = self.sign_in(&a).await?;
+        self.liaisons.insert(unit, caller.clone());
+        Ok(caller)
+    }
+
+    async fn unit_of(&self, target: TargetId) -> anyhow::Result<UnitId> {
+        self.api.engine().read(|s| s.targets.get(&target).map(|t| t.unit)).await.context("no target")
     }
 
     async fn created<T>(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         command: Command,
         pick: impl Fn(&xuncha_domain::Record) -> Option<T>,
     ) -> anyhow::Result<T> {
@@ -193,14 +282,80 @@ const FINDINGS: [(&str, &str); 12] = [
 ];
 
 impl Demo<'_> {
-    fn new<'a>(api: &'a Api, seed: u64) -> anyhow::Result<Demo<'a>> {
-        Ok(Demo {
+    /// Makes the node's first administrator (as an operator would) and signs them in, then
+    /// adds one account for each office role over the node's own scope.
+    async fn new<'a>(api: &'a Api, organisation: &str, seed: u64, by: Option<Caller>) -> anyhow::Result<Demo<'a>> {
+        let mut names = Names::new(seed);
+        if let Some(office) = by {
+            // Seeding as someone already signed in (tests): no first administrator to make.
+            let mut d = Demo {
+                api,
+                organisation: organisation.into(),
+                office,
+                names,
+                accounts: vec![],
+                leaders: HashMap::new(),
+                liaisons: HashMap::new(),
+            };
+            d.office_accounts().await?;
+            return Ok(d);
+        }
+        let head = DemoAccount {
+            username: "head".into(),
+            password: demo_password(),
+            node: api.engine().node().to_string(),
+            organisation: organisation.into(),
+            display_name: names.person(),
+            roles: vec![],
+        };
+        let password_hash = api.auth().hash_new_password("password", &head.username, &head.password).await?;
+        let bootstrap =
+            BootstrapAdmin { username: head.username.clone(), display_name: head.display_name.clone(), password_hash };
+        let outcome = api
+            .execute(Caller::Operator("demo".into()), Command::BootstrapAdmin(bootstrap))
+            .await
+            .map_err(|e| anyhow!("demo: the first administrator: {e}"))?;
+        let account = outcome.records.iter().find_map(|r| r.as_account()).context("no account made")?.clone();
+        let roles = api.engine().read(|s| account.grants.iter().map(|g| g.label_zh(s)).collect()).await;
+        let head = DemoAccount { roles, ..head };
+        let mut d = Demo {
             api,
-            office: Actor::new("赵主任", Role::Office)?,
-            group: Actor::new("第一巡察组", Role::Group)?,
-            unit: Actor::new("单位整改联络员", Role::Unit)?,
-            names: Names::new(seed),
-        })
+            organisation: organisation.into(),
+            office: Caller::Operator(String::new()),
+            names,
+            accounts: vec![head.clone()],
+            leaders: HashMap::new(),
+            liaisons: HashMap::new(),
+        };
+        d.office = d.sign_in(&head).await?;
+        d.office_accounts().await?;
+        Ok(d)
+    }
+
+    /// One account for each office role over the node's own scope.
+    async fn office_accounts(&mut self) -> anyhow::Result<()> {
+        let d = self;
+        let own = match d.api.engine().node().county_code() {
+            Some(c) => Scope::County(c.to_string()),
+            None => Scope::City,
+        };
+        for (username, role) in [
+            ("clerk", RoleCode::OfficeClerk),
+            ("auditor", RoleCode::Auditor),
+            ("ops", RoleCode::Operator),
+            ("jiwei", RoleCode::DisciplineCommission),
+            ("zuzhibu", RoleCode::OrganisationDepartment),
+        ] {
+            d.account(username, vec![Grant::new(role, own.clone())]).await?;
+        }
+        Ok(())
+    }
+
+    /// A member of the group of `target`, for people to try the group member's view.
+    async fn member(&mut self, target: TargetId) -> anyhow::Result<()> {
+        let group = self.api.engine().read(|s| s.targets.get(&target).map(|t| t.group)).await.context("no target")?;
+        self.account("member1", vec![Grant::new(RoleCode::GroupMember, Scope::Group(group))]).await?;
+        Ok(())
     }
 
     async fn unit(&self, name: String, kind: UnitKind, parent: Option<UnitId>) -> anyhow::Result<(UnitId, String)> {
@@ -242,11 +397,12 @@ impl Demo<'_> {
     ) -> anyhow::Result<()> {
         let mut findings = Vec::new();
         for (i, t) in targets.iter().enumerate() {
+            let leader = self.leader(*t).await?;
             for k in 0..per_target {
                 let (category, title) = FINDINGS[(i * per_target + k) % FINDINGS.len()];
                 let f = self
                     .created(
-                        &self.group,
+                        &leader,
                         Command::RecordFinding(RecordFinding {
                             target: *t,
                             category: category.into(),
@@ -254,24 +410,26 @@ impl Demo<'_> {
                             title: title.into(),
                             description: format!("{title},涉及{}个方面,详见底稿。", k + 2),
                         }),
-                        |r| r.as_finding().map(|f| (f.id, f.category.clone())),
+                        |r| r.as_finding().map(|f| (f.id, f.category.clone(), *t)),
                     )
                     .await?;
                 findings.push(f);
             }
-            self.run(&self.group, Command::GiveFeedback(GiveFeedback { target: *t, on: feedback })).await?;
+            self.run(&leader, Command::GiveFeedback(GiveFeedback { target: *t, on: feedback })).await?;
         }
-        for (i, (f, category)) in findings.iter().enumerate() {
+        for (i, (f, category, t)) in findings.iter().enumerate() {
+            let leader = self.leader(*t).await?;
+            let unit = self.unit_of(*t).await?;
+            let liaison = self.liaison(unit).await?;
             if category.starts_with("discipline") || category == "cadre.selection" {
                 let summary = "发现相关人员涉嫌违纪问题线索,按程序移交。".into();
-                self.run(&self.group, Command::HandOverLead(HandOverLead { finding: *f, summary, receiver: None }))
-                    .await?;
+                self.run(&leader, Command::HandOverLead(HandOverLead { finding: *f, summary, receiver: None })).await?;
             }
             let kind = if i % 7 == 3 { RectificationKind::Mechanism } else { RectificationKind::Measure };
             let responsible = self.names.person();
             let item = self
                 .created(
-                    &self.unit,
+                    &liaison,
                     Command::AddRectificationItem(AddRectificationItem {
                         finding: *f,
                         kind,
@@ -295,7 +453,7 @@ impl Demo<'_> {
             match i % 5 {
                 0 | 1 => {
                     self.run(
-                        &self.unit,
+                        &liaison,
                         update(RectificationStatus::Done, "已完成整改", Some("整改报告及佐证材料已报送")),
                     )
                     .await?;
@@ -304,20 +462,21 @@ impl Demo<'_> {
                 }
                 2 => {
                     _ = self
-                        .run(&self.unit, update(RectificationStatus::Done, "已完成整改", Some("佐证材料已报送")))
+                        .run(&liaison, update(RectificationStatus::Done, "已完成整改", Some("佐证材料已报送")))
                         .await?
                 }
-                3 => _ = self.run(&self.unit, update(RectificationStatus::InProgress, "正在推进", None)).await?,
+                3 => _ = self.run(&liaison, update(RectificationStatus::InProgress, "正在推进", None)).await?,
                 _ if kind == RectificationKind::Mechanism => {
-                    self.run(&self.unit, update(RectificationStatus::LongTerm, "已建立制度,长期坚持", None)).await?;
+                    self.run(&liaison, update(RectificationStatus::LongTerm, "已建立制度,长期坚持", None)).await?;
                 }
                 _ => {}
             }
         }
         let report_on = xuncha_domain::common::add_months(feedback, 2) - chrono::Duration::days(3);
         for t in targets.iter().take(targets.len() * 2 / 3) {
+            let liaison = self.liaison(self.unit_of(*t).await?).await?;
             self.run(
-                &self.unit,
+                &liaison,
                 Command::SubmitRectificationReport(SubmitRectificationReport { target: *t, on: report_on }),
             )
             .await?;
@@ -326,8 +485,12 @@ impl Demo<'_> {
     }
 
     /// A few first findings in a round under way.
-    async fn first_findings(&self, targets: &[TargetId]) -> anyhow::Result<()> {
+    async fn first_findings(&mut self, targets: &[TargetId]) -> anyhow::Result<()> {
+        if let Some(first) = targets.first() {
+            self.member(*first).await?;
+        }
         for (i, t) in targets.iter().enumerate().take(3) {
+            let leader = self.leader(*t).await?;
             let (category, title) = FINDINGS[(i * 5 + 2) % FINDINGS.len()];
             let description = format!("{title}(初步发现)");
             let cmd = RecordFinding {
@@ -337,19 +500,30 @@ impl Demo<'_> {
                 title: title.into(),
                 description,
             };
-            self.run(&self.group, Command::RecordFinding(cmd)).await?;
+            self.run(&leader, Command::RecordFinding(cmd)).await?;
         }
         Ok(())
     }
 }
 
-/// Fills a county node with a term plan, a pool, one finished and one running round. Does
-/// nothing if the node already has rounds.
-pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Result<()> {
+/// Fills a county node with accounts for every role, a term plan, a pool, one finished and one
+/// running round, and returns the accounts made. Does nothing (and returns none) if the node
+/// already has rounds.
+pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Result<Vec<DemoAccount>> {
+    seed_county_by(api, None, county_name, seed).await
+}
+
+/// [`seed_county`] acting as `by` (already signed in) instead of a new first administrator.
+pub async fn seed_county_by(
+    api: &Api,
+    by: Option<Caller>,
+    county_name: &str,
+    seed: u64,
+) -> anyhow::Result<Vec<DemoAccount>> {
     if has_own_rounds(api).await {
-        return Ok(());
+        return Ok(vec![]);
     }
-    let mut d = Demo::new(api, seed)?;
+    let mut d = Demo::new(api, &format!("{county_name}委巡察办"), seed, by).await?;
     let mut units: Vec<(UnitId, String)> = Vec::new();
     for dept in DEPARTMENTS {
         units.push(d.unit(format!("{county_name}{dept}"), UnitKind::CountyDepartment, None).await?);
@@ -390,7 +564,7 @@ pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Res
     d.run(&d.office, Command::AddTarget(revisit)).await?;
     d.advance(r6, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
     d.first_findings(&targets6).await?;
-    Ok(())
+    Ok(d.accounts)
 }
 
 const CITY_UNITS: [(&str, UnitKind); 18] = [
@@ -445,11 +619,21 @@ const CITY_DEPARTMENTS: [&str; 24] = [
 /// Fills the city with the source documents' shape: a term plan of 42 units, a pool of 360 from
 /// three sources, round six finished (12 units) and round seven under way with 12 regular
 /// targets, 7 of them linked, and 7 revisits, and a linkage plan with an assignment per county.
-pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyhow::Result<()> {
+pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyhow::Result<Vec<DemoAccount>> {
+    seed_city_by(api, None, counties, seed).await
+}
+
+/// [`seed_city`] acting as `by` (already signed in) instead of a new first administrator.
+pub async fn seed_city_by(
+    api: &Api,
+    by: Option<Caller>,
+    counties: &[(&str, &str)],
+    seed: u64,
+) -> anyhow::Result<Vec<DemoAccount>> {
     if has_own_rounds(api).await {
-        return Ok(());
+        return Ok(vec![]);
     }
-    let mut d = Demo::new(api, seed)?;
+    let mut d = Demo::new(api, "市委巡察办", seed, by).await?;
     let mut units = Vec::new();
     for (name, kind) in CITY_UNITS {
         units.push(d.unit(name.into(), kind, None).await?);
@@ -511,7 +695,7 @@ pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyho
         let assignment = IssueAssignment { plan, county: code.to_string(), tasks, due_on: day(2027, 1, 31) };
         d.run(&d.office, Command::IssueAssignment(assignment)).await?;
     }
-    Ok(())
+    Ok(d.accounts)
 }
 
 /// Whether this node already planned rounds of its own (replicas of other nodes' do not count).

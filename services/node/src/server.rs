@@ -9,6 +9,8 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 
+use xuncha_api::AccessLayer;
+
 use crate::metrics::{RpcMetrics, RpcMetricsLayer};
 
 /// A running gRPC server.
@@ -55,10 +57,12 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `routes` on `listener`, with mTLS when `tls` is given, counting calls in `rpc`.
+/// Serves `routes` behind `access` on `listener`, with mTLS when `tls` is given, counting calls
+/// in `rpc` (refusals by `access` included).
 pub fn serve(
     listener: TcpListener,
     routes: Routes,
+    access: AccessLayer,
     tls: Option<ServerTlsConfig>,
     rpc: RpcMetrics,
 ) -> anyhow::Result<Serving> {
@@ -78,7 +82,7 @@ pub fn serve(
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
-    let router = builder.layer(RpcMetricsLayer(rpc)).add_routes(routes);
+    let router = builder.layer(RpcMetricsLayer(rpc)).layer(access).add_routes(routes);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let task = tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, shutdown).await });
     Ok(Serving { addr, stop: Some(stop), task })

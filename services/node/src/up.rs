@@ -151,7 +151,10 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
             )
         })
         .collect();
-    demo::seed_city(&city[0].api, &running, 7).await.context("demo data for the city")?;
+    let mut accounts = demo::seed_city(&city[0].api, &running, 7).await.context("demo data for the city")?;
+    for a in &mut accounts {
+        a.node = "city-1".into();
+    }
     let mut counties = Vec::new();
     for (i, (code, name)) in running.iter().enumerate() {
         let dir = opts.data.join(format!("county-{code}"));
@@ -161,7 +164,10 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         config.tls = Some(certs::files(&certs_dir, &Identity::County(code.to_string())));
         config.metrics_listen = Some(port(opts.base_port, 301 + i as u16));
         let node = start_county(config).await?;
-        demo::seed_county(&node.api, name, 1000 + i as u64).await.with_context(|| format!("demo data for {name}"))?;
+        let made = demo::seed_county(&node.api, name, 1000 + i as u64)
+            .await
+            .with_context(|| format!("demo data for {name}"))?;
+        accounts.extend(made.into_iter().map(|a| demo::DemoAccount { node: format!("county-{code}"), ..a }));
         endpoints.push(endpoint(
             format!("county-{code}"),
             "county",
@@ -171,7 +177,39 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         counties.push(node);
     }
     write_endpoints(&opts.data, &endpoints)?;
+    write_demo_accounts(&opts.data, accounts)?;
     Ok(Federation { city, counties, endpoints })
+}
+
+/// Where `up` lists the demo accounts and their passwords.
+pub fn demo_accounts_path(dir: &Path) -> PathBuf {
+    dir.join("demo-accounts.json")
+}
+
+/// Adds `new` to `DATA/demo-accounts.json`, readable by its owner only (it holds passwords).
+pub fn write_demo_accounts(dir: &Path, new: Vec<demo::DemoAccount>) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = demo_accounts_path(dir);
+    let mut all: Vec<demo::DemoAccount> = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?,
+        Err(_) => Vec::new(),
+    };
+    if new.is_empty() && path.exists() {
+        return Ok(());
+    }
+    all.extend(new);
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all((serde_json::to_string_pretty(&all)? + "\n").as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn write_endpoints(dir: &Path, endpoints: &[Endpoint]) -> anyhow::Result<()> {
@@ -188,7 +226,8 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     for e in &fed.endpoints {
         println!("  {:<16} {:<7} {}", e.name, e.role, e.grpc);
     }
-    println!("try: xuncha --node city-1 cluster status; xuncha --node county-anping round list    (Ctrl-C stops)");
+    println!("demo accounts and passwords (development only): {}", demo_accounts_path(&opts.data).display());
+    println!("try: xuncha --node county-anping login head; xuncha --node county-anping round list    (Ctrl-C stops)");
     tokio::signal::ctrl_c().await?;
     fed.stop().await;
     Ok(())

@@ -1,8 +1,8 @@
 use clap::Subcommand;
-use xuncha_domain::model::{CategoryGroup, FindingStatus, LeadRoute, LeadStatus};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::finding_service_client::FindingServiceClient;
 use xuncha_proto::v1::lead_service_client::LeadServiceClient;
+use xuncha_proto::v1::{CategoryGroup, FindingStatus, LeadRoute, LeadStatus};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
@@ -128,14 +128,7 @@ pub async fn finding(ctx: &Ctx, c: FindingCmd) -> anyhow::Result<()> {
     match c {
         FindingCmd::Record { target, category, title, description, tags } => {
             let f = client
-                .record_finding(pb::RecordFindingRequest {
-                    actor: ctx.actor(),
-                    target,
-                    category,
-                    tags,
-                    title,
-                    description,
-                })
+                .record_finding(pb::RecordFindingRequest { target, category, tags, title, description })
                 .await?
                 .into_inner();
             print(ctx.format, &f, |f| findings_table(std::slice::from_ref(f)))
@@ -169,10 +162,7 @@ pub async fn category(ctx: &Ctx, c: CategoryCmd) -> anyhow::Result<()> {
         CategoryCmd::Add { code, name, group, route } => {
             let group = enum_arg::<CategoryGroup>("--group", &group)?;
             let route = enum_arg::<LeadRoute>("--route", &route)?;
-            let c = client
-                .add_category(pb::AddCategoryRequest { actor: ctx.actor(), code, name, group, route })
-                .await?
-                .into_inner();
+            let c = client.add_category(pb::AddCategoryRequest { code, name, group, route }).await?.into_inner();
             print(ctx.format, &c, |c| render(std::slice::from_ref(c)))
         }
     }
@@ -184,21 +174,15 @@ pub async fn lead(ctx: &Ctx, c: LeadCmd) -> anyhow::Result<()> {
         LeadCmd::Handover { finding, summary, department } => {
             let receiver = department
                 .map(|d| pb::LeadReceiver { route: pb::LeadRoute::FunctionalDepartment as i32, department: d });
-            client
-                .hand_over_lead(pb::HandOverLeadRequest { actor: ctx.actor(), finding, summary, receiver })
-                .await?
-                .into_inner()
+            client.hand_over_lead(pb::HandOverLeadRequest { finding, summary, receiver }).await?.into_inner()
         }
         LeadCmd::Ack { lead, by } => {
-            client.acknowledge_lead(pb::AcknowledgeLeadRequest { actor: ctx.actor(), lead, by }).await?.into_inner()
+            client.acknowledge_lead(pb::AcknowledgeLeadRequest { lead, by }).await?.into_inner()
         }
-        LeadCmd::Result { lead, result } => client
-            .report_lead_result(pb::ReportLeadResultRequest { actor: ctx.actor(), lead, result })
-            .await?
-            .into_inner(),
-        LeadCmd::Release { lead } => {
-            client.release_lead(pb::ReleaseLeadRequest { actor: ctx.actor(), lead }).await?.into_inner()
+        LeadCmd::Result { lead, result } => {
+            client.report_lead_result(pb::ReportLeadResultRequest { lead, result }).await?.into_inner()
         }
+        LeadCmd::Release { lead } => client.release_lead(pb::ReleaseLeadRequest { lead }).await?.into_inner(),
         LeadCmd::List { round } => {
             let r = client.list_leads(pb::ListLeadsRequest { round, status: 0 }).await?.into_inner();
             return print(ctx.format, &r, |r| leads_table(&r.leads));

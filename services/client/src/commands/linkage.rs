@@ -1,6 +1,6 @@
 use clap::Subcommand;
-use xuncha_domain::model::AssignmentStage;
 use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::AssignmentStage;
 use xuncha_proto::v1::linkage_service_client::LinkageServiceClient;
 
 use crate::output::{print, table};
@@ -131,7 +131,7 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
     let a = match c {
         LinkageCmd::Plan { round, name, units } => {
             let p = client
-                .create_plan(pb::CreateLinkagePlanRequest { actor: ctx.actor(), round, name, linked_units: units })
+                .create_plan(pb::CreateLinkagePlanRequest { round, name, linked_units: units })
                 .await?
                 .into_inner();
             return print(ctx.format, &p, |p| {
@@ -153,26 +153,19 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
                 t.to_string()
             });
         }
-        LinkageCmd::Assign { plan, county, tasks, due } => client
-            .issue_assignment(pb::IssueAssignmentRequest { actor: ctx.actor(), plan, county, tasks, due_on: due })
-            .await?
-            .into_inner(),
+        LinkageCmd::Assign { plan, county, tasks, due } => {
+            client.issue_assignment(pb::IssueAssignmentRequest { plan, county, tasks, due_on: due }).await?.into_inner()
+        }
         LinkageCmd::Respond { assignment, decline, reason } => client
-            .respond_assignment(pb::RespondAssignmentRequest {
-                actor: ctx.actor(),
-                assignment,
-                accept: !decline,
-                reason,
-            })
+            .respond_assignment(pb::RespondAssignmentRequest { assignment, accept: !decline, reason })
             .await?
             .into_inner(),
         LinkageCmd::Progress { assignment, percent, note } => client
-            .report_progress(pb::ReportAssignmentProgressRequest { actor: ctx.actor(), assignment, percent, note })
+            .report_progress(pb::ReportAssignmentProgressRequest { assignment, percent, note })
             .await?
             .into_inner(),
         LinkageCmd::Report { assignment, summary, units, problems } => client
             .submit_report(pb::SubmitLinkedReportRequest {
-                actor: ctx.actor(),
                 assignment,
                 summary,
                 units_inspected: units,
@@ -181,12 +174,7 @@ pub async fn linkage(ctx: &Ctx, c: LinkageCmd) -> anyhow::Result<()> {
             .await?
             .into_inner(),
         LinkageCmd::Review { assignment, send_back, comments } => client
-            .review_report(pb::ReviewLinkedReportRequest {
-                actor: ctx.actor(),
-                assignment,
-                accept: !send_back,
-                comments,
-            })
+            .review_report(pb::ReviewLinkedReportRequest { assignment, accept: !send_back, comments })
             .await?
             .into_inner(),
         LinkageCmd::List { county } => {
@@ -203,7 +191,6 @@ pub async fn secondment(ctx: &Ctx, c: SecondmentCmd) -> anyhow::Result<()> {
     let s = match c {
         SecondmentCmd::Request { person, from, to, purpose } => client
             .request_secondment(pb::RequestSecondmentRequest {
-                actor: ctx.actor(),
                 person,
                 window: Some(pb::DateWindow { from, to }),
                 purpose,
@@ -211,7 +198,7 @@ pub async fn secondment(ctx: &Ctx, c: SecondmentCmd) -> anyhow::Result<()> {
             .await?
             .into_inner(),
         SecondmentCmd::Decide { request, decline, reason } => client
-            .decide_secondment(pb::DecideSecondmentRequest { actor: ctx.actor(), request, approve: !decline, reason })
+            .decide_secondment(pb::DecideSecondmentRequest { request, approve: !decline, reason })
             .await?
             .into_inner(),
         SecondmentCmd::List => {

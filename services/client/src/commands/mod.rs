@@ -1,5 +1,6 @@
 //! Client commands, one file per area of work.
 
+mod account;
 mod cluster;
 mod findings;
 mod linkage;
@@ -16,6 +17,17 @@ use crate::Ctx;
 /// Staff and operator commands (talk to a running node).
 #[derive(Subcommand, Debug, Clone)]
 pub enum ClientCommand {
+    /// Signs in at the node (password prompt or --password-stdin); the token is kept for it.
+    Login(account::LoginArgs),
+    /// Signs out at the node.
+    Logout,
+    /// Who is signed in at the node, and their roles.
+    Whoami,
+    /// Changes your password (your other sessions end).
+    Passwd(account::PasswdArgs),
+    /// Accounts (账号) and their roles.
+    #[command(subcommand)]
+    Account(account::AccountCmd),
     /// The node's status: identity, records, outbox, peers.
     Status,
     /// An online, consistent backup of the node's database, written to a file
@@ -76,6 +88,11 @@ pub enum ClientCommand {
 
 pub async fn run(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<()> {
     match command {
+        ClientCommand::Login(a) => account::login(ctx, a).await,
+        ClientCommand::Logout => account::logout(ctx).await,
+        ClientCommand::Whoami => account::whoami(ctx).await,
+        ClientCommand::Passwd(a) => account::passwd(ctx, a).await,
+        ClientCommand::Account(c) => account::account(ctx, c).await,
         ClientCommand::Status => oversight::status(ctx).await,
         ClientCommand::Backup(a) => oversight::backup(ctx, a).await,
         ClientCommand::Cluster(c) => cluster::cluster(ctx, c).await,

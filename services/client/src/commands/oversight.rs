@@ -9,7 +9,7 @@ use xuncha_proto::v1::oversight_service_client::OversightServiceClient;
 
 use super::rectify::items_table;
 use crate::Ctx;
-use crate::output::{print, table};
+use crate::output::{actor_label, print, table};
 
 #[derive(Args, Debug, Clone)]
 pub struct CoverageArgs {
@@ -45,6 +45,9 @@ pub enum LedgerCmd {
         /// Only actions starting with this (round., lead.).
         #[arg(long, default_value = "")]
         action: String,
+        /// Only what this account did (its id, from `account list -o json`).
+        #[arg(long = "by", default_value = "")]
+        by: String,
         /// Only made on this node.
         #[arg(long = "made-on", default_value = "")]
         made_on: String,
@@ -63,7 +66,7 @@ pub enum LedgerCmd {
     },
 }
 
-fn ts(t: &Option<xuncha_proto::Timestamp>) -> String {
+pub(crate) fn ts(t: &Option<xuncha_proto::Timestamp>) -> String {
     t.as_ref()
         .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
         .map(|d| {
@@ -206,13 +209,14 @@ pub async fn overdue(ctx: &Ctx, a: OverdueArgs) -> anyhow::Result<()> {
 pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
     let mut client = LedgerServiceClient::new(ctx.channel.clone());
     match c {
-        LedgerCmd::List { kind, id, action, made_on, limit, offset } => {
+        LedgerCmd::List { kind, id, action, by, made_on, limit, offset } => {
             let r = client
                 .list_events(pb::ListEventsRequest {
                     node: made_on,
                     subject_kind: kind,
                     subject_id: id,
                     action_prefix: action,
+                    actor: by,
                     limit,
                     offset,
                 })
@@ -224,7 +228,7 @@ pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
                     t.add_row(vec![
                         ts(&e.at),
                         e.node.clone(),
-                        e.actor.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+                        e.actor.as_ref().map(actor_label).unwrap_or_default(),
                         e.summary.clone(),
                         e.reason.clone(),
                     ]);

@@ -1,9 +1,11 @@
 use clap::Subcommand;
-use xuncha_domain::model::UnitKind;
 use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::UnitKind;
 use xuncha_proto::v1::unit_service_client::UnitServiceClient;
 
 use crate::output::{print, table};
+use xuncha_wire::labels::{self, Labelled};
+
 use crate::{Ctx, label};
 
 #[derive(Subcommand, Debug, Clone)]
@@ -56,13 +58,10 @@ pub enum TermCmd {
 }
 
 /// A domain enum from its Chinese label or English code, as a proto number.
-pub fn enum_arg<E: xuncha_domain::labels::Labelled + PartialEq + xuncha_api::conv::ToPb<Pb = i32>>(
-    flag: &str,
-    text: &str,
-) -> anyhow::Result<i32> {
-    E::parse_label(text)
-        .map(|e| e.to_pb())
-        .ok_or_else(|| anyhow::anyhow!("{flag}: '{text}' is not one of {}", E::choices()))
+pub fn enum_arg<E: Labelled>(flag: &str, text: &str) -> anyhow::Result<i32> {
+    labels::parse::<E>(text)
+        .map(Into::into)
+        .ok_or_else(|| anyhow::anyhow!("{flag}: '{text}' is not one of {}", labels::choices::<E>()))
 }
 
 pub fn units_table(units: &[pb::Unit]) -> String {
@@ -92,10 +91,7 @@ pub async fn unit(ctx: &Ctx, c: UnitCmd) -> anyhow::Result<()> {
     match c {
         UnitCmd::Add { name, kind, parent } => {
             let kind = enum_arg::<UnitKind>("--kind", &kind)?;
-            let u = client
-                .register_unit(pb::RegisterUnitRequest { actor: ctx.actor(), name, kind, parent })
-                .await?
-                .into_inner();
+            let u = client.register_unit(pb::RegisterUnitRequest { name, kind, parent }).await?.into_inner();
             print(ctx.format, &u, |u| units_table(std::slice::from_ref(u)))
         }
         UnitCmd::List { owner } => {
@@ -110,12 +106,11 @@ pub async fn term(ctx: &Ctx, c: TermCmd) -> anyhow::Result<()> {
     match c {
         TermCmd::Create { name, from, to } => {
             let window = Some(pb::DateWindow { from, to });
-            let t = client.create_term(pb::CreateTermRequest { actor: ctx.actor(), name, window }).await?.into_inner();
+            let t = client.create_term(pb::CreateTermRequest { name, window }).await?.into_inner();
             print(ctx.format, &t, |t| terms_table(std::slice::from_ref(t)))
         }
         TermCmd::Plan { term, add, remove } => {
-            let t =
-                client.plan_units(pb::PlanUnitsRequest { actor: ctx.actor(), term, add, remove }).await?.into_inner();
+            let t = client.plan_units(pb::PlanUnitsRequest { term, add, remove }).await?.into_inner();
             print(ctx.format, &t, |t| terms_table(std::slice::from_ref(t)))
         }
         TermCmd::List => {

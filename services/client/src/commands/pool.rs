@@ -2,9 +2,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use xuncha_domain::model::{Gender, PoolSource, Rank, Specialty};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::talent_pool_service_client::TalentPoolServiceClient;
+use xuncha_proto::v1::{Gender, PoolSource, Rank, Specialty};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
@@ -159,10 +159,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 unavailable: vec![],
                 from_county,
             };
-            let p = client
-                .add_person(pb::AddPersonRequest { actor: ctx.actor(), person: Some(fields) })
-                .await?
-                .into_inner();
+            let p = client.add_person(pb::AddPersonRequest { person: Some(fields) }).await?.into_inner();
             print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p)))
         }
         PersonCmd::List { owner, leaders, all } => {
@@ -184,10 +181,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
             let current = all.persons.into_iter().find(|p| p.id == id).with_context(|| format!("no person {id}"))?;
             let mut fields = current.fields.context("person without fields")?;
             fields.active = false;
-            let p = client
-                .update_person(pb::UpdatePersonRequest { actor: ctx.actor(), id, person: Some(fields) })
-                .await?
-                .into_inner();
+            let p = client.update_person(pb::UpdatePersonRequest { id, person: Some(fields) }).await?.into_inner();
             print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p)))
         }
         PersonCmd::Import { file, dry_run } => {
@@ -198,12 +192,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 _ => anyhow::bail!("{}: use a .csv or .xlsx file", file.display()),
             };
             let r = client
-                .import_persons(pb::ImportPersonsRequest {
-                    actor: ctx.actor(),
-                    format: format as i32,
-                    content,
-                    dry_run,
-                })
+                .import_persons(pb::ImportPersonsRequest { format: format as i32, content, dry_run })
                 .await?
                 .into_inner();
             print(ctx.format, &r, |r| {

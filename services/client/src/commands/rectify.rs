@@ -1,8 +1,8 @@
 use clap::Subcommand;
-use xuncha_domain::model::{NoticeLevel, NoticeStatus, RectificationKind, RectificationStatus};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::rectification_service_client::RectificationServiceClient;
 use xuncha_proto::v1::supervision_service_client::SupervisionServiceClient;
+use xuncha_proto::v1::{NoticeLevel, NoticeStatus, RectificationKind, RectificationStatus};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
@@ -151,9 +151,8 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
             let kind = if mechanism { RectificationKind::Mechanism } else { RectificationKind::Measure };
             client
                 .add_item(pb::AddRectificationItemRequest {
-                    actor: ctx.actor(),
                     finding,
-                    kind: xuncha_api::conv::ToPb::to_pb(&kind),
+                    kind: kind as i32,
                     measures,
                     responsible_unit,
                     responsible_person: person,
@@ -164,13 +163,10 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
         }
         RectifyCmd::Update { item, status, note, evidence } => {
             let status = status.map(|s| enum_arg::<RectificationStatus>("--status", &s)).transpose()?.unwrap_or(0);
-            client
-                .update_item(pb::UpdateRectificationRequest { actor: ctx.actor(), item, status, note, evidence })
-                .await?
-                .into_inner()
+            client.update_item(pb::UpdateRectificationRequest { item, status, note, evidence }).await?.into_inner()
         }
         RectifyCmd::Signoff { item, note } => {
-            client.sign_off(pb::SignOffRectificationRequest { actor: ctx.actor(), item, note }).await?.into_inner()
+            client.sign_off(pb::SignOffRectificationRequest { item, note }).await?.into_inner()
         }
         RectifyCmd::List { round, owner, overdue } => {
             let r = client
@@ -195,7 +191,6 @@ pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
             let level = enum_arg::<NoticeLevel>("--level", &level)?;
             client
                 .issue_notice(pb::IssueNoticeRequest {
-                    actor: ctx.actor(),
                     addressee_county: county,
                     addressee_unit: unit,
                     subject_rectification: item,
@@ -210,11 +205,9 @@ pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
                 .into_inner()
         }
         NoticeCmd::Respond { notice, text } => {
-            client.respond_notice(pb::RespondNoticeRequest { actor: ctx.actor(), notice, text }).await?.into_inner()
+            client.respond_notice(pb::RespondNoticeRequest { notice, text }).await?.into_inner()
         }
-        NoticeCmd::Close { notice } => {
-            client.close_notice(pb::CloseNoticeRequest { actor: ctx.actor(), notice }).await?.into_inner()
-        }
+        NoticeCmd::Close { notice } => client.close_notice(pb::CloseNoticeRequest { notice }).await?.into_inner(),
         NoticeCmd::List { open } => {
             let r = client.list_notices(pb::ListNoticesRequest { open_only: open }).await?.into_inner();
             return print(ctx.format, &r, |r| notices_table(&r.notices));

@@ -1,11 +1,11 @@
 use std::collections::HashMap;
 
 use clap::Subcommand;
-use xuncha_domain::model::{RoundStatus, TargetKind};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::round_service_client::RoundServiceClient;
 use xuncha_proto::v1::talent_pool_service_client::TalentPoolServiceClient;
 use xuncha_proto::v1::unit_service_client::UnitServiceClient;
+use xuncha_proto::v1::{RoundStatus, TargetKind};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
@@ -201,18 +201,13 @@ pub async fn names(ctx: &Ctx) -> anyhow::Result<(HashMap<String, String>, HashMa
 
 pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
     let mut client = RoundServiceClient::new(ctx.channel.clone());
-    let advance = |id: String, to: RoundStatus| pb::AdvanceRoundRequest {
-        actor: ctx.actor(),
-        round: id,
-        to: xuncha_api::conv::ToPb::to_pb(&to),
-    };
+    let advance = |id: String, to: RoundStatus| pb::AdvanceRoundRequest { round: id, to: to as i32 };
     let one = |r: &pb::Round| rounds_table(std::slice::from_ref(r));
     match c {
         RoundCmd::Create { term, number, name, enter, leave, feedback, report_months, min_members, max_members } => {
             let dates = Some(pb::RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback });
             let r = client
                 .create_round(pb::CreateRoundRequest {
-                    actor: ctx.actor(),
                     term,
                     number,
                     name,
@@ -256,10 +251,8 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
         }
         RoundCmd::Dates { id, enter, leave, feedback, reason } => {
             let dates = Some(pb::RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback });
-            let r = client
-                .change_round_dates(pb::ChangeRoundDatesRequest { actor: ctx.actor(), round: id, dates, reason })
-                .await?
-                .into_inner();
+            let r =
+                client.change_round_dates(pb::ChangeRoundDatesRequest { round: id, dates, reason }).await?.into_inner();
             print(ctx.format, &r, one)
         }
         RoundCmd::Approve { id } => {
@@ -277,14 +270,12 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
 pub async fn group(ctx: &Ctx, c: GroupCmd) -> anyhow::Result<()> {
     let mut client = RoundServiceClient::new(ctx.channel.clone());
     let g = match c {
-        GroupCmd::Form { round, name, leader, members, reason } => client
-            .form_group(pb::FormGroupRequest { actor: ctx.actor(), round, name, leader, members, reason })
-            .await?
-            .into_inner(),
-        GroupCmd::Change { group, leader, members, reason } => client
-            .change_group(pb::ChangeGroupRequest { actor: ctx.actor(), group, leader, members, reason })
-            .await?
-            .into_inner(),
+        GroupCmd::Form { round, name, leader, members, reason } => {
+            client.form_group(pb::FormGroupRequest { round, name, leader, members, reason }).await?.into_inner()
+        }
+        GroupCmd::Change { group, leader, members, reason } => {
+            client.change_group(pb::ChangeGroupRequest { group, leader, members, reason }).await?.into_inner()
+        }
     };
     print(ctx.format, &g, |g| {
         let mut t = table(&["ID", "巡察组", "组长", "组员数"]);
@@ -299,26 +290,16 @@ pub async fn target(ctx: &Ctx, c: TargetCmd) -> anyhow::Result<()> {
         TargetCmd::Add { round, group, unit, kind, scope, assignment, reason } => {
             let kind = enum_arg::<TargetKind>("--kind", &kind)?;
             client
-                .add_target(pb::AddTargetRequest {
-                    actor: ctx.actor(),
-                    round,
-                    group,
-                    unit,
-                    kind,
-                    scope,
-                    assignment,
-                    reason,
-                })
+                .add_target(pb::AddTargetRequest { round, group, unit, kind, scope, assignment, reason })
                 .await?
                 .into_inner()
         }
         TargetCmd::Feedback { target, on } => {
-            client.give_feedback(pb::GiveFeedbackRequest { actor: ctx.actor(), target, on }).await?.into_inner()
+            client.give_feedback(pb::GiveFeedbackRequest { target, on }).await?.into_inner()
         }
-        TargetCmd::Report { target, on } => client
-            .submit_rectification_report(pb::SubmitRectificationReportRequest { actor: ctx.actor(), target, on })
-            .await?
-            .into_inner(),
+        TargetCmd::Report { target, on } => {
+            client.submit_rectification_report(pb::SubmitRectificationReportRequest { target, on }).await?.into_inner()
+        }
     };
     let (units, _) = names(ctx).await?;
     print(ctx.format, &t, |t| targets_table(std::slice::from_ref(t), &units))
