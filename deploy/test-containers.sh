@@ -37,7 +37,9 @@ certs="$work/etc/certs"
 city_port() { echo "2700$1"; }
 declare -A county_port=([anping]=27101 [qinghe]=27102 [changle]=27103)
 x() { "$bin" --ca "$certs/ca.pem" --cert "$certs/operator-ops.pem" --key "$certs/operator-ops-key.pem" "$@"; }
-on_city() { local n="$1"; shift; x --node "127.0.0.1:$(city_port "$n")" "$@"; }
+# City sessions are replicated: one sign-in serves every replica (--token); a county's token is
+# the one `login` saved for its address.
+on_city() { local n="$1"; shift; x --node "127.0.0.1:$(city_port "$n")" ${city_token:+--token "$city_token"} "$@"; }
 on_county() { local c="$1"; shift; x --node "127.0.0.1:${county_port[$c]}" "$@"; }
 container() { echo "${project}_$1_1"; }
 step() { echo "== $*"; }
@@ -71,6 +73,20 @@ step "compose up: 3 city replicas, 3 counties"
 dc up -d >/dev/null
 eventually "a city leader" 90 has_leader
 for c in anping qinghe changle; do eventually "county $c serving" 60 on_county "$c" status; done
+
+step "accounts: each node's first administrator (operator certificate), signed in"
+export XUNCHA_TOKENS="$work/tokens.json"
+admin_pw="Container-Admin-2026"
+printf '%s\n' "$admin_pw" | on_city 1 account bootstrap admin --name 测试管理员 --password-stdin >/dev/null
+printf '%s\n' "$admin_pw" | on_city 1 login admin --password-stdin
+city_token=$(python3 -c "import json; print(json.load(open('$work/tokens.json'))['127.0.0.1:$(city_port 1)']['token'])")
+for c in anping qinghe changle; do
+    printf '%s\n' "$admin_pw" | on_county "$c" account bootstrap admin --name 测试管理员 --password-stdin >/dev/null
+    printf '%s\n' "$admin_pw" | on_county "$c" login admin --password-stdin
+done
+if x --node "127.0.0.1:$(city_port 2)" --tokens "$work/none.json" unit list >/dev/null 2>&1; then
+    echo "an operator certificate alone was served staff work"; exit 1
+fi
 
 step "workflow: a county registers a unit; the city sees it"
 county_add_unit anping "安平县容器测试局"

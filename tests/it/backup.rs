@@ -11,7 +11,7 @@ use xuncha_proto::v1::node_service_client::NodeServiceClient;
 use xuncha_replication::raft::{RaftSettings, ReplicaNode};
 
 use crate::city::{CityCluster, Writers, write_unit};
-use crate::fixtures::{Clients, actor, channel, county, eventually};
+use crate::fixtures::{Clients, channel, county, eventually};
 use crate::scenario::plan_round;
 
 /// Streams a backup of the node at `addr` into `path`.
@@ -40,7 +40,6 @@ async fn a_county_backup_taken_under_writes_restores_to_a_node_with_the_same_dat
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let r = findings
                     .record_finding(pb::RecordFindingRequest {
-                        actor: actor("第一巡察组", pb::Role::Group),
                         target: target.clone(),
                         category: "style.formalism".into(),
                         title: format!("备份中-{i}"),

@@ -13,8 +13,9 @@ use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::unit_service_client::UnitServiceClient;
 use xuncha_replication::raft::{RaftSettings, ReplicaNode};
 
-use crate::fixtures::{eventually, office};
+use crate::fixtures::eventually;
 use crate::proxy::Proxy;
+use tonic::service::interceptor::InterceptedService;
 
 pub struct CityCluster {
     pub dir: tempfile::TempDir,
@@ -230,7 +231,30 @@ impl Writers {
     }
 }
 
-/// Registers a unit through `addr`, with a deadline (a partitioned leader never answers).
+/// The administrator's token by replica address: sessions are replicated, so one sign-in
+/// serves every replica of a cluster; made on first use through whichever replica is asked.
+static TOKENS: std::sync::Mutex<BTreeMap<SocketAddr, String>> = std::sync::Mutex::new(BTreeMap::new());
+
+async fn admin_token(ch: &tonic::transport::Channel) -> Result<String, tonic::Status> {
+    use crate::fixtures::{ADMIN, ADMIN_PASSWORD};
+    let mut req = tonic::Request::new(pb::BootstrapAccountRequest {
+        username: ADMIN.into(),
+        display_name: "赵主任".into(),
+        password: ADMIN_PASSWORD.into(),
+    });
+    req.set_timeout(Duration::from_secs(10));
+    let made = pb::account_service_client::AccountServiceClient::new(ch.clone()).bootstrap(req).await;
+    match made {
+        Err(s) if s.code() != tonic::Code::FailedPrecondition => return Err(s),
+        _ => {}
+    }
+    let mut req = tonic::Request::new(pb::LoginRequest { username: ADMIN.into(), password: ADMIN_PASSWORD.into() });
+    req.set_timeout(Duration::from_secs(10));
+    Ok(pb::auth_client::AuthClient::new(ch.clone()).login(req).await?.into_inner().token)
+}
+
+/// Registers a unit through `addr` as the administrator, with a deadline (a partitioned leader
+/// never answers).
 pub async fn write_unit(addr: SocketAddr, name: &str) -> Result<pb::Unit, tonic::Status> {
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
@@ -238,13 +262,28 @@ pub async fn write_unit(addr: SocketAddr, name: &str) -> Result<pb::Unit, tonic:
         .connect()
         .await
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let mut client = UnitServiceClient::new(ch);
+    let known = TOKENS.lock().unwrap().get(&addr).cloned();
+    let token = match known {
+        Some(t) => t,
+        None => {
+            let t = admin_token(&ch).await?;
+            let mut all = TOKENS.lock().unwrap();
+            all.insert(addr, t.clone());
+            t
+        }
+    };
+    let conn = InterceptedService::new(ch, xuncha_wire::Bearer::new(&token)?);
+    let mut client = UnitServiceClient::new(conn);
     let mut req = tonic::Request::new(pb::RegisterUnitRequest {
-        actor: office(),
         name: name.into(),
         kind: pb::UnitKind::CityDepartment as i32,
         parent: String::new(),
     });
     req.set_timeout(Duration::from_secs(5));
-    client.register_unit(req).await.map(|r| r.into_inner())
+    let written = client.register_unit(req).await.map(|r| r.into_inner());
+    if matches!(&written, Err(s) if s.code() == tonic::Code::Unauthenticated) {
+        // A token of an earlier cluster on the same port: sign in again next time.
+        TOKENS.lock().unwrap().remove(&addr);
+    }
+    written
 }

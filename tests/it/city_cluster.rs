@@ -71,6 +71,9 @@ async fn killing_every_replica_loses_no_acknowledged_write() {
 async fn an_isolated_old_leader_acknowledges_nothing() {
     let c = CityCluster::start(3, RaftSettings::default()).await;
     let old = c.leader().await;
+    // Signed in before the partition (a sign-in is a write the isolated leader cannot make).
+    write_unit(c.addrs[&old], "before-the-partition").await.unwrap();
+    let mut units = UnitServiceClient::new(channel(c.addrs[&old]).await);
     c.isolate(old, true);
     // The majority elects a new leader and serves writes.
     let new = eventually("a new leader among the others", Duration::from_secs(30), || async {
@@ -89,7 +92,6 @@ async fn an_isolated_old_leader_acknowledges_nothing() {
         let r = write_unit(c.addrs[&old], &format!("isolated-{i}")).await;
         assert!(r.is_err(), "the isolated leader acknowledged a write: {r:?}");
     }
-    let mut units = UnitServiceClient::new(channel(c.addrs[&old]).await);
     let mut read = tonic::Request::new(pb::ListUnitsRequest::default());
     read.set_timeout(Duration::from_secs(15));
     let r = units.list_units(read).await;

@@ -7,7 +7,7 @@ use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::ledger_service_client::LedgerServiceClient;
 use xuncha_proto::v1::oversight_service_client::OversightServiceClient;
 
-use crate::fixtures::{Clients, actor, channel, county, office};
+use crate::fixtures::{Clients, channel, county, grant, staff, tls_channel};
 use crate::scenario::{days_from_today, plan_round};
 
 #[tokio::test]
@@ -16,7 +16,17 @@ async fn a_county_round_from_plan_to_sign_off() {
     let node = county(dir.path(), "c01").await;
     let mut c = Clients::connect(node.addr()).await;
     let plan = plan_round(&mut c).await;
-    let group_actor = actor("第一巡察组", pb::Role::Group);
+    // Each step is done by the person whose work it is, signed in as themselves.
+    let raw = tls_channel(node.addr(), None).await.unwrap();
+    let leader_roles = vec![grant("group_leader", pb::ScopeKind::Group, &plan.group)];
+    let mut g = Clients::over(staff(&c.conn, raw.clone(), "leader", "钱组长", leader_roles).await);
+    let commission_roles = vec![grant("discipline_commission", pb::ScopeKind::County, "c01")];
+    let mut k = Clients::over(staff(&c.conn, raw.clone(), "jiwei", "孙案管", commission_roles).await);
+    let liaison_roles = vec![
+        grant("unit_liaison", pb::ScopeKind::Unit, &plan.units[0]),
+        grant("unit_liaison", pb::ScopeKind::Unit, &plan.units[1]),
+    ];
+    let mut u = Clients::over(staff(&c.conn, raw, "liaison", "李联络", liaison_roles).await);
 
     // The staffing suggestion explains itself and leaves out the people already booked.
     let s = c
@@ -30,10 +40,9 @@ async fn a_county_round_from_plan_to_sign_off() {
     );
 
     // Findings at two targets, one of them a discipline matter that becomes a lead.
-    let f1 = c
+    let f1 = g
         .findings
         .record_finding(pb::RecordFindingRequest {
-            actor: group_actor.clone(),
             target: plan.targets[0].clone(),
             category: "discipline.integrity".into(),
             title: "违规发放津补贴".into(),
@@ -43,10 +52,9 @@ async fn a_county_round_from_plan_to_sign_off() {
         .await
         .unwrap()
         .into_inner();
-    let f2 = c
+    let f2 = g
         .findings
         .record_finding(pb::RecordFindingRequest {
-            actor: group_actor.clone(),
             target: plan.targets[1].clone(),
             category: "style.formalism".into(),
             title: "文山会海".into(),
@@ -56,32 +64,19 @@ async fn a_county_round_from_plan_to_sign_off() {
         .await
         .unwrap()
         .into_inner();
-    let lead = c
+    let lead = g
         .leads
         .hand_over_lead(pb::HandOverLeadRequest {
-            actor: group_actor.clone(),
-            finding: f1.id.clone(),
-            summary: "涉嫌违纪".into(),
-            receiver: None,
+            finding: f1.id.clone(), summary: "涉嫌违纪".into(), receiver: None
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(lead.receiver.unwrap().route, pb::LeadRoute::DisciplineCommission as i32, "routed by category");
-    let commission = actor("纪委案管室", pb::Role::DisciplineCommission);
-    c.leads
-        .acknowledge_lead(pb::AcknowledgeLeadRequest {
-            actor: commission.clone(),
-            lead: lead.id.clone(),
-            by: "王某".into(),
-        })
-        .await
-        .unwrap();
-    let lead = c
+    k.leads.acknowledge_lead(pb::AcknowledgeLeadRequest { lead: lead.id.clone(), by: "王某".into() }).await.unwrap();
+    let lead = k
         .leads
-        .report_lead_result(pb::ReportLeadResultRequest {
-            actor: commission, lead: lead.id, result: "已立案".into()
-        })
+        .report_lead_result(pb::ReportLeadResultRequest { lead: lead.id, result: "已立案".into() })
         .await
         .unwrap()
         .into_inner();
@@ -89,14 +84,7 @@ async fn a_county_round_from_plan_to_sign_off() {
 
     // Feedback to every target moves the round on.
     for t in &plan.targets {
-        c.rounds
-            .give_feedback(pb::GiveFeedbackRequest {
-                actor: group_actor.clone(),
-                target: t.clone(),
-                on: days_from_today(-5),
-            })
-            .await
-            .unwrap();
+        c.rounds.give_feedback(pb::GiveFeedbackRequest { target: t.clone(), on: days_from_today(-5) }).await.unwrap();
     }
     let round = c.rounds.get_round(pb::GetRoundRequest { id: plan.round.clone() }).await.unwrap().into_inner();
     assert_eq!(round.round.unwrap().status, pb::RoundStatus::FeedbackGiven as i32);
@@ -105,13 +93,11 @@ async fn a_county_round_from_plan_to_sign_off() {
     assert!(!t0.report_due_on.is_empty(), "report due two months after feedback");
 
     // Rectification: items, progress, sign-off by the office.
-    let unit = actor("财政局联络员", pb::Role::Unit);
     let mut items = Vec::new();
     for f in [&f1, &f2] {
-        let item = c
+        let item = u
             .rectify
             .add_item(pb::AddRectificationItemRequest {
-                actor: unit.clone(),
                 finding: f.id.clone(),
                 kind: pb::RectificationKind::Measure as i32,
                 measures: vec!["清退违规发放资金".into(), "修订财务制度".into()],
@@ -126,9 +112,8 @@ async fn a_county_round_from_plan_to_sign_off() {
         items.push(item.id);
     }
     for item in &items {
-        c.rectify
+        u.rectify
             .update_item(pb::UpdateRectificationRequest {
-                actor: unit.clone(),
                 item: item.clone(),
                 status: pb::RectificationStatus::Done as i32,
                 note: "已完成".into(),
@@ -138,9 +123,7 @@ async fn a_county_round_from_plan_to_sign_off() {
             .unwrap();
         let signed = c
             .rectify
-            .sign_off(pb::SignOffRectificationRequest {
-                actor: office(), item: item.clone(), note: "同意销号".into()
-            })
+            .sign_off(pb::SignOffRectificationRequest { item: item.clone(), note: "同意销号".into() })
             .await
             .unwrap()
             .into_inner();
@@ -155,11 +138,7 @@ async fn a_county_round_from_plan_to_sign_off() {
     assert!(findings.findings.iter().all(|f| f.status == pb::FindingStatus::SignedOff as i32));
     let closed = c
         .rounds
-        .advance_round(pb::AdvanceRoundRequest {
-            actor: office(),
-            round: plan.round.clone(),
-            to: pb::RoundStatus::Closed as i32,
-        })
+        .advance_round(pb::AdvanceRoundRequest { round: plan.round.clone(), to: pb::RoundStatus::Closed as i32 })
         .await
         .unwrap()
         .into_inner();
@@ -184,7 +163,13 @@ async fn a_county_round_from_plan_to_sign_off() {
         .into_inner();
     let actions: Vec<&str> = ledger.events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["rectification.added", "rectification.updated", "rectification.signed_off"]);
-    assert_eq!(ledger.events[2].actor.as_ref().unwrap().name, "赵主任");
+    let by: Vec<(&str, &str)> = ledger
+        .events
+        .iter()
+        .map(|e| e.actor.as_ref().map(|a| (a.display_name.as_str(), a.role_label.as_str())).unwrap())
+        .collect();
+    assert_eq!(by, [("李联络", "被巡察单位联络人"), ("李联络", "被巡察单位联络人"), ("赵主任", "巡察办主任")]);
+    assert!(ledger.events.iter().all(|e| !e.actor.as_ref().unwrap().account.is_empty()), "the account is recorded");
     assert_eq!(ledger.events[2].node, "county/c01");
     for table in [pb::ExportTable::Ledger, pb::ExportTable::Rectification] {
         let x = LedgerServiceClient::new(ch.clone())

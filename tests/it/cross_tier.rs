@@ -11,7 +11,7 @@ use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::oversight_service_client::OversightServiceClient;
 
 use crate::federation::{COUNTIES, Federation};
-use crate::fixtures::{Clients, bad_field, eventually, office, tls_channel};
+use crate::fixtures::{Clients, admin, bad_field, eventually, tls_channel};
 
 fn window(from: &str, to: &str) -> Option<pb::DateWindow> {
     Some(pb::DateWindow { from: from.into(), to: to.into() })
@@ -28,7 +28,14 @@ async fn secondments(c: &mut Clients) -> Vec<pb::Secondment> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_resolved() {
     let fed = Federation::start(&["anping"]).await;
-    xuncha_node::demo::seed_county(&fed.county("anping").api, "安平县", 21).await.unwrap();
+    xuncha_node::demo::seed_county_by(
+        &fed.county("anping").api,
+        Some(crate::fixtures::admin_session(&fed.county("anping").api).await),
+        "安平县",
+        21,
+    )
+    .await
+    .unwrap();
     let mut county = Clients::connect_tls(fed.county("anping").addr(), &fed.operator()).await;
     let leader = fed.city.leader().await;
     let mut city = Clients::connect_tls(fed.city.addrs[&leader], &fed.operator()).await;
@@ -38,7 +45,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     let round = county
         .rounds
         .create_round(pb::CreateRoundRequest {
-            actor: office(),
             term: rounds[0].term.clone(),
             number: 7,
             name: "十四届县委第七轮巡察".into(),
@@ -76,7 +82,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     let ask_wanted = city
         .linkage
         .request_secondment(pb::RequestSecondmentRequest {
-            actor: office(),
             person: wanted.clone(),
             window: window("2026-12-20", "2027-01-10"),
             purpose: "市委第八轮巡察".into(),
@@ -87,7 +92,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     let ask_other = city
         .linkage
         .request_secondment(pb::RequestSecondmentRequest {
-            actor: office(),
             person: other.clone(),
             window: window("2027-06-01", "2027-06-30"),
             purpose: "市委专项巡察".into(),
@@ -98,7 +102,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     county
         .rounds
         .form_group(pb::FormGroupRequest {
-            actor: office(),
             round: round.id.clone(),
             name: "第一巡察组".into(),
             leader: group_leader.clone(),
@@ -128,7 +131,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     let refused = county
         .linkage
         .decide_secondment(pb::DecideSecondmentRequest {
-            actor: office(),
             request: ask_wanted.id.clone(),
             approve: true,
             reason: String::new(),
@@ -141,7 +143,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     county
         .linkage
         .decide_secondment(pb::DecideSecondmentRequest {
-            actor: office(),
             request: ask_wanted.id.clone(),
             approve: false,
             reason: "已编入本县第七轮巡察第一巡察组".into(),
@@ -151,7 +152,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     county
         .linkage
         .decide_secondment(pb::DecideSecondmentRequest {
-            actor: office(),
             request: ask_other.id.clone(),
             approve: true,
             reason: String::new(),
@@ -174,7 +174,6 @@ async fn a_person_booked_by_both_tiers_shows_as_a_conflict_on_both_sides_until_r
     let refused = city
         .linkage
         .request_secondment(pb::RequestSecondmentRequest {
-            actor: office(),
             person: wanted.clone(),
             window: window("2026-12-15", "2026-12-22"),
             purpose: "市委第八轮巡察".into(),
@@ -207,7 +206,14 @@ async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers(
     let fed = Federation::start(&COUNTIES).await;
     let leader = fed.city.leader().await;
     let counties: Vec<(&str, &str)> = vec![("anping", "安平县"), ("qinghe", "清河县")];
-    xuncha_node::demo::seed_city(&fed.city.node(leader).api, &counties, 31).await.unwrap();
+    xuncha_node::demo::seed_city_by(
+        &fed.city.node(leader).api,
+        Some(crate::fixtures::admin_session(&fed.city.node(leader).api).await),
+        &counties,
+        31,
+    )
+    .await
+    .unwrap();
     let mut city = Clients::connect_tls(fed.city.addrs[&leader], &fed.operator()).await;
     let mut anping = Clients::connect_tls(fed.county("anping").addr(), &fed.operator()).await;
     let mut qinghe = Clients::connect_tls(fed.county("qinghe").addr(), &fed.operator()).await;
@@ -225,7 +231,6 @@ async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers(
     anping
         .linkage
         .respond_assignment(pb::RespondAssignmentRequest {
-            actor: office(),
             assignment: id.clone(),
             accept: true,
             reason: String::new(),
@@ -235,7 +240,6 @@ async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers(
     anping
         .linkage
         .report_progress(pb::ReportAssignmentProgressRequest {
-            actor: office(),
             assignment: id.clone(),
             percent: 40,
             note: "已进驻3个对应单位".into(),
@@ -244,7 +248,6 @@ async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers(
         .unwrap();
     wait_stage(&mut city, "the city", &id, pb::AssignmentStage::InProgress).await;
     let report = |summary: &str| pb::SubmitLinkedReportRequest {
-        actor: office(),
         assignment: id.clone(),
         summary: summary.into(),
         units_inspected: 3,
@@ -257,7 +260,6 @@ async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers(
     // The city returns it with comments; the county sees them and resubmits; the city accepts.
     city.linkage
         .review_report(pb::ReviewLinkedReportRequest {
-            actor: office(),
             assignment: id.clone(),
             accept: false,
             comments: "请补充以下看上、相互印证的情况".into(),
@@ -269,12 +271,7 @@ async fn a_linked_assignment_goes_from_issue_to_an_accepted_report_across_tiers(
     anping.linkage.submit_report(report("联动巡察报告(修改稿):已补充相互印证情况")).await.unwrap();
     wait_stage(&mut city, "the city", &id, pb::AssignmentStage::Resubmitted).await;
     city.linkage
-        .review_report(pb::ReviewLinkedReportRequest {
-            actor: office(),
-            assignment: id.clone(),
-            accept: true,
-            comments: String::new(),
-        })
+        .review_report(pb::ReviewLinkedReportRequest { assignment: id.clone(), accept: true, comments: String::new() })
         .await
         .unwrap();
     wait_stage(&mut anping, "anping", &id, pb::AssignmentStage::Completed).await;
@@ -293,7 +290,14 @@ async fn leads_at(c: &Clients) -> Vec<pb::Lead> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leads_stay_in_their_county_until_released_and_only_counts_travel() {
     let fed = Federation::start(&["anping"]).await;
-    xuncha_node::demo::seed_county(&fed.county("anping").api, "安平县", 41).await.unwrap();
+    xuncha_node::demo::seed_county_by(
+        &fed.county("anping").api,
+        Some(crate::fixtures::admin_session(&fed.county("anping").api).await),
+        "安平县",
+        41,
+    )
+    .await
+    .unwrap();
     fed.converged().await;
     let leader = fed.city.leader().await;
     let city = Clients::connect_tls(fed.city.addrs[&leader], &fed.operator()).await;
@@ -302,13 +306,13 @@ async fn leads_stay_in_their_county_until_released_and_only_counts_travel() {
     assert!(at_county.len() >= 2, "the demo hands over leads");
     assert!(leads_at(&city).await.is_empty(), "no lead leaves the county unreleased");
     // The city sees how many there are.
-    let channel = tls_channel(fed.city.addrs[&leader], Some(&fed.operator())).await.unwrap();
+    let channel = admin(tls_channel(fed.city.addrs[&leader], Some(&fed.operator())).await.unwrap()).await;
     let oversight =
         OversightServiceClient::new(channel).get_oversight(pb::GetOversightRequest {}).await.unwrap().into_inner();
     let counted = oversight.nodes.iter().find(|n| n.node == "county/anping").map(|n| n.leads);
     assert_eq!(counted, Some(at_county.len() as u32));
 
-    anping.leads.release_lead(pb::ReleaseLeadRequest { actor: office(), lead: at_county[0].id.clone() }).await.unwrap();
+    anping.leads.release_lead(pb::ReleaseLeadRequest { lead: at_county[0].id.clone() }).await.unwrap();
     let released = eventually("the released lead at the city", Duration::from_secs(60), || {
         let city = city.clone();
         async move { Some(leads_at(&city).await).filter(|l| !l.is_empty()) }

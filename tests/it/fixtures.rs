@@ -4,9 +4,12 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use xuncha_node::{CountyConfig, CountyHandle, start_county};
 use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::account_service_client::AccountServiceClient;
+use xuncha_proto::v1::auth_client::AuthClient;
 use xuncha_proto::v1::finding_service_client::FindingServiceClient;
 use xuncha_proto::v1::lead_service_client::LeadServiceClient;
 use xuncha_proto::v1::ledger_service_client::LedgerServiceClient;
@@ -16,6 +19,7 @@ use xuncha_proto::v1::rectification_service_client::RectificationServiceClient;
 use xuncha_proto::v1::round_service_client::RoundServiceClient;
 use xuncha_proto::v1::talent_pool_service_client::TalentPoolServiceClient;
 use xuncha_proto::v1::unit_service_client::UnitServiceClient;
+use xuncha_wire::Bearer;
 
 /// A county node on a free port over `dir`.
 pub async fn county(dir: &Path, code: &str) -> CountyHandle {
@@ -23,8 +27,73 @@ pub async fn county(dir: &Path, code: &str) -> CountyHandle {
     start_county(config).await.expect("county starts")
 }
 
-pub async fn channel(addr: std::net::SocketAddr) -> Channel {
-    tls_channel(addr, None).await.expect("connects")
+/// A connection whose calls carry a signed-in person's token.
+pub type Conn = InterceptedService<Channel, Bearer>;
+
+/// The administrator every test node gets (巡察办主任 and 运维 over the node's scope).
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "Test-Kennwort-2026";
+/// The password `staff` gives every account it adds.
+pub const STAFF_PASSWORD: &str = "Correct-Horse-Battery-9";
+
+/// A connection to a plaintext node, signed in as its administrator (made on first use).
+pub async fn channel(addr: std::net::SocketAddr) -> Conn {
+    admin(tls_channel(addr, None).await.expect("connects")).await
+}
+
+/// Makes the node's first administrator over `raw` (with the caller's operator certificate,
+/// or none on a plaintext node) unless there is one, and signs them in.
+pub async fn admin(raw: Channel) -> Conn {
+    let made = AccountServiceClient::new(raw.clone())
+        .bootstrap(pb::BootstrapAccountRequest {
+            username: ADMIN.into(),
+            display_name: "赵主任".into(),
+            password: ADMIN_PASSWORD.into(),
+        })
+        .await;
+    if let Err(s) = &made {
+        assert_eq!(s.code(), tonic::Code::FailedPrecondition, "bootstrap: {s:?}");
+    }
+    sign_in(raw, ADMIN, ADMIN_PASSWORD).await.expect("the administrator signs in")
+}
+
+/// Signs `username` in over `raw`.
+pub async fn sign_in(raw: Channel, username: &str, password: &str) -> Result<Conn, tonic::Status> {
+    let token = AuthClient::new(raw.clone())
+        .login(pb::LoginRequest { username: username.into(), password: password.into() })
+        .await?
+        .into_inner()
+        .token;
+    Ok(InterceptedService::new(raw, Bearer::new(&token)?))
+}
+
+/// A connection without any token.
+pub fn unsigned(raw: Channel) -> Conn {
+    InterceptedService::new(raw, Bearer::none())
+}
+
+/// Adds an account holding `roles` (as `admin` can grant) and signs it in.
+pub async fn staff(admin: &Conn, raw: Channel, username: &str, name: &str, roles: Vec<pb::RoleGrant>) -> Conn {
+    let password = STAFF_PASSWORD.to_string();
+    AccountServiceClient::new(admin.clone())
+        .add_account(pb::AddAccountRequest {
+            username: username.into(),
+            display_name: name.into(),
+            password: password.clone(),
+            roles,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("adding {username}: {e:?}"));
+    sign_in(raw, username, &password).await.unwrap_or_else(|e| panic!("{username} signs in: {e:?}"))
+}
+
+/// A role over a scope: `grant("office_clerk", pb::ScopeKind::City, "")`.
+pub fn grant(role: &str, kind: pb::ScopeKind, id: &str) -> pb::RoleGrant {
+    pb::RoleGrant {
+        role: role.into(),
+        scope: Some(pb::Scope { kind: kind as i32, id: id.into(), label: String::new() }),
+        role_label: String::new(),
+    }
 }
 
 /// A channel over mTLS with `tls`, or plain without.
@@ -40,30 +109,33 @@ pub async fn tls_channel(
     endpoint.connect_timeout(Duration::from_secs(5)).connect().await
 }
 
-/// Clients for every service on one channel.
+/// Clients for every service on one connection.
 #[derive(Clone)]
 pub struct Clients {
-    pub units: UnitServiceClient<Channel>,
-    pub pool: TalentPoolServiceClient<Channel>,
-    pub rounds: RoundServiceClient<Channel>,
-    pub findings: FindingServiceClient<Channel>,
-    pub leads: LeadServiceClient<Channel>,
-    pub rectify: RectificationServiceClient<Channel>,
-    pub ledger: LedgerServiceClient<Channel>,
-    pub linkage: LinkageServiceClient<Channel>,
-    pub node: NodeServiceClient<Channel>,
+    pub conn: Conn,
+    pub units: UnitServiceClient<Conn>,
+    pub pool: TalentPoolServiceClient<Conn>,
+    pub rounds: RoundServiceClient<Conn>,
+    pub findings: FindingServiceClient<Conn>,
+    pub leads: LeadServiceClient<Conn>,
+    pub rectify: RectificationServiceClient<Conn>,
+    pub ledger: LedgerServiceClient<Conn>,
+    pub linkage: LinkageServiceClient<Conn>,
+    pub node: NodeServiceClient<Conn>,
 }
 
 impl Clients {
+    /// Signed in as the node's administrator.
     pub async fn connect(addr: std::net::SocketAddr) -> Self {
         Self::over(channel(addr).await)
     }
 
+    /// Over mTLS with `tls` (an operator's certificate), signed in as the node's administrator.
     pub async fn connect_tls(addr: std::net::SocketAddr, tls: &xuncha_node::TlsFiles) -> Self {
-        Self::over(tls_channel(addr, Some(tls)).await.expect("connects over mTLS"))
+        Self::over(admin(tls_channel(addr, Some(tls)).await.expect("connects over mTLS")).await)
     }
 
-    pub fn over(c: Channel) -> Self {
+    pub fn over(c: Conn) -> Self {
         Self {
             units: UnitServiceClient::new(c.clone()),
             pool: TalentPoolServiceClient::new(c.clone()),
@@ -73,7 +145,8 @@ impl Clients {
             rectify: RectificationServiceClient::new(c.clone()),
             ledger: LedgerServiceClient::new(c.clone()),
             linkage: LinkageServiceClient::new(c.clone()),
-            node: NodeServiceClient::new(c),
+            node: NodeServiceClient::new(c.clone()),
+            conn: c,
         }
     }
 
@@ -90,14 +163,6 @@ impl Clients {
             .len();
         (s.records, s.outbox_seq, events)
     }
-}
-
-pub fn actor(name: &str, role: pb::Role) -> Option<pb::Actor> {
-    Some(pb::Actor { name: name.into(), role: role as i32 })
-}
-
-pub fn office() -> Option<pb::Actor> {
-    actor("赵主任", pb::Role::Office)
 }
 
 /// Polls `check` until it returns `Some`, or fails the test after `deadline`.
@@ -144,4 +209,20 @@ pub fn person(
         active: true,
         ..Default::default()
     }
+}
+
+/// Makes the node's administrator in process (as an operator would) unless there is one, signs
+/// them in, and returns their session: for tests that drive commands straight into a node.
+pub async fn admin_session(api: &xuncha_api::Api) -> xuncha_domain::Caller {
+    use xuncha_domain::{Caller, Command};
+    let password_hash = api.auth().hash_new_password("password", ADMIN, ADMIN_PASSWORD).await.unwrap();
+    let bootstrap =
+        xuncha_domain::account::BootstrapAdmin {
+            username: ADMIN.into(), display_name: "赵主任".into(), password_hash
+        };
+    if let Err(e) = api.execute(Caller::Operator("test".into()), Command::BootstrapAdmin(bootstrap)).await {
+        assert!(e.to_string().contains("already has"), "bootstrap: {e}");
+    }
+    let signed = api.auth().login(ADMIN, ADMIN_PASSWORD, None).await.expect("the administrator signs in");
+    Caller::Session(xuncha_api::auth::session_key(&signed.token))
 }

@@ -3,7 +3,7 @@
 use tonic::Code;
 use xuncha_proto::v1 as pb;
 
-use crate::fixtures::{Clients, actor, bad_field, county, office};
+use crate::fixtures::{Clients, bad_field, county, grant, staff, tls_channel};
 use crate::scenario::{days_from_today, plan_round};
 
 /// Runs `call`, expects `code` naming `field`, and checks the node's records, outbox and
@@ -34,7 +34,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         Code::InvalidArgument,
         "dates.feedback_on",
         rounds.create_round(pb::CreateRoundRequest {
-            actor: office(),
             term: plan.term.clone(),
             number: 6,
             name: "第六轮".into(),
@@ -51,7 +50,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         Code::InvalidArgument,
         "dates.enter_on",
         rounds.create_round(pb::CreateRoundRequest {
-            actor: office(),
             term: plan.term.clone(),
             number: 6,
             name: "第六轮".into(),
@@ -72,7 +70,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         Code::FailedPrecondition,
         "members[3]",
         rounds.change_group(pb::ChangeGroupRequest {
-            actor: office(),
             group: plan.group.clone(),
             leader: plan.leader.clone(),
             members,
@@ -87,7 +84,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         Code::FailedPrecondition,
         "reason",
         rounds.change_round_dates(pb::ChangeRoundDatesRequest {
-            actor: office(),
             round: plan.round.clone(),
             dates: Some(pb::RoundDates {
                 enter_on: days_from_today(-61),
@@ -105,7 +101,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         Code::InvalidArgument,
         "category",
         findings.record_finding(pb::RecordFindingRequest {
-            actor: actor("第一巡察组", pb::Role::Group),
             target: plan.targets[0].clone(),
             category: "no.such.category".into(),
             title: "t".into(),
@@ -118,7 +113,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
     let f = c
         .findings
         .record_finding(pb::RecordFindingRequest {
-            actor: actor("第一巡察组", pb::Role::Group),
             target: plan.targets[0].clone(),
             category: "style.bureaucratism".into(),
             title: "办事拖沓".into(),
@@ -129,18 +123,12 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         .unwrap()
         .into_inner();
     c.rounds
-        .give_feedback(pb::GiveFeedbackRequest {
-            actor: office(),
-            target: plan.targets[0].clone(),
-            on: days_from_today(-5),
-        })
+        .give_feedback(pb::GiveFeedbackRequest { target: plan.targets[0].clone(), on: days_from_today(-5) })
         .await
         .unwrap();
-    let unit = actor("联络员", pb::Role::Unit);
     let item = c
         .rectify
         .add_item(pb::AddRectificationItemRequest {
-            actor: unit.clone(),
             finding: f.id,
             kind: pb::RectificationKind::Measure as i32,
             measures: vec!["m".into()],
@@ -152,7 +140,6 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         .into_inner();
     c.rectify
         .update_item(pb::UpdateRectificationRequest {
-            actor: unit.clone(),
             item: item.id.clone(),
             status: pb::RectificationStatus::Done as i32,
             evidence: "e".into(),
@@ -160,30 +147,25 @@ async fn bad_requests_are_refused_with_the_field_and_change_nothing() {
         })
         .await
         .unwrap();
+    // A clerk may not sign off (销号): that is the office head's.
+    let raw = tls_channel(node.addr(), None).await.unwrap();
+    let clerk = staff(&c.conn, raw, "clerk", "孙干部", vec![grant("office_clerk", pb::ScopeKind::County, "c03")]).await;
+    let mut as_clerk = pb::rectification_service_client::RectificationServiceClient::new(clerk);
+    let refusal = as_clerk
+        .sign_off(pb::SignOffRectificationRequest { item: item.id.clone(), note: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.code(), Code::PermissionDenied, "{refusal:?}");
+    assert_eq!(xuncha_wire::refused_permission(&refusal).as_deref(), Some("rectification.sign_off"));
+    assert!(refusal.message().contains("销号"), "{}", refusal.message());
     let mut rectify = c.rectify.clone();
-    refused!(
-        c,
-        Code::PermissionDenied,
-        "actor.role",
-        rectify.sign_off(pb::SignOffRectificationRequest { actor: unit, item: item.id.clone(), note: String::new() })
-    );
 
-    // A request without an actor, and a malformed id.
-    refused!(
-        c,
-        Code::InvalidArgument,
-        "actor",
-        rectify.sign_off(pb::SignOffRectificationRequest { actor: None, item: item.id.clone(), note: String::new() })
-    );
+    // A malformed id.
     refused!(
         c,
         Code::InvalidArgument,
         "item",
-        rectify.sign_off(pb::SignOffRectificationRequest {
-            actor: office(),
-            item: "not-an-id".into(),
-            note: String::new()
-        })
+        rectify.sign_off(pb::SignOffRectificationRequest { item: "not-an-id".into(), note: String::new() })
     );
     node.stop().await;
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: nodes in this process over real sockets (127.0.0.1:0) with real SQLite
 //! files in temporary folders. Files by topic; fixtures in `fixtures`.
 
+mod auth;
 mod backup;
 mod city;
 mod city_cluster;

@@ -4,7 +4,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use xuncha_proto::v1 as pb;
 
-use crate::fixtures::{Clients, county, office};
+use crate::fixtures::{Clients, county};
 
 const HEADER: &str = "姓名,性别,出生年份,职级,来源,工作单位,专长,组长库,回避单位\n";
 
@@ -20,7 +20,6 @@ async fn a_malformed_row_imports_nothing_and_is_reported() {
     let status = c
         .pool
         .import_persons(pb::ImportPersonsRequest {
-            actor: office(),
             format: pb::TableFormat::Csv as i32,
             content: csv.clone().into_bytes(),
             dry_run: false,
@@ -37,7 +36,6 @@ async fn a_malformed_row_imports_nothing_and_is_reported() {
     let r = c
         .pool
         .import_persons(pb::ImportPersonsRequest {
-            actor: office(),
             format: pb::TableFormat::Csv as i32,
             content: csv.into_bytes(),
             dry_run: true,
@@ -61,7 +59,6 @@ async fn good_files_import_from_csv_and_xlsx() {
     let r = c
         .pool
         .import_persons(pb::ImportPersonsRequest {
-            actor: office(),
             format: pb::TableFormat::Csv as i32,
             content: csv.into_bytes(),
             dry_run: false,
@@ -85,7 +82,6 @@ async fn good_files_import_from_csv_and_xlsx() {
     let r = c
         .pool
         .import_persons(pb::ImportPersonsRequest {
-            actor: office(),
             format: pb::TableFormat::Xlsx as i32,
             content: book.save_to_buffer().unwrap(),
             dry_run: false,
@@ -108,7 +104,6 @@ async fn good_files_import_from_csv_and_xlsx() {
     let status = c
         .pool
         .import_persons(pb::ImportPersonsRequest {
-            actor: office(),
             format: pb::TableFormat::Csv as i32,
             content: again.into_bytes(),
             dry_run: false,

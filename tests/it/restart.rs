@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use xuncha_proto::v1 as pb;
 
-use crate::fixtures::{Clients, actor, county, eventually};
+use crate::fixtures::{Clients, county, eventually};
 use crate::scenario::plan_round;
 
 #[tokio::test]
@@ -47,7 +47,6 @@ async fn a_crash_under_writes_loses_no_acknowledged_write() {
             for i in 0.. {
                 let r = findings
                     .record_finding(pb::RecordFindingRequest {
-                        actor: actor("第一巡察组", pb::Role::Group),
                         target: target.clone(),
                         category: "style.formalism".into(),
                         title: format!("问题{w}-{i}"),

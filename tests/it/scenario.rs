@@ -3,7 +3,7 @@
 use chrono::Duration;
 use xuncha_proto::v1 as pb;
 
-use crate::fixtures::{Clients, office, person};
+use crate::fixtures::{Clients, person};
 
 /// Dates relative to today, so the scenario stays valid whenever the tests run.
 pub fn days_from_today(n: i64) -> String {
@@ -35,12 +35,7 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
     ] {
         let u = c
             .units
-            .register_unit(pb::RegisterUnitRequest {
-                actor: office(),
-                name: name.into(),
-                kind: kind as i32,
-                parent: String::new(),
-            })
+            .register_unit(pb::RegisterUnitRequest { name: name.into(), kind: kind as i32, parent: String::new() })
             .await
             .unwrap()
             .into_inner();
@@ -49,7 +44,6 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
     let term = c
         .units
         .create_term(pb::CreateTermRequest {
-            actor: office(),
             name: "十四届县委".into(),
             window: Some(pb::DateWindow { from: days_from_today(-1000), to: days_from_today(1000) }),
         })
@@ -57,16 +51,11 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
         .unwrap()
         .into_inner()
         .id;
-    c.units
-        .plan_units(pb::PlanUnitsRequest { actor: office(), term: term.clone(), add: units.clone(), remove: vec![] })
-        .await
-        .unwrap();
+    c.units.plan_units(pb::PlanUnitsRequest { term: term.clone(), add: units.clone(), remove: vec![] }).await.unwrap();
 
     let add = |f: pb::PersonFields| {
         let mut pool = c.pool.clone();
-        async move {
-            pool.add_person(pb::AddPersonRequest { actor: office(), person: Some(f) }).await.unwrap().into_inner().id
-        }
+        async move { pool.add_person(pb::AddPersonRequest { person: Some(f) }).await.unwrap().into_inner().id }
     };
     let leader = add(person("钱组长", 1970, pb::Rank::DivisionHead, &[pb::Specialty::Discipline], true)).await;
     let mut members = Vec::new();
@@ -86,7 +75,6 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
     let round = c
         .rounds
         .create_round(pb::CreateRoundRequest {
-            actor: office(),
             term: term.clone(),
             number: 5,
             name: "十四届县委第五轮巡察".into(),
@@ -104,7 +92,6 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
     let group = c
         .rounds
         .form_group(pb::FormGroupRequest {
-            actor: office(),
             round: round.clone(),
             name: "第一巡察组".into(),
             leader: leader.clone(),
@@ -120,7 +107,6 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
         let t = c
             .rounds
             .add_target(pb::AddTargetRequest {
-                actor: office(),
                 round: round.clone(),
                 group: group.clone(),
                 unit: unit.clone(),
@@ -133,10 +119,7 @@ pub async fn plan_round(c: &mut Clients) -> Plan {
         targets.push(t.id);
     }
     for to in [pb::RoundStatus::Approved, pb::RoundStatus::InProgress] {
-        c.rounds
-            .advance_round(pb::AdvanceRoundRequest { actor: office(), round: round.clone(), to: to as i32 })
-            .await
-            .unwrap();
+        c.rounds.advance_round(pb::AdvanceRoundRequest { round: round.clone(), to: to as i32 }).await.unwrap();
     }
     Plan { term, units, leader, members, insider, round, group, targets }
 }

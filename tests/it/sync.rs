@@ -5,19 +5,14 @@
 use std::time::Duration;
 
 use tonic::Code;
-use xuncha_domain::common::Role;
-use xuncha_domain::{Actor, Command, NodeId};
+use xuncha_domain::{Command, NodeId};
 use xuncha_node::certs::Identity;
 use xuncha_node::demo;
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_client::SyncServiceClient;
 
 use crate::federation::{COUNTIES, Federation};
-use crate::fixtures::{Clients, actor, eventually, tls_channel};
-
-fn office() -> Actor {
-    Actor::new("测试", Role::Office).unwrap()
-}
+use crate::fixtures::{Clients, admin, admin_session, eventually, tls_channel, unsigned};
 
 /// Records `n` findings at the county's first in-progress target (a round must be running).
 async fn findings(api: &xuncha_api::Api, n: usize, tag: &str) -> usize {
@@ -34,7 +29,7 @@ async fn findings(api: &xuncha_api::Api, n: usize, tag: &str) -> usize {
         })
         .await
         .expect("a target under inspection");
-    let group = Actor::new("巡察组", Role::Group).unwrap();
+    let group = admin_session(api).await;
     for i in 0..n {
         let cmd = xuncha_domain::finding::RecordFinding {
             target,
@@ -55,13 +50,27 @@ async fn a_county_offline_for_a_whole_round_converges_exactly() {
     fed.offline("anping", true);
     // Offline, the county runs a whole round of its own: plan, groups, findings, feedback,
     // leads, rectification; and more findings, thousands of changes in all.
-    demo::seed_county(&fed.county("anping").api, "安平县", 11).await.unwrap();
+    demo::seed_county_by(
+        &fed.county("anping").api,
+        Some(crate::fixtures::admin_session(&fed.county("anping").api).await),
+        "安平县",
+        11,
+    )
+    .await
+    .unwrap();
     findings(&fed.county("anping").api, 800, "offline").await;
     let backlog = fed.county("anping").engine.outbox_seq();
     assert!(backlog > 2000, "only {backlog} changes");
     // Meanwhile the city plans its round and issues assignments to both counties.
     let counties: Vec<(&str, &str)> = vec![("anping", "安平县"), ("qinghe", "清河县")];
-    demo::seed_city(&fed.city.node(leader).api, &counties, 5).await.unwrap();
+    demo::seed_city_by(
+        &fed.city.node(leader).api,
+        Some(crate::fixtures::admin_session(&fed.city.node(leader).api).await),
+        &counties,
+        5,
+    )
+    .await
+    .unwrap();
     // The county that stayed online has its assignment; the offline one does not, yet.
     eventually("qinghe's assignment", Duration::from_secs(60), || async {
         fed.county("qinghe").engine.read(|s| (!s.assignments.is_empty()).then_some(())).await
@@ -84,7 +93,8 @@ async fn a_county_offline_for_a_whole_round_converges_exactly() {
     // The county answers its assignment; the answer reaches the city.
     let assignment = fed.county("anping").engine.read(|s| *s.assignments.keys().next().unwrap()).await;
     let respond = xuncha_domain::linkage::RespondAssignment { assignment, accept: true, reason: None };
-    fed.county("anping").api.execute(office(), Command::RespondAssignment(respond)).await.unwrap();
+    let anping_admin = admin_session(&fed.county("anping").api).await;
+    fed.county("anping").api.execute(anping_admin, Command::RespondAssignment(respond)).await.unwrap();
     fed.converged().await;
     let stage = fed.city.node(leader).replica.engine.read(|s| s.assignment_responses.contains_key(&assignment)).await;
     assert!(stage, "the county's answer reached the city");
@@ -93,7 +103,14 @@ async fn a_county_offline_for_a_whole_round_converges_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cuts_mid_batch_and_a_leader_kill_lose_nothing_and_double_nothing() {
     let mut fed = Federation::start(&["anping"]).await;
-    demo::seed_county(&fed.county("anping").api, "安平县", 12).await.unwrap();
+    demo::seed_county_by(
+        &fed.county("anping").api,
+        Some(crate::fixtures::admin_session(&fed.county("anping").api).await),
+        "安平县",
+        12,
+    )
+    .await
+    .unwrap();
     // Writes go on while the links are cut again and again.
     let api = fed.county("anping").api.clone();
     let writer = tokio::spawn(async move { findings(&api, 400, "cut").await });
@@ -138,7 +155,14 @@ async fn cuts_mid_batch_and_a_leader_kill_lose_nothing_and_double_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_county_that_lost_its_disk_is_rebuilt_from_the_city() {
     let mut fed = Federation::start(&["anping"]).await;
-    demo::seed_county(&fed.county("anping").api, "安平县", 13).await.unwrap();
+    demo::seed_county_by(
+        &fed.county("anping").api,
+        Some(crate::fixtures::admin_session(&fed.county("anping").api).await),
+        "安平县",
+        13,
+    )
+    .await
+    .unwrap();
     fed.converged().await;
     let before: Vec<xuncha_domain::Record> = fed
         .county("anping")
@@ -202,13 +226,17 @@ async fn identities_come_from_certificates_and_limit_what_flows() {
         let r = pb::node_service_client::NodeServiceClient::new(ch).get_status(pb::GetStatusRequest {}).await;
         assert!(r.is_err(), "a certificate from another CA was accepted");
     }
-    // An operator is served staff APIs but may not sync; a county may not use staff APIs.
-    let mut op = Clients::connect_tls(addr, &fed.operator()).await;
+    // An operator certificate is served node status but may not sync, nor do staff work
+    // without signing in; a county may not use staff APIs.
+    let raw_op = tls_channel(addr, Some(&fed.operator())).await.unwrap();
+    let mut op = Clients::over(unsigned(raw_op));
     op.node.get_status(pb::GetStatusRequest {}).await.expect("operators are served");
+    let no_token = op.units.list_units(pb::ListUnitsRequest::default()).await.unwrap_err();
+    assert_eq!(no_token.code(), Code::Unauthenticated, "an operator certificate alone does no staff work");
     let mut as_op = SyncServiceClient::new(tls_channel(addr, Some(&fed.operator())).await.unwrap());
     assert_eq!(as_op.hello(pb::HelloRequest::default()).await.unwrap_err().code(), Code::PermissionDenied);
     let county_tls = fed.tls(Identity::County("intruder".into()));
-    let mut as_county = Clients::connect_tls(addr, &county_tls).await;
+    let mut as_county = Clients::over(unsigned(tls_channel(addr, Some(&county_tls)).await.unwrap()));
     assert_eq!(as_county.node.get_status(pb::GetStatusRequest {}).await.unwrap_err().code(), Code::PermissionDenied);
 
     // A county pushing a record owned by another county: refused, nothing written.
@@ -248,14 +276,12 @@ async fn identities_come_from_certificates_and_limit_what_flows() {
         intruder.pull(pb::PullRequest { after: 0, wait_ms: 0, county: "anping".into(), batch: 0 }).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     // Its own pull reveals nothing addressed to anping.
-    let office = actor("市委巡察办", pb::Role::Office);
     let mut op_linkage = pb::supervision_service_client::SupervisionServiceClient::new(
-        tls_channel(addr, Some(&fed.operator())).await.unwrap(),
+        admin(tls_channel(addr, Some(&fed.operator())).await.unwrap()).await,
     );
     let respond_by = (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string();
     op_linkage
         .issue_notice(pb::IssueNoticeRequest {
-            actor: office,
             addressee_county: "anping".into(),
             level: pb::NoticeLevel::Supervision as i32,
             text: "请加快整改".into(),

@@ -7,22 +7,17 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use xuncha_domain::common::Role;
 use xuncha_domain::model::{CategoryGroup, LeadRoute, NoticeLevel, UnitKind};
-use xuncha_domain::{Actor, Command};
+use xuncha_domain::{Caller, Command};
 
 use crate::federation::{COUNTIES, Federation};
-use crate::fixtures::eventually;
-
-fn office() -> Actor {
-    Actor::new("随机测试", Role::Office).unwrap()
-}
+use crate::fixtures::{admin_session, eventually};
 
 /// Runs a city command through any live replica, retrying while a leader is elected.
-async fn city_write(fed: &Federation, cmd: Command) {
+async fn city_write(fed: &Federation, office: &Caller, cmd: Command) {
     eventually("a city write to go through", Duration::from_secs(60), || async {
         for id in fed.city.live() {
-            match fed.city.node(id).api.execute(office(), cmd.clone()).await {
+            match fed.city.node(id).api.execute(office.clone(), cmd.clone()).await {
                 Ok(_) => return Some(()),
                 Err(xuncha_api::ApiError::Domain(e)) => panic!("the city refused {}: {e}", cmd.name()),
                 Err(_) => {}
@@ -39,6 +34,12 @@ async fn random_work_with_partitions_and_leader_kills_converges() {
     eprintln!("sync_random: seed {seed} (replay with XUNCHA_SEED={seed})");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut fed = Federation::start(&COUNTIES).await;
+    // Sessions are replicated: the city's administrator acts through any replica.
+    let city_admin = admin_session(&fed.city.node(1).api).await;
+    let mut admins = std::collections::BTreeMap::new();
+    for c in COUNTIES {
+        admins.insert(c, admin_session(&fed.county(c).api).await);
+    }
     let mut offline = BTreeSet::new();
     let mut killed: Option<(u64, usize)> = None;
     for step in 0..80 {
@@ -49,7 +50,7 @@ async fn random_work_with_partitions_and_leader_kills_converges() {
                 let kind = [UnitKind::CountyDepartment, UnitKind::Township, UnitKind::Village][rng.random_range(0..3)];
                 let cmd =
                     xuncha_domain::term::RegisterUnit { name: format!("{county}-单位-{step}"), kind, parent: None };
-                api.execute(office(), Command::RegisterUnit(cmd)).await.unwrap();
+                api.execute(admins[county].clone(), Command::RegisterUnit(cmd)).await.unwrap();
             }
             4 => {
                 let code = format!("local.c{step}");
@@ -59,7 +60,7 @@ async fn random_work_with_partitions_and_leader_kills_converges() {
                     group: CategoryGroup::Other,
                     route: LeadRoute::FunctionalDepartment,
                 };
-                city_write(&fed, Command::AddCategory(cmd)).await;
+                city_write(&fed, &city_admin, Command::AddCategory(cmd)).await;
             }
             5 | 6 => {
                 let respond_by = xuncha_domain::common::office_date(chrono::Utc::now()) + chrono::Duration::days(20);
@@ -71,7 +72,7 @@ async fn random_work_with_partitions_and_leader_kills_converges() {
                     respond_by,
                     escalates: None,
                 };
-                city_write(&fed, Command::IssueNotice(cmd)).await;
+                city_write(&fed, &city_admin, Command::IssueNotice(cmd)).await;
             }
             7 => {
                 // The county answers a notice it has (if it has one yet).
@@ -82,7 +83,7 @@ async fn random_work_with_partitions_and_leader_kills_converges() {
                     .await;
                 if let Some(notice) = open {
                     let cmd = xuncha_domain::rectification::RespondNotice { notice, text: "已部署整改".into() };
-                    api.execute(office(), Command::RespondNotice(cmd)).await.unwrap();
+                    api.execute(admins[county].clone(), Command::RespondNotice(cmd)).await.unwrap();
                 }
             }
             8 | 9 => {

@@ -21,9 +21,8 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tonic::{Request, Response, Status};
-use xuncha_domain::common::Role;
+use xuncha_domain::Command;
 use xuncha_domain::model::UnitKind;
-use xuncha_domain::{Actor, Command};
 
 use crate::federation::Federation;
 use crate::fixtures::eventually;
@@ -69,7 +68,7 @@ async fn a_county_push_and_its_city_commit_share_a_trace_id() {
 
     let fed = Federation::start(&["anping"]).await;
     let api = fed.county("anping").api.clone();
-    let office = Actor::new("测试", Role::Office).unwrap();
+    let office = fixtures::admin_session(&api).await;
     let cmd =
         xuncha_domain::term::RegisterUnit { name: "追踪测试单位".into(), kind: UnitKind::Township, parent: None };
     api.execute(office, Command::RegisterUnit(cmd)).await.unwrap();
