@@ -76,7 +76,7 @@ for c in anping qinghe changle; do eventually "county $c serving" 60 on_county "
 
 step "accounts: each node's first administrator (operator certificate), signed in"
 export XUNCHA_TOKENS="$work/tokens.json"
-admin_pw="Container-Admin-2026"
+admin_pw="Container-Kennwort-2026"
 printf '%s\n' "$admin_pw" | on_city 1 account bootstrap admin --name 测试管理员 --password-stdin >/dev/null
 printf '%s\n' "$admin_pw" | on_city 1 login admin --password-stdin
 city_token=$(python3 -c "import json; print(json.load(open('$work/tokens.json'))['127.0.0.1:$(city_port 1)']['token'])")

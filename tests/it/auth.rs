@@ -235,6 +235,42 @@ async fn sessions_end_on_disable_and_password_change_and_failures_lock_out() {
 }
 
 #[tokio::test]
+async fn sessions_expire_when_idle_and_after_their_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = xuncha_node::CountyConfig::new("c01", dir.path(), "127.0.0.1:0".parse().unwrap());
+    config.auth.session_idle_minutes = 60;
+    config.auth.session_hours = 12;
+    // The node judges sessions by this clock; the test moves it instead of waiting hours.
+    let clock = config.auth.clock.clone();
+    let node = xuncha_node::start_county(config).await.unwrap();
+    let raw = tls_channel(node.addr(), None).await.unwrap();
+    let refused = |s: tonic::Status, why: &str| {
+        assert_eq!(s.code(), Code::Unauthenticated, "{s:?}");
+        assert!(s.message().contains(why), "{s:?}");
+    };
+
+    // Idle: fifty-nine minutes without a call is fine, sixty-one is not.
+    let head = admin(raw.clone()).await;
+    clock.advance(chrono::Duration::minutes(59));
+    AuthClient::new(head.clone()).who_am_i(pb::WhoAmIRequest {}).await.unwrap();
+    clock.advance(chrono::Duration::minutes(61));
+    refused(AuthClient::new(head).who_am_i(pb::WhoAmIRequest {}).await.unwrap_err(), "长时间未操作");
+
+    // Absolute: busy every half hour, the session still ends twelve hours after sign-in.
+    let busy = sign_in(raw.clone(), ADMIN, ADMIN_PASSWORD).await.unwrap();
+    for _ in 0..23 {
+        clock.advance(chrono::Duration::minutes(30));
+        AuthClient::new(busy.clone()).who_am_i(pb::WhoAmIRequest {}).await.unwrap();
+    }
+    clock.advance(chrono::Duration::minutes(31));
+    refused(AuthClient::new(busy).who_am_i(pb::WhoAmIRequest {}).await.unwrap_err(), "登录已过期");
+    // Signing in again works.
+    let again = sign_in(raw, ADMIN, ADMIN_PASSWORD).await.unwrap();
+    AuthClient::new(again).who_am_i(pb::WhoAmIRequest {}).await.unwrap();
+    node.stop().await;
+}
+
+#[tokio::test]
 async fn a_county_signs_staff_in_while_cut_off_and_its_accounts_reach_the_city() {
     let fed = Federation::start(&["anping", "qinghe"]).await;
     let op = fed.operator();

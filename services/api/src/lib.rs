@@ -20,7 +20,7 @@ use xuncha_proto::v1 as pb;
 use xuncha_replication::raft::CityReplica;
 
 pub use access::AccessLayer;
-pub use auth::AuthSettings;
+pub use auth::{AuthSettings, SessionClock};
 pub use backend::{Api, Backend, CONSISTENCY_METADATA, Consistency, LocalBackend};
 pub use city::CityBackend;
 pub use error::{ApiError, ApiResult, LEADER_METADATA};

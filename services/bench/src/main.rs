@@ -3,6 +3,7 @@
 //! clients, and failover time (kill -9 the leader → first successful write), median of N rounds.
 //! Prints every figure for both systems and the ratio. See docs/benchmarks.md.
 
+mod auth;
 mod etcd;
 mod load;
 mod procs;
@@ -48,6 +49,18 @@ enum Bench {
         /// Only xuncha (for profiling); no comparison is printed.
         #[arg(long)]
         xuncha_only: bool,
+    },
+    /// Sign-in latency and the cost of the token check per call, beside a city write.
+    Auth {
+        /// Sign-ins timed.
+        #[arg(long, default_value_t = 50)]
+        logins: usize,
+        /// Calls of each kind timed.
+        #[arg(long, default_value_t = 500)]
+        calls: usize,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// A county reconnecting with a backlog, beside the city's raft write rate.
     Sync {
@@ -143,6 +156,30 @@ fn report(x: &Figures, e: &Figures) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Bench::Auth { logins, calls, json } => {
+            let r = auth::run(logins, calls).await?;
+            println!(
+                "sign-in (argon2id, OWASP cost, plus a raft write): median {:.1} ms, p99 {:.1} ms",
+                r.login_median_ms, r.login_p99_ms
+            );
+            println!("token check alone (in process):                     {:.1} µs", r.token_check_us);
+            println!(
+                "round trip: signed WhoAmI {:.0} µs, unsigned health check {:.0} µs",
+                r.signed_call_us, r.unsigned_call_us
+            );
+            println!("city write (register a unit), median:               {:.0} µs", r.write_median_us);
+            println!(
+                "(signed − unsigned round trip) / city write:        {:.1}% (an upper bound: WhoAmI also reads the account)",
+                (r.signed_call_us - r.unsigned_call_us) / r.write_median_us * 100.0
+            );
+            println!(
+                "token check / city write:                           {:.2}% (target < 5%)",
+                r.check_share_of_write * 100.0
+            );
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
+            }
+        }
         Bench::Sync { backlogs, seconds, json } => {
             let r = sync::run(&backlogs, seconds).await?;
             println!("{:<28} {:>10} {:>12} {:>14} {:>10}", "", "seconds", "changes/s", "bytes/change", "vs raft");

@@ -12,6 +12,7 @@ pub mod throttle;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -62,7 +63,34 @@ pub struct AuthSettings {
     /// argon2id lanes (OWASP: 1).
     #[serde(default = "default_parallelism")]
     pub argon2_parallelism: u32,
+    /// The clock sessions are judged by (not configurable: the system clock).
+    #[serde(skip)]
+    pub clock: SessionClock,
 }
+
+/// The clock sessions expire by: the system's, plus an offset that only a test moves, to see
+/// idle and absolute expiry through the real path without waiting an hour.
+#[derive(Clone, Debug, Default)]
+pub struct SessionClock(Arc<AtomicI64>);
+
+impl SessionClock {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Moves this clock (and every copy of it) forward by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.0.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
+}
+
+// Settings compare by what is configured; the clock is not configured.
+impl PartialEq for SessionClock {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for SessionClock {}
 
 fn default_idle() -> u32 {
     60
@@ -108,6 +136,7 @@ impl Default for AuthSettings {
             argon2_memory_kib: default_memory(),
             argon2_iterations: default_iterations(),
             argon2_parallelism: default_parallelism(),
+            clock: SessionClock::default(),
         }
     }
 }
@@ -231,7 +260,9 @@ impl Authenticator {
     }
 
     async fn execute(&self, caller: Caller, command: Command) -> ApiResult<xuncha_domain::Outcome> {
-        self.backend.execute(Envelope::new(caller, command)).await
+        // Stamped by the session clock, so a session's expiry and its checks run on one clock.
+        let envelope = Envelope { at: self.settings.clock.now(), ..Envelope::new(caller, command) };
+        self.backend.execute(envelope).await
     }
 
     /// Checks a new password against the rules and hashes it.
@@ -288,7 +319,7 @@ impl Authenticator {
             .engine()
             .read(|s| {
                 let session = s.sessions.get(&key)?;
-                let principal = signed_in(s, &key, Utc::now(), None).ok()?;
+                let principal = signed_in(s, &key, self.settings.clock.now(), None).ok()?;
                 Some((principal, session.expires_at))
             })
             .await
@@ -304,7 +335,7 @@ impl Authenticator {
             return Err(DomainError::unauthenticated("令牌格式不正确,请重新登录").into());
         }
         let key = session_key(token);
-        let now = Utc::now();
+        let now = self.settings.clock.now();
         let local = self.seen.lock().expect("seen lock").get(&key).copied();
         let check = |s: &xuncha_domain::State| {
             let known = s.sessions.get(&key).map(|x| x.last_seen);
