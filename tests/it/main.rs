@@ -17,3 +17,4 @@ mod restart;
 mod scenario;
 mod sync;
 mod sync_random;
+mod trust;

@@ -9,7 +9,7 @@ use crate::federation::Federation;
 use crate::fixtures::{Clients, eventually};
 
 /// GET /metrics over plain HTTP/1.1.
-async fn scrape(addr: std::net::SocketAddr) -> String {
+pub async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     conn.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
         .await

@@ -230,6 +230,10 @@ pub fn decide(state: &State, me: &NodeId, envelope: &Envelope) -> DomainResult<O
         Command::TouchSession(c) => account::touch_session(&mut d, c),
         Command::CloseSession(c) => account::close_session(&mut d, c),
     }?;
+    // The invariants every stored record keeps, the same a peer's pushed record is held to.
+    for r in &d.out.records {
+        crate::validate::check_record(r)?;
+    }
     Ok(d.out)
 }
 

@@ -1,6 +1,6 @@
 //! Small value types shared by every record: metadata, actors, date windows.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::authz::RoleCode;
@@ -81,16 +81,9 @@ pub fn office_date(at: DateTime<Utc>) -> NaiveDate {
 }
 
 /// Adds calendar months, clamping to the month's last day (Jan 31 + 1 month = Feb 28/29).
-pub fn add_months(day: NaiveDate, months: u32) -> NaiveDate {
-    let total = day.year() * 12 + day.month0() as i32 + months as i32;
-    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12) as u32);
-    let mut d = day.day();
-    loop {
-        if let Some(date) = NaiveDate::from_ymd_opt(year, month0 + 1, d) {
-            return date;
-        }
-        d -= 1;
-    }
+/// None past the calendar's end: total for any input, no loop.
+pub fn add_months(day: NaiveDate, months: u32) -> Option<NaiveDate> {
+    day.checked_add_months(chrono::Months::new(months))
 }
 
 /// Parses `YYYY-MM-DD` for a request field.
@@ -106,9 +99,9 @@ mod tests {
     #[test]
     fn months_clamp_to_month_end() {
         let d = NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
-        assert_eq!(add_months(d, 2), NaiveDate::from_ymd_opt(2025, 2, 28).unwrap());
+        assert_eq!(add_months(d, 2), NaiveDate::from_ymd_opt(2025, 2, 28));
         let d = NaiveDate::from_ymd_opt(2024, 11, 15).unwrap();
-        assert_eq!(add_months(d, 2), NaiveDate::from_ymd_opt(2025, 1, 15).unwrap());
+        assert_eq!(add_months(d, 2), NaiveDate::from_ymd_opt(2025, 1, 15));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod round;
 pub mod staffing;
 pub mod state;
 pub mod term;
+pub mod validate;
 
 pub use authz::{Permission, Principal, RoleCode};
 pub use command::{Caller, Command, Envelope, Outcome, decide};

@@ -86,10 +86,11 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
         .collect::<DomainResult<Vec<_>>>()?;
     let responsible_unit = required_text("responsible_unit", &c.responsible_unit, 80)?;
     let responsible_person = optional_text("responsible_person", c.responsible_person.as_deref().unwrap_or(""), 32)?;
-    let feedback = target.feedback_on.expect("a fed-back finding's target has feedback");
+    let no_feedback = || DomainError::precondition("finding", "the finding's target has no feedback date");
+    let feedback = target.feedback_on.ok_or_else(no_feedback)?;
     let deadline = match c.deadline {
         Some(day) => day,
-        None => report_due_on(round, target).expect("feedback is set"),
+        None => report_due_on(round, target).ok_or_else(no_feedback)?,
     };
     ensure(deadline > feedback, || {
         DomainError::invalid("deadline", format!("{deadline} is not after feedback ({feedback})"))

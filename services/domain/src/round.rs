@@ -88,15 +88,7 @@ pub struct SubmitRectificationReport {
 pub const DEFAULT_REPORT_DUE_MONTHS: u32 = 2;
 
 fn check_dates(dates: &RoundDates) -> DomainResult<()> {
-    ensure(dates.enter_on <= dates.leave_on, || {
-        DomainError::invalid("dates.leave_on", format!("leave {} is before enter {}", dates.leave_on, dates.enter_on))
-    })?;
-    ensure(dates.leave_on <= dates.feedback_on, || {
-        DomainError::invalid(
-            "dates.feedback_on",
-            format!("feedback {} is before leave {}", dates.feedback_on, dates.leave_on),
-        )
-    })
+    crate::validate::check_round_dates(dates)
 }
 
 pub fn round_of<'s>(d: &Decision<'s>, field: &str, id: RoundId) -> DomainResult<&'s Round> {
@@ -535,7 +527,7 @@ pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
 
 /// The day a target's rectification report is due: feedback + the round's months.
 pub fn report_due_on(round: &Round, target: &Target) -> Option<NaiveDate> {
-    target.feedback_on.map(|f| add_months(f, round.report_due_months))
+    target.feedback_on.and_then(|f| add_months(f, round.report_due_months))
 }
 
 pub fn submit_rectification_report(d: &mut Decision, c: &SubmitRectificationReport) -> DomainResult<()> {

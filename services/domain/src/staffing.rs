@@ -352,5 +352,5 @@ pub fn suggest(state: &State, me: &NodeId, req: &SuggestRequest) -> Result<Sugge
 
 /// The year a person turns, for display.
 pub fn age_on(person: &Person, day: NaiveDate) -> i32 {
-    day.year() - person.birth_year
+    day.year().saturating_sub(person.birth_year)
 }

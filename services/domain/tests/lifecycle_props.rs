@@ -649,7 +649,7 @@ fn scripted_round_reaches_closed() {
         )
         .unwrap();
     let item = out.records[0].as_rectification().unwrap().id;
-    assert_eq!(w.state.rectifications[&item].deadline, xuncha_domain::common::add_months(day(40), 2));
+    assert_eq!(w.state.rectifications[&item].deadline, xuncha_domain::common::add_months(day(40), 2).unwrap());
     assert_eq!(w.state.rounds[&round].status, RoundStatus::Rectifying);
     w.exec(
         Role::Unit,

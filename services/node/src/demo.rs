@@ -472,7 +472,8 @@ impl Demo<'_> {
                 _ => {}
             }
         }
-        let report_on = xuncha_domain::common::add_months(feedback, 2) - chrono::Duration::days(3);
+        let report_on =
+            xuncha_domain::common::add_months(feedback, 2).expect("a demo date") - chrono::Duration::days(3);
         for t in targets.iter().take(targets.len() * 2 / 3) {
             let liaison = self.liaison(self.unit_of(*t).await?).await?;
             self.run(

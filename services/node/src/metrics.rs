@@ -136,7 +136,9 @@ pub async fn render(src: &Sources) -> String {
         let backlog = Family::<PeerLabel, Gauge>::default();
         let lag = Family::<PeerLabel, Gauge>::default();
         let contact = Family::<PeerLabel, Gauge>::default();
+        let refused = Family::<PeerLabel, Gauge>::default();
         for p in peers {
+            refused.get_or_create(&PeerLabel { peer: p.node.to_string() }).set(i64::from(p.refused.is_some()));
             let l = PeerLabel { peer: p.node.to_string() };
             backlog.get_or_create(&l).set(p.backlog as i64);
             lag.get_or_create(&l).set(p.lag as i64);
@@ -147,6 +149,7 @@ pub async fn render(src: &Sources) -> String {
         r.register("sync_peer_backlog", "The peer's changes not yet received here, as it reported", backlog);
         r.register("sync_peer_lag", "This node's changes for the peer that it has not applied", lag);
         r.register("sync_peer_last_contact_age_seconds", "Seconds since the peer was last in touch", contact);
+        r.register("sync_peer_refused", "1 while a change on the peer's link stands refused", refused);
     }
     if let Some(replica) = &src.replica {
         let v = replica.status().await;

@@ -16,10 +16,13 @@ use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tracing::Instrument;
-use xuncha_domain::NodeId;
+use xuncha_domain::ids::EventId;
+use xuncha_domain::{Actor, Audience, Kind, LedgerEvent, NodeId};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_client::SyncServiceClient;
-use xuncha_store::{Change, Engine, applied_seq, changes_for, note_peer, pending_for};
+use xuncha_store::{
+    Change, Engine, applied_seq, changes_for, note_peer, note_refusal, outbox_row, peer_statuses, pending_for,
+};
 
 /// Metadata key naming the leader when a city replica cannot serve a sync session.
 pub const LEADER_METADATA: &str = "xuncha-leader";
@@ -65,6 +68,9 @@ pub struct SyncState {
     pub pushed: u64,
     /// This county's cursor of the city's changes.
     pub pulled: u64,
+    /// The city refused a pushed change: pushing waits (pulling goes on) until the node
+    /// restarts, since retrying the same change would be refused the same way.
+    pub push_refused: Option<String>,
 }
 
 /// A running sync loop.
@@ -202,9 +208,25 @@ async fn session(
         s.pulled = pulled;
     });
     let mut outbox = engine.watch_outbox();
+    let mut refusal_on_record = known_refusal(engine).await?;
     loop {
         outbox.borrow_and_update();
-        pushed = push(engine, &mut client, pushed, opts.batch).await?;
+        if state.borrow().push_refused.is_none() {
+            match push(engine, &mut client, pushed, opts.batch).await {
+                Ok(reached) => {
+                    if refusal_on_record {
+                        let mut conn = engine.store().pool().acquire().await?;
+                        note_refusal(&mut conn, &city, chrono::Utc::now(), None).await?;
+                        refusal_on_record = false;
+                    }
+                    pushed = reached;
+                }
+                Err(e) => match refusal_of(&e) {
+                    Some(status) => refused(engine, status, state).await?,
+                    None => return Err(e),
+                },
+            }
+        }
         let (pulled, backlog) = cursors(engine, pushed).await?;
         {
             let mut conn = engine.store().pool().acquire().await?;
@@ -224,6 +246,63 @@ async fn session(
             _ = outbox.changed() => {}
         }
     }
+}
+
+/// The city's answer when it refused a change for what it is (not for being busy or away).
+fn refusal_of(e: &anyhow::Error) -> Option<&tonic::Status> {
+    let status = e.downcast_ref::<tonic::Status>()?;
+    use tonic::Code::*;
+    matches!(status.code(), PermissionDenied | InvalidArgument | FailedPrecondition).then_some(status)
+}
+
+/// Whether a refusal is on record for the city link.
+async fn known_refusal(engine: &Engine) -> anyhow::Result<bool> {
+    let mut conn = engine.store().pool().acquire().await?;
+    Ok(peer_statuses(&mut conn).await?.iter().any(|p| p.node.is_city() && p.refused.is_some()))
+}
+
+/// Shows a refused push everywhere an operator looks: sync status, the city link's status
+/// (and so `xuncha status` and the metrics), the log, and the ledger (about the refused
+/// record, when the city's answer names a change of this node's outbox).
+async fn refused(engine: &Engine, status: &tonic::Status, state: &watch::Sender<SyncState>) -> anyhow::Result<()> {
+    let city = NodeId::city();
+    let now = chrono::Utc::now();
+    let why: String = status.message().chars().take(1000).collect();
+    tracing::error!(code = ?status.code(), reason = %why, "the city refused a pushed change; pushing waits until restart");
+    let mut conn = engine.store().pool().acquire().await?;
+    note_refusal(&mut conn, &city, now, Some(&why)).await?;
+    let subject = match refused_seq(&why) {
+        Some(seq) => outbox_row(&mut conn, seq).await?,
+        None => None,
+    };
+    drop(conn);
+    if let Some((kind, id, version)) = subject
+        && let Some(kind) = Kind::parse(&kind)
+    {
+        engine
+            .commit_event(LedgerEvent {
+                id: EventId(uuid::Uuid::now_v7()),
+                node: engine.node().clone(),
+                at: now,
+                actor: Actor { account: None, username: String::new(), display_name: "同步".into(), role: None },
+                action: "sync.refused".into(),
+                subject_kind: kind,
+                subject_id: id,
+                subject_version: version,
+                summary: "市级拒收本县推送的变更,推送暂停".into(),
+                reason: Some(why.clone()),
+                audience: Audience::Local,
+            })
+            .await?;
+    }
+    state.send_modify(|s| s.push_refused = Some(why));
+    Ok(())
+}
+
+/// The change a refusal names ("... change 42: ..."), if it does.
+fn refused_seq(message: &str) -> Option<u64> {
+    let rest = &message[message.find("change ")? + "change ".len()..];
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// Pushes everything after `pushed`; returns the city's cursor. Always sends at least one

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::{RwLock, RwLockWriteGuard, watch};
-use xuncha_domain::{DomainError, Envelope, NodeId, Outcome, State, decide};
+use xuncha_domain::{DomainError, Envelope, LedgerEvent, NodeId, Outcome, State, decide};
 
 use crate::error::{StoreError, StoreResult};
 use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq, restore_own};
@@ -61,11 +61,21 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Commits a ledger event of this node's own making that no command made (a refused push).
+    pub async fn commit_event(&self, event: LedgerEvent) -> StoreResult<()> {
+        let mut state = self.state.write().await;
+        let outcome = Outcome { events: vec![event], ..Default::default() };
+        let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
+        state.apply(&outcome);
+        self.outbox_seq.send_replace(seq);
+        Ok(())
+    }
+
     /// Applies changes received from `origin` (see [`apply_remote`]).
     pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change], reached: u64) -> StoreResult<RemoteApplied> {
         let mut state = self.state.write().await;
         let mut tx = self.store.pool().begin().await?;
-        let applied = apply_remote(&mut tx, self.node(), origin, changes, reached, Utc::now()).await?;
+        let applied = apply_remote(&mut tx, &state, self.node(), origin, changes, reached, Utc::now()).await?;
         tx.commit().await?;
         for record in &applied.records {
             state.put_if_newer(record.clone());

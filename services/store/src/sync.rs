@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
-use xuncha_domain::record::{check_remote, check_remote_event};
-use xuncha_domain::{LedgerEvent, NodeId, Record};
+use xuncha_domain::record::check_remote_event;
+use xuncha_domain::validate::check_received;
+use xuncha_domain::{Kind, LedgerEvent, NodeId, Record, State};
 
 use crate::error::{StoreResult, corrupt};
 use crate::records::{put_events, put_records, stored_versions};
@@ -101,10 +102,13 @@ pub struct RemoteApplied {
 }
 
 /// Applies a batch of changes from `origin`, in sequence order, skipping what was already
-/// applied. Every change is checked first (owner, kind, audience); one bad change refuses the
-/// whole batch and nothing is written. Call inside a transaction; the caller commits.
+/// applied. Every change is checked first against `state` (what this node holds): the sender
+/// owns it here too, an answer answers what was addressed to it, the record keeps the domain's
+/// bounds ([`check_received`]). One bad change refuses the whole batch and nothing is written.
+/// Call inside a transaction; the caller commits.
 pub async fn apply_remote(
     conn: &mut SqliteConnection,
+    state: &State,
     me: &NodeId,
     origin: &NodeId,
     changes: &[Change],
@@ -121,32 +125,36 @@ pub async fn apply_remote(
             continue;
         }
         last = c.seq;
-        if c.kind == LEDGER_EVENT_KIND {
-            let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
-            check_remote_event(origin, me, &e)?;
-            parsed.push(Err(e));
-        } else {
-            let r: Record = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("{} {}: {e}", c.kind, c.id)))?;
-            if r.kind().as_str() != c.kind || r.id_string() != c.id {
-                return Err(corrupt(format!(
-                    "change {} says {} {} but holds {} {}",
-                    c.seq,
-                    c.kind,
-                    c.id,
-                    r.kind(),
-                    r.id_string()
-                )));
-            }
-            check_remote(origin, me, &r)?;
-            parsed.push(Ok(r));
-        }
+        parsed.push((c.seq, parse_change(c)?));
+    }
+    let batch: std::collections::HashSet<(Kind, String)> = parsed
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Received::Record(r) => Some((r.kind(), r.id_string())),
+            Received::Event(_) => None,
+        })
+        .collect();
+    let in_batch = |kind: Kind, id: &str| batch.contains(&(kind, id.to_string()));
+    for (seq, p) in &parsed {
+        let checked = match p {
+            Received::Record(r) => check_received(state, origin, me, r, &in_batch),
+            Received::Event(e) => check_remote_event(origin, me, e),
+        };
+        checked.map_err(|mut e| {
+            e.reason = format!("change {seq}: {}", e.reason);
+            e
+        })?;
     }
     // The sender's cursor may pass its last change (rows for others in between).
     let last = last.max(reached);
     let mut out = RemoteApplied { duplicates, applied_seq: last, ..Default::default() };
-    let (records, events): (Vec<_>, Vec<_>) = parsed.into_iter().partition(|p| p.is_ok());
-    let records: Vec<Record> = records.into_iter().filter_map(Result::ok).collect();
-    let events: Vec<LedgerEvent> = events.into_iter().filter_map(Result::err).collect();
+    let (mut records, mut events) = (Vec::new(), Vec::new());
+    for (_, p) in parsed {
+        match p {
+            Received::Record(r) => records.push(r),
+            Received::Event(e) => events.push(e),
+        }
+    }
     // Keep the highest version of each record in the batch, and only if newer than what is held.
     let mut newest: std::collections::HashMap<(String, String), Record> = std::collections::HashMap::new();
     for r in records {
@@ -176,7 +184,8 @@ pub async fn apply_remote(
     out.duplicates += events.len() as u64 - new_events;
     sqlx::query(
         "INSERT INTO peers (node, applied_seq, last_contact) VALUES (?, ?, ?) \
-         ON CONFLICT (node) DO UPDATE SET applied_seq = excluded.applied_seq, last_contact = excluded.last_contact",
+         ON CONFLICT (node) DO UPDATE SET applied_seq = excluded.applied_seq, last_contact = excluded.last_contact, \
+         refused = NULL, refused_at = NULL",
     )
     .bind(origin.as_str())
     .bind(last as i64)
@@ -184,6 +193,33 @@ pub async fn apply_remote(
     .execute(conn)
     .await?;
     Ok(out)
+}
+
+/// What a change holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    Record(Record),
+    Event(LedgerEvent),
+}
+
+/// A change's body: a record (labelled as what it holds) or a ledger event.
+pub fn parse_change(c: &Change) -> StoreResult<Received> {
+    if c.kind == LEDGER_EVENT_KIND {
+        let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
+        return Ok(Received::Event(e));
+    }
+    let r: Record = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("{} {}: {e}", c.kind, c.id)))?;
+    if r.kind().as_str() != c.kind || r.id_string() != c.id {
+        return Err(corrupt(format!(
+            "change {} says {} {} but holds {} {}",
+            c.seq,
+            c.kind,
+            c.id,
+            r.kind(),
+            r.id_string()
+        )));
+    }
+    Ok(Received::Record(r))
 }
 
 /// The highest sequence of `origin`'s changes applied here.
@@ -218,6 +254,35 @@ pub async fn note_peer(
     Ok(())
 }
 
+/// Notes a refused change on `peer`'s link (`Some(why)`), or that changes go through again
+/// (`None`).
+pub async fn note_refusal(
+    conn: &mut SqliteConnection,
+    peer: &NodeId,
+    at: DateTime<Utc>,
+    refused: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO peers (node, refused, refused_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (node) DO UPDATE SET refused = ?2, refused_at = ?3",
+    )
+    .bind(peer.as_str())
+    .bind(refused)
+    .bind(refused.map(|_| at.to_rfc3339()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The outbox row numbered `seq`: (kind, id, version).
+pub async fn outbox_row(conn: &mut SqliteConnection, seq: u64) -> StoreResult<Option<(String, String, u64)>> {
+    let row: Option<(String, String, i64)> = sqlx::query_as("SELECT kind, id, version FROM outbox WHERE seq = ?")
+        .bind(seq as i64)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(k, i, v)| (k, i, v as u64)))
+}
+
 /// How many of this node's changes for `peer` lie after `after` (its lag).
 pub async fn pending_for(conn: &mut SqliteConnection, peer: &NodeId, after: u64) -> StoreResult<u64> {
     let [a, b] = audiences_for(peer);
@@ -243,26 +308,35 @@ pub struct PeerStatus {
     pub pulled_seq: u64,
     /// This node's changes for the peer after `pulled_seq`.
     pub lag: u64,
+    /// The last change refused on this link and why, with when; cleared when changes go
+    /// through again.
+    pub refused: Option<(String, DateTime<Utc>)>,
 }
 
 pub async fn peer_statuses(conn: &mut SqliteConnection) -> StoreResult<Vec<PeerStatus>> {
-    let rows: Vec<(String, i64, Option<String>, i64, i64)> =
-        sqlx::query_as("SELECT node, applied_seq, last_contact, backlog, pulled_seq FROM peers ORDER BY node")
-            .fetch_all(&mut *conn)
-            .await?;
+    type Row = (String, i64, Option<String>, i64, i64, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT node, applied_seq, last_contact, backlog, pulled_seq, refused, refused_at FROM peers ORDER BY node",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let time = |t: String| DateTime::parse_from_rfc3339(&t).map(|d| d.with_timezone(&Utc)).map_err(corrupt);
     let mut out = Vec::with_capacity(rows.len());
-    for (node, seq, contact, backlog, pulled) in rows {
+    for (node, seq, contact, backlog, pulled, refused, refused_at) in rows {
         let node = NodeId::parse("node", &node)?;
         let lag = pending_for(conn, &node, pulled as u64).await?;
+        let refused = match (refused, refused_at) {
+            (Some(why), Some(at)) => Some((why, time(at)?)),
+            _ => None,
+        };
         out.push(PeerStatus {
             node,
             applied_seq: seq as u64,
-            last_contact: contact
-                .map(|c| DateTime::parse_from_rfc3339(&c).map(|d| d.with_timezone(&Utc)).map_err(corrupt))
-                .transpose()?,
+            last_contact: contact.map(time).transpose()?,
             backlog: backlog as u64,
             pulled_seq: pulled as u64,
             lag,
+            refused,
         });
     }
     Ok(out)

@@ -57,6 +57,8 @@ impl NodeService for NodeApi {
                 backlog: p.backlog,
                 pulled_seq: p.pulled_seq,
                 lag: p.lag,
+                refused_at: p.refused.as_ref().map(|r| timestamp(r.1)),
+                refused: p.refused.map(|r| r.0).unwrap_or_default(),
             })
             .collect();
         ok(pb::NodeStatus {

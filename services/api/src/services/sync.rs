@@ -10,12 +10,15 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 use xuncha_domain::record::{check_remote, check_remote_event};
-use xuncha_domain::{LedgerEvent, NodeId, Record};
+use xuncha_domain::validate::check_record;
+use xuncha_domain::{DomainError, NodeId};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_server::SyncService;
 use xuncha_replication::raft::{CityReplica, PushedChanges};
 use xuncha_replication::sync::{from_pb, to_pb};
-use xuncha_store::{Change, LEDGER_EVENT_KIND, StoreError, applied_seq, changes_for, last_outbox_seq, owned_changes};
+use xuncha_store::{
+    Change, Received, StoreError, applied_seq, changes_for, last_outbox_seq, owned_changes, parse_change,
+};
 
 use crate::access::peer;
 use crate::error::ApiError;
@@ -33,27 +36,27 @@ fn internal(e: impl std::fmt::Display) -> Status {
     ApiError::Internal(e.to_string()).into()
 }
 
-/// Checks every change before anything is proposed: the sender owns it, may own its kind, and
-/// it is addressed to the city. One bad change refuses the batch.
+/// Checks every change before anything is proposed, as far as it can be without the state:
+/// it parses and is what it says, the sender owns it and may own its kind, it is addressed to
+/// the city, and it keeps the domain's bounds. Applying checks the rest against the state
+/// (`check_received`). One bad change refuses the batch.
 fn check_batch(origin: &NodeId, changes: &[Change]) -> Result<(), Status> {
     let city = NodeId::city();
     for c in changes {
-        let checked = if c.kind == LEDGER_EVENT_KIND {
-            let e: LedgerEvent = serde_json::from_str(&c.body)
-                .map_err(|e| Status::invalid_argument(format!("changes: event {}: {e}", c.id)))?;
-            check_remote_event(origin, &city, &e)
-        } else {
-            let r: Record = serde_json::from_str(&c.body)
-                .map_err(|e| Status::invalid_argument(format!("changes: {} {}: {e}", c.kind, c.id)))?;
-            if r.kind().as_str() != c.kind || r.id_string() != c.id {
-                return Err(Status::invalid_argument(format!(
-                    "changes: change {} is labelled {} {} but holds another record",
-                    c.seq, c.kind, c.id
-                )));
-            }
-            check_remote(origin, &city, &r)
+        let parsed =
+            parse_change(c).map_err(|e| Status::invalid_argument(format!("changes: change {}: {e}", c.seq)))?;
+        let checked = match &parsed {
+            Received::Event(event) => check_remote_event(origin, &city, event),
+            Received::Record(record) => check_remote(origin, &city, record).and_then(|()| {
+                check_record(record).map_err(|e| {
+                    DomainError::invalid("changes", format!("{} {}: {}: {}", c.kind, c.id, e.field, e.reason))
+                })
+            }),
         };
-        checked.map_err(|e| Status::from(ApiError::Domain(e)))?;
+        checked.map_err(|mut e| {
+            e.reason = format!("change {}: {}", c.seq, e.reason);
+            Status::from(ApiError::Domain(e))
+        })?;
     }
     Ok(())
 }

@@ -119,6 +119,9 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<()> {
                 ]);
             }
             out.push_str(&format!("\n{t}"));
+            for p in s.peers.iter().filter(|p| !p.refused.is_empty()) {
+                out.push_str(&format!("\n与 {} 的同步有变更被拒收({}):{}", p.node, ts(&p.refused_at), p.refused));
+            }
         }
         out
     })

@@ -16,7 +16,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use tracing::Instrument;
 use xuncha_domain::{NodeId, decide};
-use xuncha_store::{Engine, StoreError, apply_remote, commit_outcomes, meta_get, note_peer, write_outcomes};
+use xuncha_store::{
+    Engine, StoreError, apply_remote, commit_outcomes, meta_get, note_peer, note_refusal, write_outcomes,
+};
 
 use super::types::{
     CityRequest, CityResponse, LogId, ReplicaId, SnapshotMeta, StorageError, StoredMembership, SyncApplied, TypeConfig,
@@ -145,7 +147,7 @@ impl StateMachine {
                     let span = tracing::info_span!("sync.apply", county = %p.origin, changes = p.changes.len());
                     crate::trace::set_parent(&span, &p.trace);
                     let applied =
-                        apply_remote(tx, &city, &p.origin, &p.changes, p.reached, p.at).instrument(span).await;
+                        apply_remote(tx, &state, &city, &p.origin, &p.changes, p.reached, p.at).instrument(span).await;
                     match applied {
                         Ok(applied) => {
                             for record in applied.records {
@@ -158,8 +160,13 @@ impl StateMachine {
                                 duplicates: applied.duplicates,
                             }))
                         }
-                        // Checked before it was proposed; refused whole here as everywhere.
-                        Err(StoreError::Domain(refused)) => CityResponse::Synced(Err(refused)),
+                        // Refused whole, and noted on the county's link for status and metrics.
+                        Err(StoreError::Domain(refused)) => {
+                            note_refusal(tx, &p.origin, p.at, Some(&refused.to_string()))
+                                .await
+                                .map_err(storage_error)?;
+                            CityResponse::Synced(Err(refused))
+                        }
                         Err(e) => return Err(storage_error(e)),
                     }
                 }

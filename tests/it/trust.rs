@@ -1,0 +1,264 @@
+//! The city trusts nothing in a county's push that it can check: who owns the record already,
+//! whom an answer answers, what roles a county account carries, the record's bounds. A refused
+//! push changes nothing at the city, and the county shows the refusal instead of retrying.
+
+use std::time::Duration;
+
+use tokio_stream::StreamExt;
+use tonic::Code;
+use xuncha_domain::account::{Account, AccountStatus};
+use xuncha_domain::authz::{Grant, RoleCode, Scope};
+use xuncha_domain::ids::{AccountId, NoticeId, RoundId, TermId, UnitId};
+use xuncha_domain::model::{GroupSize, NoticeResponse, Round, RoundDates, RoundStatus};
+use xuncha_domain::{Meta, NodeId, Outcome, Record};
+use xuncha_node::certs::Identity;
+use xuncha_proto::v1 as pb;
+use xuncha_proto::v1::supervision_service_client::SupervisionServiceClient;
+use xuncha_proto::v1::sync_service_client::SyncServiceClient;
+use xuncha_proto::v1::unit_service_client::UnitServiceClient;
+
+use crate::federation::Federation;
+use crate::fixtures::{admin, eventually, tls_channel};
+
+fn meta(owner: &NodeId, version: u64) -> Meta {
+    Meta { owner: owner.clone(), version, updated_at: chrono::Utc::now() }
+}
+
+/// Pushes `records` as one batch with the certificate of county `code`; the city's answer.
+async fn push_as(fed: &Federation, addr: std::net::SocketAddr, code: &str, records: &[Record]) -> tonic::Status {
+    let tls = fed.tls(Identity::County(code.into()));
+    let mut client = SyncServiceClient::new(tls_channel(addr, Some(&tls)).await.unwrap());
+    let changes: Vec<pb::Change> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| pb::Change {
+            seq: i as u64 + 1,
+            kind: r.kind().as_str().into(),
+            id: r.id_string(),
+            version: r.version(),
+            body: serde_json::to_vec(r).unwrap(),
+        })
+        .collect();
+    let batch = pb::PushBatch { reached: changes.len() as u64, changes, pulled: 0, backlog: 0 };
+    match client.push(tokio_stream::iter(vec![batch])).await {
+        Err(s) => s,
+        Ok(acks) => match acks.into_inner().next().await.expect("an answer") {
+            Err(s) => s,
+            Ok(ack) => panic!("the push was applied: {ack:?}"),
+        },
+    }
+}
+
+fn round(owner: &NodeId, id: RoundId, report_due_months: u32) -> Record {
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    Record::Round(Round {
+        id,
+        meta: meta(owner, 1),
+        term: TermId(uuid::Uuid::now_v7()),
+        number: 3,
+        name: "伪造的轮次".into(),
+        dates: RoundDates { enter_on: day("2026-03-01"), leave_on: day("2026-04-30"), feedback_on: day("2026-05-20") },
+        report_due_months,
+        group_size: GroupSize::default(),
+        status: RoundStatus::Draft,
+        amendments: vec![],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_county_may_push_only_its_own_records_and_answers_to_what_was_addressed_to_it() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let addr = fed.city.addrs[&leader];
+    let city = fed.city.node(leader).replica.engine.clone();
+    let intruder = NodeId::county("intruder").unwrap();
+    let office = admin(tls_channel(addr, Some(&fed.operator())).await.unwrap()).await;
+    let unit = UnitServiceClient::new(office.clone())
+        .register_unit(pb::RegisterUnitRequest {
+            name: "市财政局".into(),
+            kind: pb::UnitKind::CityDepartment as i32,
+            parent: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let notice = SupervisionServiceClient::new(office.clone())
+        .issue_notice(pb::IssueNoticeRequest {
+            addressee_county: "anping".into(),
+            level: pb::NoticeLevel::Supervision as i32,
+            text: "请加快整改".into(),
+            respond_by: (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let unit_id = UnitId::parse("unit", &unit.id).unwrap();
+    let before = city.read(|s| s.units[&unit_id].clone()).await;
+
+    // Taking over the city's unit: the stored owner decides, not the one written in the push.
+    let mut taken = before.clone();
+    taken.meta = meta(&intruder, 99);
+    taken.name = "被篡改的单位".into();
+    let refused = push_as(&fed, addr, "intruder", &[Record::Unit(taken)]).await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains(&unit.id) && refused.message().contains("city"), "{}", refused.message());
+
+    // Answering another county's notice.
+    let answer = Record::NoticeResponse(NoticeResponse {
+        id: NoticeId::parse("notice", &notice.id).unwrap(),
+        meta: meta(&intruder, 1),
+        text: "已整改".into(),
+        responded_on: chrono::Utc::now().date_naive(),
+    });
+    let refused = push_as(&fed, addr, "intruder", &[answer]).await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("county/anping"), "{}", refused.message());
+
+    // A county account carrying a city-wide role.
+    let account = Record::Account(Account {
+        id: AccountId(uuid::Uuid::now_v7()),
+        meta: meta(&intruder, 1),
+        username: "boss".into(),
+        display_name: "假主任".into(),
+        status: AccountStatus::Active,
+        password_hash: String::new(),
+        epoch: 1,
+        must_change_password: false,
+        grants: vec![Grant::new(RoleCode::OfficeHead, Scope::City)],
+    });
+    let refused = push_as(&fed, addr, "intruder", &[account]).await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("grants"), "{}", refused.message());
+
+    // A county round whose report is due in four billion months: refused before anything
+    // runs on it, and the city goes on writing.
+    let refused = push_as(&fed, addr, "intruder", &[round(&intruder, RoundId(uuid::Uuid::now_v7()), u32::MAX)]).await;
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("report_due_months"), "{}", refused.message());
+    let t0 = std::time::Instant::now();
+    UnitServiceClient::new(office)
+        .register_unit(pb::RegisterUnitRequest {
+            name: "市审计局".into(),
+            kind: pb::UnitKind::CityDepartment as i32,
+            parent: String::new(),
+        })
+        .await
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(30), "city writes go on");
+
+    // A good batch with one bad change is refused whole.
+    let own = round(&intruder, RoundId(uuid::Uuid::now_v7()), 2);
+    let mut taken = before.clone();
+    taken.meta = meta(&intruder, 100);
+    let refused = push_as(&fed, addr, "intruder", &[own.clone(), Record::Unit(taken)]).await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // Nothing of any of it is held, and the unit is as the city made it.
+    assert_eq!(city.read(|s| s.units[&unit_id].clone()).await, before);
+    assert!(city.read(|s| s.records().all(|r| r.owner() != &intruder)).await);
+    // Its own round alone goes through.
+    let tls = fed.tls(Identity::County("intruder".into()));
+    let mut client = SyncServiceClient::new(tls_channel(addr, Some(&tls)).await.unwrap());
+    let change = pb::Change {
+        seq: 1,
+        kind: "round".into(),
+        id: own.id_string(),
+        version: 1,
+        body: serde_json::to_vec(&own).unwrap(),
+    };
+    let batch = pb::PushBatch { changes: vec![change], reached: 1, pulled: 0, backlog: 0 };
+    let ack = client.push(tokio_stream::iter(vec![batch])).await.unwrap().into_inner().next().await.unwrap().unwrap();
+    assert_eq!(ack.new_changes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_county_shows_a_refused_push_and_keeps_pulling_instead_of_retrying() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let addr = fed.city.addrs[&leader];
+    let office = admin(tls_channel(addr, Some(&fed.operator())).await.unwrap()).await;
+    let unit = UnitServiceClient::new(office.clone())
+        .register_unit(pb::RegisterUnitRequest {
+            name: "市教育局".into(),
+            kind: pb::UnitKind::CityDepartment as i32,
+            parent: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let unit_id = UnitId::parse("unit", &unit.id).unwrap();
+    let county = fed.county("anping");
+    let anping = NodeId::county("anping").unwrap();
+
+    // A defect (or a tampered database) puts a record into the county's outbox under the id of
+    // a city record: committed the way the county commits its own writes.
+    let held = fed.city.node(leader).replica.engine.read(|s| s.units[&unit_id].clone()).await;
+    let mut bad = held;
+    bad.meta = meta(&anping, 5);
+    let outcome = Outcome { records: vec![Record::Unit(bad)], ..Default::default() };
+    {
+        let _state = county.engine.write_state().await;
+        let seq = xuncha_store::commit_outcomes(
+            county.engine.store().pool(),
+            std::slice::from_ref(&outcome),
+            county.engine.outbox_seq(),
+            &[],
+        )
+        .await
+        .unwrap();
+        county.engine.publish_outbox(seq);
+    }
+
+    // The county shows it: sync state, the city link's status, the metrics, its ledger.
+    let sync = county.sync.as_ref().unwrap();
+    let why = eventually("the refusal to show", Duration::from_secs(60), || async {
+        sync.state.borrow().push_refused.clone()
+    })
+    .await;
+    assert!(why.contains(&unit.id), "{why}");
+    let local = admin(tls_channel(county.addr(), Some(&fed.operator())).await.unwrap()).await;
+    let status = pb::node_service_client::NodeServiceClient::new(local.clone())
+        .get_status(pb::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let link = status.peers.iter().find(|p| p.node == "city").expect("the city link");
+    assert!(link.refused.contains(&unit.id) && link.refused_at.is_some(), "{link:?}");
+    let text = crate::metrics::scrape(county.metrics.as_ref().expect("metrics served").0).await;
+    assert!(text.contains("xuncha_sync_peer_refused{peer=\"city\"} 1"), "{text}");
+    let ledger = county.engine.store().pool();
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger WHERE action = 'sync.refused'")
+        .fetch_one(ledger)
+        .await
+        .unwrap();
+    assert_eq!(logged, 1, "one ledger event for the refusal");
+
+    // The city holds none of it, and shows the refusal on the county's link too.
+    let city = fed.city.node(leader).replica.engine.clone();
+    assert_eq!(city.read(|s| s.units[&unit_id].meta.owner.clone()).await, NodeId::city());
+    let mut conn = city.store().pool().acquire().await.unwrap();
+    let links = xuncha_store::peer_statuses(&mut conn).await.unwrap();
+    let at_city = links.iter().find(|p| p.node == anping).and_then(|p| p.refused.clone()).expect("noted at the city");
+    assert!(at_city.0.contains(&unit.id), "{at_city:?}");
+    drop(conn);
+
+    // Pulling goes on: what the city addresses to the county still arrives.
+    let notice = SupervisionServiceClient::new(office)
+        .issue_notice(pb::IssueNoticeRequest {
+            addressee_county: "anping".into(),
+            level: pb::NoticeLevel::Supervision as i32,
+            text: "推送被拒后仍应收到".into(),
+            respond_by: (chrono::Utc::now() + chrono::Duration::days(30)).date_naive().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let notice_id = NoticeId::parse("notice", &notice.id).unwrap();
+    eventually("the notice to reach the county", Duration::from_secs(60), || async {
+        county.engine.read(|s| s.notices.contains_key(&notice_id)).await.then_some(())
+    })
+    .await;
+    assert!(sync.state.borrow().push_refused.is_some(), "pushing still waits");
+}
