@@ -262,3 +262,37 @@ async fn a_county_shows_a_refused_push_and_keeps_pulling_instead_of_retrying() {
     .await;
     assert!(sync.state.borrow().push_refused.is_some(), "pushing still waits");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_check_whom_they_reached_and_who_sent_a_raft_message() {
+    use xuncha_replication::raft::CITY_SERVER_NAME;
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let as_county = fed.tls(Identity::County("anping".into())).client().unwrap().domain_name(CITY_SERVER_NAME);
+
+    // A county reaches the city ...
+    let city = fed.city.addrs[&leader].to_string();
+    let mut sync = xuncha_replication::sync::client(&city, &as_county).unwrap();
+    sync.hello(pb::HelloRequest::default()).await.expect("the city is the city");
+    // ... and refuses any other certificate of the same CA posing as it (here a county node).
+    let other = fed.county("anping").addr().to_string();
+    let mut posing = xuncha_replication::sync::client(&other, &as_county).unwrap();
+    let refused = posing.hello(pb::HelloRequest::default()).await.unwrap_err();
+    let why = format!("{refused:?}");
+    assert!(why.contains("NotValidForName") || why.contains("certificate"), "{why}");
+
+    // A replica's certificate sending a raft message in another replica's name.
+    let follower = *fed.city.addrs.keys().find(|id| **id != leader).unwrap();
+    let other_follower = *fed.city.addrs.keys().find(|id| **id != leader && **id != follower).unwrap();
+    let tls = fed.tls(Identity::Replica(follower));
+    let mut raft = xuncha_proto::v1::raft_service_client::RaftServiceClient::new(
+        tls_channel(fed.city.addrs[&other_follower], Some(&tls)).await.unwrap(),
+    );
+    let vote = openraft::raft::VoteRequest::<u64> { vote: openraft::Vote::new(1_000, leader), last_log_id: None };
+    let refused = raft.vote(xuncha_replication::raft::encode(&vote).unwrap()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains(&format!("replica {leader}")), "{}", refused.message());
+    // The cluster's term is untouched by it.
+    let term = fed.city.node(other_follower).replica.status().await.term;
+    assert!(term < 1_000, "term {term}");
+}

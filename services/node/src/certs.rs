@@ -90,6 +90,11 @@ pub fn make(dir: &Path, identities: &[Identity], hosts: &[String]) -> anyhow::Re
         let f = files(dir, identity);
         if !f.cert.exists() {
             let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), identity.name()];
+            if let Identity::Replica(_) = identity {
+                // What a county checks it reached: some replica of the city (tonic checks the
+                // server by name; the URI SAN names a client to the server).
+                names.push(xuncha_replication::raft::CITY_SERVER_NAME.into());
+            }
             names.extend(hosts.iter().cloned());
             names.dedup();
             let mut p = CertificateParams::new(names)?;

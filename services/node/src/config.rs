@@ -119,6 +119,22 @@ impl TlsFiles {
     }
 }
 
+/// TLS, or plaintext asked for by name on a loopback address (development): never plaintext
+/// to the network by leaving `[tls]` out.
+fn check_transport(tls: &Option<TlsFiles>, plaintext: bool, listen: SocketAddr) -> Result<(), ConfigError> {
+    match tls {
+        Some(tls) => tls.validate(),
+        None if !plaintext => Err(invalid(
+            "tls",
+            "required: give [tls] (or, for development on this machine only, plaintext = true with a loopback listen)",
+        )),
+        None if !listen.ip().is_loopback() => {
+            Err(invalid("plaintext", format!("serves only on a loopback address, not {listen}; give [tls]")))
+        }
+        None => Ok(()),
+    }
+}
+
 fn validate_auth(auth: &AuthSettings) -> Result<(), ConfigError> {
     auth.validate().map_err(|e| match e.split_once(": ") {
         Some((field, reason)) => invalid(field, reason.to_string()),
@@ -150,6 +166,9 @@ pub struct CountyConfig {
     /// mTLS; required to sync with the city.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// Development only: serve without TLS. Refused unless `listen` is a loopback address.
+    #[serde(default)]
+    pub plaintext: bool,
     /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
@@ -184,6 +203,7 @@ impl CountyConfig {
             city: Vec::new(),
             sync_wait_ms: default_sync_wait(),
             tls: None,
+            plaintext: listen.ip().is_loopback(),
             metrics_listen: None,
             log: LogConfig::default(),
             auth: AuthSettings::default(),
@@ -222,9 +242,7 @@ impl CountyConfig {
         if !self.city.is_empty() && self.tls.is_none() {
             return Err(invalid("tls", "syncing with the city needs mTLS: the county's identity is its certificate"));
         }
-        if let Some(tls) = &self.tls {
-            tls.validate()?;
-        }
+        check_transport(&self.tls, self.plaintext, self.listen)?;
         validate_auth(&self.auth)?;
         self.log.validate()
     }
@@ -260,6 +278,9 @@ pub struct CityConfig {
     /// mTLS for clients, counties and the other replicas.
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// Development only: serve without TLS. Refused unless `listen` is a loopback address.
+    #[serde(default)]
+    pub plaintext: bool,
     /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
@@ -309,6 +330,7 @@ impl CityConfig {
             raft: RaftSettings::default(),
             peer_overrides: HashMap::new(),
             tls: None,
+            plaintext: listen.ip().is_loopback(),
             metrics_listen: None,
             bootstrap: Vec::new(),
             log: LogConfig::default(),
@@ -348,9 +370,7 @@ impl CityConfig {
         }
         self.raft.to_openraft().map_err(|e| invalid("raft", e.to_string()))?;
         self.bootstrap_members()?;
-        if let Some(tls) = &self.tls {
-            tls.validate()?;
-        }
+        check_transport(&self.tls, self.plaintext, self.listen)?;
         validate_auth(&self.auth)?;
         self.log.validate()
     }
@@ -382,12 +402,28 @@ mod tests {
     fn county_config_reads_with_defaults_and_env() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "county = \"c01\"\nname = \"安平县\"\n").unwrap();
+        std::fs::write(&path, "county = \"c01\"\nname = \"安平县\"\nplaintext = true\n").unwrap();
         let mut c: CountyConfig = read_toml(&path).unwrap();
         assert_eq!(c.listen, default_county_listen());
         c.apply_env(|k| (k == "XUNCHA_LISTEN").then(|| "127.0.0.1:9999".to_string())).unwrap();
         assert_eq!(c.listen.port(), 9999);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn plaintext_only_when_asked_and_only_on_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("city.toml");
+        std::fs::write(&path, "replica_id = 1\n").unwrap();
+        let err = CityConfig::load(&path).unwrap_err().to_string();
+        assert!(err.starts_with("tls: required"), "{err}");
+        std::fs::write(&path, "replica_id = 1\nplaintext = true\nlisten = \"0.0.0.0:7001\"\n").unwrap();
+        let err = CityConfig::load(&path).unwrap_err().to_string();
+        assert!(err.starts_with("plaintext: serves only on a loopback address"), "{err}");
+        std::fs::write(&path, "replica_id = 1\nplaintext = true\nlisten = \"127.0.0.1:7001\"\n").unwrap();
+        CityConfig::load(&path).unwrap();
+        let wide = CountyConfig::new("c01", Path::new("d"), "0.0.0.0:7101".parse().unwrap());
+        assert!(wide.validate().unwrap_err().to_string().starts_with("tls:"));
     }
 
     #[test]

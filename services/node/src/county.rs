@@ -75,7 +75,7 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     };
     let sync = match &config.tls {
         Some(tls) if !config.city.is_empty() => {
-            let mut opts = SyncOptions::new(config.city.clone(), tls.client()?);
+            let mut opts = SyncOptions::new(config.city.clone(), city_client_tls(tls)?);
             opts.idle_wait = std::time::Duration::from_millis(config.sync_wait_ms);
             Some(xuncha_replication::sync::start(engine.clone(), opts))
         }
@@ -94,7 +94,13 @@ pub async fn restore_county(config: &CountyConfig) -> anyhow::Result<(u64, u64)>
     let node = NodeId::county(&config.county)?;
     let engine = Engine::open(&config.database(), &node, Durability::Full).await?;
     let restored =
-        xuncha_replication::sync::restore(&engine, &SyncOptions::new(config.city.clone(), tls.client()?)).await;
+        xuncha_replication::sync::restore(&engine, &SyncOptions::new(config.city.clone(), city_client_tls(tls)?)).await;
     engine.store().close().await;
     restored
+}
+
+/// mTLS to the city, accepting only a city replica's certificate: another county's (or an
+/// operator's) certificate from the same CA cannot pose as the city.
+fn city_client_tls(tls: &crate::TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
+    Ok(tls.client()?.domain_name(xuncha_replication::raft::CITY_SERVER_NAME))
 }

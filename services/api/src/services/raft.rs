@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use openraft::Vote;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::Serialize;
 use tonic::{Request, Response, Status};
@@ -10,6 +11,9 @@ use xuncha_domain::Envelope;
 use xuncha_proto::v1::RaftMessage;
 use xuncha_proto::v1::raft_service_server::RaftService;
 use xuncha_replication::raft::{CityReplica, TypeConfig, decode, encode};
+
+use crate::access::peer;
+use crate::identity::Peer;
 
 pub struct RaftApi(pub Arc<CityReplica>);
 
@@ -21,20 +25,51 @@ fn body<T: serde::de::DeserializeOwned>(r: &Request<RaftMessage>) -> Result<T, S
     decode(r.get_ref()).map_err(|e| Status::invalid_argument(format!("json: not a raft message: {e}")))
 }
 
+/// A raft message speaks for the replica its vote names: that must be the replica whose
+/// certificate sent it, or one replica could campaign or lead in another's name.
+fn sent_by<T>(r: &Request<T>, vote: &Vote<u64>) -> Result<(), Status> {
+    let claimed = vote.leader_id().voted_for();
+    match peer(r) {
+        Peer::Replica(id) if Some(id) == claimed => Ok(()),
+        // Plaintext (development, loopback only): there is no certificate to check against.
+        Peer::Anonymous => Ok(()),
+        p => Err(Status::permission_denied(format!(
+            "vote: {} sent a raft message in the name of replica {}",
+            p.label(),
+            claimed.map_or("none".to_string(), |c| c.to_string())
+        ))),
+    }
+}
+
 #[tonic::async_trait]
 impl RaftService for RaftApi {
     async fn append_entries(&self, r: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let req: AppendEntriesRequest<TypeConfig> = body(&r)?;
+        sent_by(&r, &req.vote)?;
         reply(&self.0.raft.append_entries(req).await)
     }
 
     async fn vote(&self, r: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let req: VoteRequest<u64> = body(&r)?;
+        sent_by(&r, &req.vote)?;
         reply(&self.0.raft.vote(req).await)
     }
 
     async fn install_snapshot(&self, r: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
         let req: InstallSnapshotRequest<TypeConfig> = body(&r)?;
+        sent_by(&r, &req.vote)?;
+        // Snapshots only from a member: a replica removed from the cluster installs nothing.
+        // (Any member, not only voters: this replica's view of the membership may lag the
+        // leader's; a fresh replica knows no members yet and takes its first snapshot.)
+        let from = req.vote.leader_id().voted_for();
+        let members: Vec<u64> =
+            self.0.raft.metrics().borrow().membership_config.membership().nodes().map(|(id, _)| *id).collect();
+        if !members.is_empty() && !from.is_some_and(|id| members.contains(&id)) {
+            return Err(Status::permission_denied(format!(
+                "vote: a snapshot from replica {}, which is not a member here ({members:?})",
+                from.map_or("none".to_string(), |c| c.to_string())
+            )));
+        }
         reply(&self.0.raft.install_snapshot(req).await)
     }
 

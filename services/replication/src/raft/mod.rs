@@ -7,7 +7,7 @@ pub mod replica;
 pub mod state_machine;
 pub mod types;
 
-pub use network::{Peers, decode, encode};
+pub use network::{CITY_SERVER_NAME, Expect, Peers, decode, encode, replica_server_name};
 pub use replica::{CityReplica, ClusterView, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView, Reply};
 pub use types::{
     CityRequest, CityResponse, Decided, PushedChanges, Raft, ReplicaId, ReplicaNode, SyncApplied, TypeConfig,

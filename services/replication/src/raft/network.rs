@@ -20,13 +20,40 @@ use xuncha_proto::v1::raft_service_client::RaftServiceClient;
 
 use super::types::{ReplicaId, ReplicaNode, TypeConfig};
 
+/// The name every city replica's certificate carries: what a county, or a replica reaching
+/// the leader by address, checks it reached.
+pub const CITY_SERVER_NAME: &str = "xuncha-city";
+
+/// The name replica `id`'s certificate carries: what the replica dialling it checks.
+pub fn replica_server_name(id: ReplicaId) -> String {
+    format!("city-{id}")
+}
+
+/// Whom a channel expects to reach.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Expect {
+    /// Replica `id`, and no other.
+    Replica(ReplicaId),
+    /// Some city replica (the leader, known by address only).
+    AnyReplica,
+}
+
+impl Expect {
+    fn server_name(&self) -> String {
+        match self {
+            Expect::Replica(id) => replica_server_name(*id),
+            Expect::AnyReplica => CITY_SERVER_NAME.to_string(),
+        }
+    }
+}
+
 /// How to reach other replicas: TLS settings and, where replicas see each other at other
 /// addresses than the ones in the membership (proxies, NAT), per-replica overrides.
 #[derive(Clone, Default)]
 pub struct Peers {
     tls: Option<ClientTlsConfig>,
     overrides: Arc<HashMap<ReplicaId, String>>,
-    channels: Arc<Mutex<HashMap<String, Channel>>>,
+    channels: Arc<Mutex<HashMap<(String, Expect), Channel>>>,
 }
 
 impl Peers {
@@ -39,10 +66,12 @@ impl Peers {
         self.overrides.get(&id).cloned().unwrap_or_else(|| addr.to_string())
     }
 
-    /// A client for the raft service at `addr` (connects on first use).
-    pub fn client(&self, addr: &str) -> Result<RaftServiceClient<Channel>, tonic::transport::Error> {
+    /// A client for the raft service at `addr` (connects on first use). Over TLS the server's
+    /// certificate must be `expect`'s, so no other certificate of the CA can pose as it.
+    pub fn client(&self, addr: &str, expect: Expect) -> Result<RaftServiceClient<Channel>, tonic::transport::Error> {
         let mut channels = self.channels.lock().expect("peer channel map");
-        let channel = match channels.get(addr) {
+        let key = (addr.to_string(), expect);
+        let channel = match channels.get(&key) {
             Some(c) => c.clone(),
             None => {
                 let scheme = if self.tls.is_some() { "https" } else { "http" };
@@ -51,10 +80,10 @@ impl Peers {
                     .tcp_nodelay(true)
                     .http2_keep_alive_interval(Duration::from_secs(10));
                 if let Some(tls) = &self.tls {
-                    endpoint = endpoint.tls_config(tls.clone())?;
+                    endpoint = endpoint.tls_config(tls.clone().domain_name(key.1.server_name()))?;
                 }
                 let c = endpoint.connect_lazy();
-                channels.insert(addr.to_string(), c.clone());
+                channels.insert(key, c.clone());
                 c
             }
         };
@@ -71,7 +100,7 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
 
     async fn new_client(&mut self, target: ReplicaId, node: &ReplicaNode) -> PeerClient {
         let addr = self.addr_of(target, &node.addr);
-        PeerClient { target, client: self.client(&addr).map_err(|e| e.to_string()) }
+        PeerClient { target, client: self.client(&addr, Expect::Replica(target)).map_err(|e| e.to_string()) }
     }
 }
 

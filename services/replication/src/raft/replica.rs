@@ -14,7 +14,7 @@ use xuncha_domain::{Envelope, NodeId};
 use xuncha_store::{Durability, Engine};
 
 use super::log_store::LogStore;
-use super::network::{Peers, decode, encode};
+use super::network::{Expect, Peers, decode, encode};
 use super::state_machine::{StateMachine, ids_seen};
 use super::types::{CityRequest, CityResponse, Decided, PushedChanges, Raft, ReplicaId, ReplicaNode, SyncApplied};
 
@@ -204,7 +204,7 @@ impl CityReplica {
     /// too (the leader answers after applying; this replica may not have heard of the commit).
     async fn forward(&self, leader: &str, envelope: &Envelope) -> Committed {
         let unreachable = |e: String| ReplicaError::Unavailable(format!("the leader {leader} cannot be reached: {e}"));
-        let mut client = self.peers.client(leader).map_err(|e| unreachable(e.to_string()))?;
+        let mut client = self.peers.client(leader, Expect::AnyReplica).map_err(|e| unreachable(e.to_string()))?;
         let mut request = tonic::Request::new(encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?);
         crate::trace::inject_current(request.metadata_mut());
         let reply = client.forward(request).await.map_err(|s| unreachable(s.message().to_string()))?;
@@ -261,7 +261,10 @@ impl CityReplica {
         let index = match self.read_index_here().await {
             Ok(i) => i,
             Err(ReplicaError::NotLeader { leader: Some(addr) }) => {
-                let mut client = self.peers.client(&addr).map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
+                let mut client = self
+                    .peers
+                    .client(&addr, Expect::AnyReplica)
+                    .map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
                 let reply =
                     client.read_index(encode(&()).map_err(|e| ReplicaError::Fatal(e.to_string()))?).await.map_err(
                         |s| ReplicaError::Unavailable(format!("the leader {addr} cannot be reached: {}", s.message())),
