@@ -11,7 +11,7 @@ use xuncha_proto::v1::node_service_client::NodeServiceClient;
 use xuncha_replication::raft::{RaftSettings, ReplicaNode};
 
 use crate::city::{CityCluster, Writers, write_unit};
-use crate::fixtures::{Clients, channel, county, eventually};
+use crate::fixtures::{Clients, all_events, channel, county, eventually};
 use crate::scenario::plan_round;
 
 /// Streams a backup of the node at `addr` into `path`.
@@ -87,13 +87,9 @@ async fn a_county_backup_taken_under_writes_restores_to_a_node_with_the_same_dat
     assert!(before.iter().all(|id| held.contains(id)), "a finding acknowledged before the backup is missing");
     assert!(held.iter().all(|id| all.contains(id)));
     // Consistent: every finding in the copy has its ledger event.
-    let events = r
-        .ledger
-        .list_events(pb::ListEventsRequest { subject_kind: "finding".into(), limit: 100_000, ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner();
-    let with_events: BTreeSet<String> = events.events.into_iter().map(|e| e.subject_id).collect();
+    let events =
+        all_events(&mut r.ledger, pb::ListEventsRequest { subject_kind: "finding".into(), ..Default::default() }).await;
+    let with_events: BTreeSet<String> = events.into_iter().map(|e| e.subject_id).collect();
     assert!(held.iter().all(|id| with_events.contains(id)));
     // A restored county is the same node: the backup of another county is refused.
     let err = restore_backup(&file, &dir.path().join("other"), &RestoreAs::County("c21".into())).await.unwrap_err();

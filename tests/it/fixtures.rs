@@ -153,14 +153,7 @@ impl Clients {
     /// Records held and the outbox counter: what a refused request must leave unchanged.
     pub async fn footprint(&mut self) -> (u64, u64, usize) {
         let s = self.node.get_status(pb::GetStatusRequest {}).await.unwrap().into_inner();
-        let events = self
-            .ledger
-            .list_events(pb::ListEventsRequest { limit: 100_000, ..Default::default() })
-            .await
-            .unwrap()
-            .into_inner()
-            .events
-            .len();
+        let events = all_events(&mut self.ledger, pb::ListEventsRequest::default()).await.len();
         (s.records, s.outbox_seq, events)
     }
 }
@@ -225,4 +218,22 @@ pub async fn admin_session(api: &xuncha_api::Api) -> xuncha_domain::Caller {
     }
     let signed = api.auth().login(ADMIN, ADMIN_PASSWORD, None).await.expect("the administrator signs in");
     Caller::Session(xuncha_api::auth::session_key(&signed.token))
+}
+
+/// Every event matching `q`, page by page.
+pub async fn all_events(
+    ledger: &mut xuncha_proto::v1::ledger_service_client::LedgerServiceClient<Conn>,
+    mut q: pb::ListEventsRequest,
+) -> Vec<pb::LedgerEvent> {
+    let mut all = Vec::new();
+    q.limit = 1000;
+    loop {
+        q.offset = all.len() as u32;
+        let page = ledger.list_events(q.clone()).await.unwrap().into_inner().events;
+        let done = page.len() < q.limit as usize;
+        all.extend(page);
+        if done {
+            return all;
+        }
+    }
 }

@@ -113,3 +113,31 @@ async fn good_files_import_from_csv_and_xlsx() {
     assert!(status.message().contains("row 2"), "{}", status.message());
     node.stop().await;
 }
+
+/// The crafted workbook of the trust review: cells at A1 and XFD1048576, whose range would be
+/// 1.7e10 cells. It is refused by the real import path, quickly and without holding that much.
+#[tokio::test]
+async fn a_workbook_claiming_the_far_corner_is_refused_before_any_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = county(dir.path(), "c05").await;
+    let mut c = Clients::connect(node.addr()).await;
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (col, title) in HEADER.trim_end().split(',').enumerate() {
+        sheet.write_string(0, col as u16, title).unwrap();
+    }
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    let content = workbook.save_to_buffer().unwrap();
+    let before = c.footprint().await;
+    let t0 = std::time::Instant::now();
+    let status = c
+        .pool
+        .import_persons(pb::ImportPersonsRequest { format: pb::TableFormat::Xlsx as i32, content, dry_run: true })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("row 1048576"), "{status:?}");
+    // Generous for a slow machine; a dense range of that size would not finish at all.
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20), "{:?}", t0.elapsed());
+    assert_eq!(c.footprint().await, before, "nothing imported");
+}

@@ -296,3 +296,52 @@ async fn nodes_check_whom_they_reached_and_who_sent_a_raft_message() {
     let term = fed.city.node(other_follower).replica.status().await.term;
     assert!(term < 1_000, "term {term}");
 }
+
+/// Sizes at the edge: too many changes in a batch, one change too big, a message too big.
+/// Each is refused before anything is parsed or applied, and the city holds nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oversized_pushes_are_refused_and_change_nothing() {
+    let fed = Federation::start(&[]).await;
+    let leader = fed.city.leader().await;
+    let addr = fed.city.addrs[&leader];
+    let city = fed.city.node(leader).replica.engine.clone();
+    let intruder = NodeId::county("intruder").unwrap();
+    let records_before = city.read(|s| s.records().count()).await;
+
+    let many: Vec<Record> =
+        (0..=xuncha_store::MAX_CHANGES_PER_BATCH).map(|_| round(&intruder, RoundId(uuid::Uuid::now_v7()), 2)).collect();
+    let refused = push_as(&fed, addr, "intruder", &many).await;
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("more than 1000"), "{refused:?}");
+
+    let raw = |seq: u64, bytes: usize| pb::Change {
+        seq,
+        kind: "round".into(),
+        id: uuid::Uuid::now_v7().to_string(),
+        version: 1,
+        body: vec![b' '; bytes],
+    };
+    let send = |changes: Vec<pb::Change>| {
+        let tls = fed.tls(Identity::County("intruder".into()));
+        async move {
+            let mut client = SyncServiceClient::new(tls_channel(addr, Some(&tls)).await.unwrap())
+                .max_encoding_message_size(usize::MAX);
+            let batch = pb::PushBatch { reached: changes.len() as u64, changes, pulled: 0, backlog: 0 };
+            match client.push(tokio_stream::iter(vec![batch])).await {
+                Err(s) => s,
+                Ok(acks) => acks.into_inner().next().await.expect("an answer").expect_err("refused"),
+            }
+        }
+    };
+    let refused = send(vec![raw(1, xuncha_store::MAX_CHANGE_BYTES + 1)]).await;
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("change 1: round"), "{refused:?}");
+
+    // Each change within its bound, the message over its own.
+    let n = xuncha_store::MAX_SYNC_MESSAGE_BYTES / xuncha_store::MAX_CHANGE_BYTES + 1;
+    let refused = send((1..=n as u64).map(|seq| raw(seq, xuncha_store::MAX_CHANGE_BYTES)).collect()).await;
+    assert!(matches!(refused.code(), Code::OutOfRange | Code::ResourceExhausted), "{refused:?}");
+
+    assert_eq!(city.read(|s| s.records().count()).await, records_before);
+    assert!(city.read(|s| s.records().all(|r| r.owner() != &intruder)).await);
+}

@@ -87,13 +87,13 @@ pub async fn routes(
         health.set_serving::<SyncServiceServer<services::SyncApi>>().await;
         let raft = RaftServiceServer::new(services::RaftApi(replica.clone()))
             .accept_compressed(Zstd)
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(256 << 20);
-        let sync = SyncServiceServer::new(services::SyncApi(replica.clone()))
+            .max_decoding_message_size(xuncha_replication::raft::MAX_RAFT_MESSAGE_BYTES)
+            .max_encoding_message_size(xuncha_replication::raft::MAX_RAFT_MESSAGE_BYTES);
+        let sync = SyncServiceServer::new(services::SyncApi::new(replica.clone()))
             .accept_compressed(Zstd)
             .send_compressed(Zstd)
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20);
+            .max_decoding_message_size(xuncha_store::MAX_SYNC_MESSAGE_BYTES)
+            .max_encoding_message_size(xuncha_store::MAX_SYNC_MESSAGE_BYTES);
         routes = routes
             .add_service(raft)
             .add_service(ClusterServiceServer::new(services::ClusterApi(replica.clone())))

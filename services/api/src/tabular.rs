@@ -12,35 +12,127 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+/// Limits on an imported table, checked before anything grows with the file's claims.
+pub mod limits {
+    /// Data rows after the header (a county's whole roster fits many times over).
+    pub const MAX_ROWS: usize = 10_000;
+    /// Columns of a row.
+    pub const MAX_COLUMNS: usize = 64;
+    /// Characters of one cell.
+    pub const MAX_CELL_CHARS: usize = 8_000;
+    /// Entries in an XLSX archive.
+    pub const MAX_XLSX_ENTRIES: usize = 1_000;
+    /// Bytes all entries of an XLSX archive inflate to, counted while inflating: a zip bomb
+    /// stops here whatever sizes its directory declares.
+    pub const MAX_XLSX_INFLATED_BYTES: u64 = 64 << 20;
+}
+
+use limits::*;
+
 /// Reads a CSV file (UTF-8, optional BOM).
 pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(bytes);
     let mut records = reader.records();
     let header = match records.next() {
-        Some(Ok(r)) => r.iter().map(str::to_string).collect(),
+        Some(Ok(r)) => row_of(&r, 1)?,
         Some(Err(e)) => return Err(format!("the file is not readable CSV: {e}")),
         None => return Err("the file is empty".into()),
     };
     let mut rows = Vec::new();
     for (i, r) in records.enumerate() {
+        if i >= MAX_ROWS {
+            return Err(format!("the file has more than {MAX_ROWS} data rows; split it"));
+        }
         let r = r.map_err(|e| format!("row {} is not readable CSV: {e}", i + 2))?;
-        rows.push(r.iter().map(str::to_string).collect());
+        rows.push(row_of(&r, i + 2)?);
     }
     Ok(Table { header, rows })
 }
 
-/// Reads the first sheet of an XLSX workbook.
+fn row_of(r: &csv::StringRecord, row: usize) -> Result<Vec<String>, String> {
+    if r.len() > MAX_COLUMNS {
+        return Err(format!("row {row} has {} columns, more than {MAX_COLUMNS}", r.len()));
+    }
+    r.iter().enumerate().map(|(c, v)| checked_cell(v.to_string(), row, c)).collect()
+}
+
+fn checked_cell(text: String, row: usize, column: usize) -> Result<String, String> {
+    if text.chars().count() > MAX_CELL_CHARS {
+        return Err(format!("row {row} column {} has more than {MAX_CELL_CHARS} characters", column + 1));
+    }
+    Ok(text)
+}
+
+/// Reads the first sheet of an XLSX workbook. The archive is inflated once under a byte budget
+/// before calamine sees it, and the sheet is streamed cell by cell: a cell outside
+/// `MAX_ROWS` x `MAX_COLUMNS` refuses the file, so a sheet claiming cells at A1 and XFD1048576
+/// never allocates its dimension.
 pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
+    check_archive(bytes)?;
     let mut workbook: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes.to_vec())).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or("the workbook has no sheets")?
-        .map_err(|e| format!("the first sheet is not readable: {e}"))?;
-    let mut rows = range.rows().map(|r| r.iter().map(cell_text).collect::<Vec<String>>());
+        Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
+    let first = workbook.sheet_names().into_iter().next().ok_or("the workbook has no sheets")?;
+    let mut cells =
+        workbook.worksheet_cells_reader(&first).map_err(|e| format!("the first sheet is not readable: {e}"))?;
+    let mut grid: Vec<Vec<String>> = Vec::new();
+    let mut origin: Option<(u32, u32)> = None;
+    while let Some(cell) = cells.next_cell().map_err(|e| format!("the first sheet is not readable: {e}"))? {
+        let value = cell_text(&Data::from(cell.get_value().clone()));
+        if value.is_empty() {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        // Rows and columns count from the sheet's first used cell, as a range does.
+        let (r0, c0) = *origin.get_or_insert((r, c));
+        let (row, col) = (r.saturating_sub(r0) as usize, c.saturating_sub(c0) as usize);
+        if r < r0 || row > MAX_ROWS {
+            return Err(format!("the sheet has data in row {}, beyond {} data rows; split it", r + 1, MAX_ROWS));
+        }
+        if c < c0 || col >= MAX_COLUMNS {
+            return Err(format!("the sheet has data in column {}, beyond {MAX_COLUMNS} columns", c + 1));
+        }
+        let value = checked_cell(value, r as usize + 1, c as usize)?;
+        if grid.len() <= row {
+            grid.resize_with(row + 1, Vec::new);
+        }
+        let line = &mut grid[row];
+        if line.len() <= col {
+            line.resize(col + 1, String::new());
+        }
+        line[col] = value;
+    }
+    let width = grid.iter().map(Vec::len).max().unwrap_or(0);
+    let mut rows = grid.into_iter().map(|mut line| {
+        line.resize(width, String::new());
+        line
+    });
     let header = rows.next().ok_or("the first sheet is empty")?;
     Ok(Table { header, rows: rows.collect() })
+}
+
+/// Inflates every entry under the budget, counting what comes out rather than trusting the
+/// sizes the archive declares.
+fn check_archive(bytes: &[u8]) -> Result<(), String> {
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
+    if archive.len() > MAX_XLSX_ENTRIES {
+        return Err(format!("the workbook has {} parts, more than {MAX_XLSX_ENTRIES}", archive.len()));
+    }
+    let mut left = MAX_XLSX_INFLATED_BYTES;
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
+        let inflated = std::io::copy(&mut std::io::Read::take(entry, left + 1), &mut std::io::sink())
+            .map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
+        if inflated > left {
+            return Err(format!(
+                "the workbook inflates to more than {} MiB; save it again or split it",
+                MAX_XLSX_INFLATED_BYTES >> 20
+            ));
+        }
+        left -= inflated;
+    }
+    Ok(())
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -98,6 +190,54 @@ mod tests {
         let t = read_xlsx(&bytes).unwrap();
         assert_eq!(t.header, vec!["姓名", "出生年份"]);
         assert_eq!(t.rows, vec![vec!["张三".to_string(), "1978".to_string()]]);
+    }
+
+    #[test]
+    fn a_sheet_claiming_the_far_corner_is_refused_without_allocating_it() {
+        // The attack: two cells, A1 and XFD1048576, whose range would be 1.7e10 cells.
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.write_string(0, 0, "姓名").unwrap();
+        sheet.write_string(1_048_575, 16_383, "x").unwrap();
+        let bytes = workbook.save_to_buffer().unwrap();
+        let refused = read_xlsx(&bytes).err().expect("refused");
+        assert!(refused.contains("row 1048576"), "{refused}");
+    }
+
+    #[test]
+    fn a_row_wider_than_the_limit_is_refused() {
+        let header: Vec<String> = (0..=MAX_COLUMNS).map(|c| format!("列{c}")).collect();
+        let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+        let bytes = write_xlsx("表", &refs, &[]).unwrap();
+        assert!(read_xlsx(&bytes).err().expect("refused").contains("columns"));
+        let csv = header.join(",");
+        assert!(read_csv(csv.as_bytes()).err().expect("refused").contains("columns"));
+    }
+
+    #[test]
+    fn an_archive_inflating_past_the_budget_is_refused() {
+        // A 70 MiB shared string compresses to well under 1 MiB: the bomb's shape.
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.write_string(0, 0, "姓名").unwrap();
+        let big = "a".repeat(8_000);
+        for r in 1..9_000u32 {
+            sheet.write_string(r, 0, format!("{big}{r}")).unwrap();
+        }
+        let bytes = workbook.save_to_buffer().unwrap();
+        assert!(bytes.len() < 4 << 20, "fits a request: {}", bytes.len());
+        let refused = read_xlsx(&bytes).err().expect("refused");
+        assert!(refused.contains("inflates"), "{refused}");
+    }
+
+    #[test]
+    fn more_rows_than_the_limit_are_refused() {
+        let rows: Vec<Vec<String>> = (0..=MAX_ROWS).map(|r| vec![r.to_string()]).collect();
+        let bytes = write_xlsx("表", &["序号"], &rows).unwrap();
+        assert!(read_xlsx(&bytes).err().expect("refused").contains("data rows"));
+        let csv: String =
+            std::iter::once("序号".to_string()).chain(rows.iter().map(|r| r[0].clone())).collect::<Vec<_>>().join("\n");
+        assert!(read_csv(csv.as_bytes()).err().expect("refused").contains("data rows"));
     }
 
     #[test]

@@ -28,6 +28,26 @@ pub const MAX_PLANNED_UNITS: usize = 100_000;
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
 /// A group has at most this many people.
 pub const MAX_GROUP_SIZE: u32 = 50;
+/// A record's stored form (JSON) is at most this many bytes, so any record fits a sync batch.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Counts bytes written and stops at the limit, so a record is measured without being kept.
+struct Budget(usize);
+
+impl std::io::Write for Budget {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.checked_sub(buf.len()).ok_or_else(|| std::io::Error::other("over budget"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn stored_size(record: &Record) -> DomainResult<()> {
+    serde_json::to_writer(Budget(MAX_RECORD_BYTES), record)
+        .map_err(|_| DomainError::invalid("record", format!("stored form over {} KiB", MAX_RECORD_BYTES >> 10)))
+}
 
 fn name(field: &str, v: &str) -> DomainResult<()> {
     chars(field, v, MAX_NAME_CHARS)
@@ -89,6 +109,11 @@ fn summary(s: &RoundSummary) -> DomainResult<()> {
 /// Checks one record against the bounds and invariants every stored record keeps.
 pub fn check_record(record: &Record) -> DomainResult<()> {
     meta(record.meta())?;
+    fields(record)?;
+    stored_size(record)
+}
+
+fn fields(record: &Record) -> DomainResult<()> {
     match record {
         Record::Term(t) => {
             name("name", &t.name)?;

@@ -5,7 +5,7 @@
 
 use chrono::{Datelike, NaiveDate, Utc};
 use proptest::prelude::*;
-use xuncha_domain::common::{DateWindow, add_months};
+use xuncha_domain::common::{Actor, DateWindow, add_months};
 use xuncha_domain::ids::*;
 use xuncha_domain::model::*;
 use xuncha_domain::validate::{YEARS, check_received};
@@ -153,4 +153,31 @@ proptest! {
             let _ = xuncha_domain::staffing::age_on(p, today);
         }
     }
+}
+
+/// Every field within its bound can still add up to a record too big for a sync batch: the
+/// stored form is bounded on its own.
+#[test]
+fn a_record_whose_stored_form_is_too_big_is_refused() {
+    let county = NodeId::county("anping").unwrap();
+    let mut round =
+        proptest::strategy::ValueTree::current(&any_round(county).new_tree(&mut Default::default()).unwrap());
+    round.report_due_months = 2;
+    round.group_size = GroupSize { min: 1, max: 5 };
+    round.dates = RoundDates {
+        enter_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        leave_on: NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+        feedback_on: NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
+    };
+    round.number = 3;
+    assert_eq!(xuncha_domain::validate::check_record(&Record::Round(round.clone())), Ok(()));
+    let amendment = Amendment {
+        at: Utc::now(),
+        actor: Actor { account: None, username: String::new(), display_name: "李四".into(), role: None },
+        reason: "延".repeat(8000),
+        change: "期".repeat(8000),
+    };
+    round.amendments = vec![amendment; 100];
+    let refused = xuncha_domain::validate::check_record(&Record::Round(round)).unwrap_err();
+    assert_eq!(refused.field, "record", "{refused:?}");
 }

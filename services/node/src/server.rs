@@ -13,6 +13,10 @@ use xuncha_api::AccessLayer;
 
 use crate::metrics::{RpcMetrics, RpcMetricsLayer};
 
+/// The longest any call may take to answer (a stream to start): a stuck client or a slow
+/// write ends here as DEADLINE_EXCEEDED instead of holding a task forever.
+pub const RPC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A running gRPC server.
 pub struct Serving {
     pub addr: SocketAddr,
@@ -71,8 +75,10 @@ pub fn serve(
     let shutdown = async move {
         let _ = stopped.await;
     };
+    // Every call answers (or starts its stream) within the deadline; a client asking for less
+    // (grpc-timeout) gets less.
     // One span per RPC, a child of the caller's trace when it sent one.
-    let mut builder = Server::builder().trace_fn(|req| {
+    let mut builder = Server::builder().timeout(RPC_DEADLINE).trace_fn(|req| {
         let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
         let span =
             tracing::info_span!("grpc", otel.name = %req.uri().path(), otel.kind = "server", rpc = %req.uri().path());

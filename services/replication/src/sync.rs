@@ -133,8 +133,8 @@ pub fn client(addr: &str, tls: &ClientTlsConfig) -> anyhow::Result<SyncServiceCl
     Ok(SyncServiceClient::new(channel)
         .send_compressed(CompressionEncoding::Zstd)
         .accept_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20))
+        .max_decoding_message_size(xuncha_store::MAX_SYNC_MESSAGE_BYTES)
+        .max_encoding_message_size(xuncha_store::MAX_SYNC_MESSAGE_BYTES))
 }
 
 fn leader_of(status: &tonic::Status) -> Option<String> {

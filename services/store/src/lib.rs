@@ -21,9 +21,9 @@ pub use error::{StoreError, StoreResult};
 pub use ledger::{LedgerFilter, ledger_page};
 pub use records::{commit_outcomes, load_state, write_outcomes};
 pub use sync::{
-    Change, LEDGER_EVENT_KIND, PeerStatus, Received, RemoteApplied, applied_seq, apply_remote, audiences_for,
-    changes_for, last_outbox_seq, note_peer, note_refusal, outbox_row, owned_changes, parse_change, peer_statuses,
-    pending_for, restore_own,
+    BATCH_BYTE_BUDGET, Change, LEDGER_EVENT_KIND, MAX_CHANGE_BYTES, MAX_CHANGES_PER_BATCH, MAX_SYNC_MESSAGE_BYTES,
+    PeerStatus, Received, RemoteApplied, applied_seq, apply_remote, audiences_for, changes_for, last_outbox_seq,
+    note_peer, note_refusal, outbox_row, owned_changes, parse_change, peer_statuses, pending_for, restore_own,
 };
 
 /// How hard a commit waits for the disk.

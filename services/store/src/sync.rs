@@ -11,6 +11,16 @@ use xuncha_domain::{Kind, LedgerEvent, NodeId, Record, State};
 use crate::error::{StoreResult, corrupt};
 use crate::records::{put_events, put_records, stored_versions};
 
+/// Most changes in one sync batch, either way.
+pub const MAX_CHANGES_PER_BATCH: u32 = 1000;
+/// Most bytes of one change's body: a record's stored form is bounded below this
+/// (`validate::MAX_RECORD_BYTES`), an event is far smaller.
+pub const MAX_CHANGE_BYTES: usize = xuncha_domain::validate::MAX_RECORD_BYTES + (64 << 10);
+/// A batch is cut once its bodies pass this many bytes, so it always fits a sync message.
+pub const BATCH_BYTE_BUDGET: usize = 8 << 20;
+/// Largest sync message (after decompression) either side accepts.
+pub const MAX_SYNC_MESSAGE_BYTES: usize = BATCH_BYTE_BUDGET + 2 * MAX_CHANGE_BYTES + (1 << 20);
+
 /// The outbox kind of a ledger event (records use their own kind).
 pub const LEDGER_EVENT_KIND: &str = "ledger_event";
 
@@ -44,9 +54,9 @@ pub fn audiences_for(peer: &NodeId) -> [String; 2] {
 /// An outbox row with its body: (seq, kind, id, version, body).
 type OutboxRow = (i64, String, String, Option<i64>, Option<String>);
 
-/// Up to `limit` outbox rows after `after` that go to `peer`, with bodies. A record changed
-/// several times in the batch is sent once, at its current version; the returned `u64` is the
-/// cursor the batch reaches (the last row looked at).
+/// Up to `limit` outbox rows after `after` that go to `peer`, with bodies, cut once the bodies
+/// pass `BATCH_BYTE_BUDGET`. A record changed several times in the batch is sent once, at its
+/// current version; the returned `u64` is the cursor the batch reaches (the last row kept).
 pub async fn changes_for(
     conn: &mut SqliteConnection,
     peer: &NodeId,
@@ -68,9 +78,17 @@ pub async fn changes_for(
     .bind(after as i64)
     .bind(a)
     .bind(b)
-    .bind(limit as i64)
+    .bind(limit.min(MAX_CHANGES_PER_BATCH) as i64)
     .fetch_all(&mut *conn)
     .await?;
+    let mut rows = rows;
+    let mut bytes = 0usize;
+    if let Some(cut) = rows.iter().position(|r| {
+        bytes += r.4.as_ref().map_or(0, String::len);
+        bytes > BATCH_BYTE_BUDGET
+    }) {
+        rows.truncate(cut.max(1));
+    }
     let reached = rows.last().map(|r| r.0 as u64).unwrap_or(after);
     // A record changed several times in the batch is sent once, with its last row's sequence.
     let mut seen = std::collections::HashSet::new();
@@ -365,7 +383,7 @@ pub async fn owned_changes(
             out.push((cursor, Change { seq: 0, kind, id, version: version as u64, body }));
         }
         if out.len() as u32 == limit {
-            return Ok(out);
+            return Ok(within_budget(out));
         }
     }
     let after_event = after.strip_prefix('~').unwrap_or("");
@@ -379,7 +397,19 @@ pub async fn owned_changes(
     for (id, body) in rows {
         out.push((format!("~{id}"), Change { seq: 0, kind: LEDGER_EVENT_KIND.into(), id, version: 1, body }));
     }
-    Ok(out)
+    Ok(within_budget(out))
+}
+
+/// The first changes of a page whose bodies stay within `BATCH_BYTE_BUDGET` (at least one).
+fn within_budget(mut page: Vec<(String, Change)>) -> Vec<(String, Change)> {
+    let mut bytes = 0usize;
+    if let Some(cut) = page.iter().position(|(_, c)| {
+        bytes += c.body.len();
+        bytes > BATCH_BYTE_BUDGET
+    }) {
+        page.truncate(cut.max(1));
+    }
+    page
 }
 
 /// Writes a county's own records and events recovered from the city into an empty database,

@@ -16,6 +16,8 @@ use crate::tabular::write_xlsx;
 pub struct LedgerApi(pub Api);
 
 const DEFAULT_PAGE: u32 = 500;
+/// The largest page a caller may ask for (docs/limits.md); more comes with `offset`.
+pub const MAX_PAGE: u32 = 1000;
 
 /// The counties a ledger reader may see: `None` for all (a city-wide grant or the node's own
 /// office on a county), else the counties their `ledger.read` grants name.
@@ -47,6 +49,12 @@ impl LedgerService for LedgerApi {
         let who = principal(&r)?;
         self.0.barrier(&r).await?;
         let q = r.into_inner();
+        if q.limit > MAX_PAGE {
+            return Err(bad(DomainError::invalid(
+                "limit",
+                format!("at most {MAX_PAGE} events a page; page on with offset"),
+            )));
+        }
         let node = opt_text(&q.node).map(|n| NodeId::parse("node", &n)).transpose().map_err(bad)?;
         let filter = LedgerFilter {
             node,

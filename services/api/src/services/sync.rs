@@ -2,10 +2,12 @@
 //! acknowledgement) and pull what is addressed to them. The county is whoever its certificate
 //! says; every pushed change must be owned by it.
 
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
@@ -17,13 +19,31 @@ use xuncha_proto::v1::sync_service_server::SyncService;
 use xuncha_replication::raft::{CityReplica, PushedChanges};
 use xuncha_replication::sync::{from_pb, to_pb};
 use xuncha_store::{
-    Change, Received, StoreError, applied_seq, changes_for, last_outbox_seq, owned_changes, parse_change,
+    Change, MAX_CHANGE_BYTES, MAX_CHANGES_PER_BATCH, Received, StoreError, applied_seq, changes_for, last_outbox_seq,
+    owned_changes, parse_change,
 };
 
 use crate::access::peer;
 use crate::error::ApiError;
 
-pub struct SyncApi(pub Arc<CityReplica>);
+pub struct SyncApi {
+    replica: Arc<CityReplica>,
+    /// Changes each county may push per second: one county catching up on a long backlog
+    /// cannot take the city's whole write rate from the others and from staff.
+    pushes: Arc<DefaultKeyedRateLimiter<NodeId>>,
+}
+
+/// Changes per second a county may push, and the burst it may push at once.
+pub const COUNTY_PUSH_CHANGES_PER_SECOND: u32 = 5_000;
+pub const COUNTY_PUSH_BURST: u32 = 10_000;
+
+impl SyncApi {
+    pub fn new(replica: Arc<CityReplica>) -> Self {
+        let quota = Quota::per_second(NonZeroU32::new(COUNTY_PUSH_CHANGES_PER_SECOND).expect("non-zero"))
+            .allow_burst(NonZeroU32::new(COUNTY_PUSH_BURST).expect("non-zero"));
+        Self { replica, pushes: Arc::new(RateLimiter::keyed(quota)) }
+    }
+}
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -42,7 +62,22 @@ fn internal(e: impl std::fmt::Display) -> Status {
 /// (`check_received`). One bad change refuses the batch.
 fn check_batch(origin: &NodeId, changes: &[Change]) -> Result<(), Status> {
     let city = NodeId::city();
+    if changes.len() > MAX_CHANGES_PER_BATCH as usize {
+        return Err(Status::invalid_argument(format!(
+            "changes: {} changes in one batch, more than {MAX_CHANGES_PER_BATCH}",
+            changes.len()
+        )));
+    }
     for c in changes {
+        if c.body.len() > MAX_CHANGE_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "changes: change {}: {} {}: body of {} bytes, more than {MAX_CHANGE_BYTES}",
+                c.seq,
+                c.kind,
+                c.id,
+                c.body.len()
+            )));
+        }
         let parsed =
             parse_change(c).map_err(|e| Status::invalid_argument(format!("changes: change {}: {e}", c.seq)))?;
         let checked = match &parsed {
@@ -66,9 +101,9 @@ impl SyncService for SyncApi {
     async fn hello(&self, r: Request<pb::HelloRequest>) -> Result<Response<pb::HelloResponse>, Status> {
         let origin = county(&r)?;
         // Sessions are held with the leader: its state has every acknowledged push.
-        self.0.leadership().map_err(ApiError::from)?;
-        self.0.read_barrier().await.map_err(ApiError::from)?;
-        let mut conn = self.0.engine.store().pool().acquire().await.map_err(internal)?;
+        self.replica.leadership().map_err(ApiError::from)?;
+        self.replica.read_barrier().await.map_err(ApiError::from)?;
+        let mut conn = self.replica.engine.store().pool().acquire().await.map_err(internal)?;
         let pushed = applied_seq(&mut conn, &origin).await.map_err(internal)?;
         let city_seq = last_outbox_seq(&mut conn).await.map_err(internal)?;
         tracing::debug!(county = %origin, pushed, pulled = r.get_ref().pulled, backlog = r.get_ref().backlog, "sync session");
@@ -79,8 +114,9 @@ impl SyncService for SyncApi {
 
     async fn push(&self, r: Request<Streaming<pb::PushBatch>>) -> Result<Response<Self::PushStream>, Status> {
         let origin = county(&r)?;
-        self.0.leadership().map_err(ApiError::from)?;
-        let replica = self.0.clone();
+        self.replica.leadership().map_err(ApiError::from)?;
+        let replica = self.replica.clone();
+        let pushes = self.pushes.clone();
         // The county's trace (the RPC span is its child): each commit joins it.
         let trace = xuncha_replication::trace::current_context();
         let mut batches = r.into_inner();
@@ -90,6 +126,9 @@ impl SyncService for SyncApi {
                 let changes = batch.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>()
                     .map_err(|_| Status::invalid_argument("changes: a body is not UTF-8"))?;
                 check_batch(&origin, &changes)?;
+                // Over its rate the county waits here; the stream's flow control holds it back.
+                let n = NonZeroU32::new(changes.len().max(1) as u32).expect("non-zero");
+                pushes.until_key_n_ready(&origin, n).await.map_err(|e| Status::invalid_argument(format!("changes: {e}")))?;
                 let span = tracing::info_span!("sync.commit", county = %origin, changes = changes.len());
                 xuncha_replication::trace::set_parent(&span, &trace);
                 let context = span.in_scope(xuncha_replication::trace::current_context);
@@ -120,8 +159,8 @@ impl SyncService for SyncApi {
                 q.county
             )));
         }
-        let engine = self.0.engine.clone();
-        let batch = if q.batch == 0 { 500 } else { q.batch.min(5000) };
+        let engine = self.replica.engine.clone();
+        let batch = if q.batch == 0 { 500 } else { q.batch.min(MAX_CHANGES_PER_BATCH) };
         let wait = Duration::from_millis(q.wait_ms.min(60_000) as u64);
         let batches = async_stream::try_stream! {
             let mut after = q.after;
@@ -154,9 +193,9 @@ impl SyncService for SyncApi {
 
     async fn restore(&self, r: Request<pb::RestoreRequest>) -> Result<Response<Self::RestoreStream>, Status> {
         let origin = county(&r)?;
-        self.0.leadership().map_err(ApiError::from)?;
-        self.0.read_barrier().await.map_err(ApiError::from)?;
-        let engine = self.0.engine.clone();
+        self.replica.leadership().map_err(ApiError::from)?;
+        self.replica.read_barrier().await.map_err(ApiError::from)?;
+        let engine = self.replica.engine.clone();
         let batches = async_stream::try_stream! {
             let mut after = String::new();
             loop {

@@ -8,7 +8,9 @@ pub mod state_machine;
 pub mod types;
 
 pub use network::{CITY_SERVER_NAME, Expect, Peers, decode, encode, replica_server_name};
-pub use replica::{CityReplica, ClusterView, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView, Reply};
+pub use replica::{
+    CityReplica, ClusterView, MAX_RAFT_MESSAGE_BYTES, RaftSettings, ReplicaError, ReplicaOptions, ReplicaView, Reply,
+};
 pub use types::{
     CityRequest, CityResponse, Decided, PushedChanges, Raft, ReplicaId, ReplicaNode, SyncApplied, TypeConfig,
 };

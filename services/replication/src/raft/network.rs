@@ -90,8 +90,8 @@ impl Peers {
         // No compression: raft messages are small and latency-bound; zstd costs more than it saves.
         Ok(RaftServiceClient::new(channel)
             .accept_compressed(CompressionEncoding::Zstd)
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(256 << 20))
+            .max_decoding_message_size(super::MAX_RAFT_MESSAGE_BYTES)
+            .max_encoding_message_size(super::MAX_RAFT_MESSAGE_BYTES))
     }
 }
 

@@ -76,6 +76,13 @@ impl Default for RaftSettings {
     }
 }
 
+/// Entries in one AppendEntries.
+pub const MAX_PAYLOAD_ENTRIES: u64 = 8;
+/// Largest raft message: a full AppendEntries of the largest entries (a county's push batch is
+/// one entry), with room for framing. Only authenticated replicas may send one.
+pub const MAX_RAFT_MESSAGE_BYTES: usize =
+    MAX_PAYLOAD_ENTRIES as usize * xuncha_store::MAX_SYNC_MESSAGE_BYTES + (4 << 20);
+
 impl RaftSettings {
     pub fn to_openraft(&self) -> Result<Config, openraft::ConfigError> {
         Config {
@@ -88,7 +95,7 @@ impl RaftSettings {
             max_in_snapshot_log_to_keep: self.keep_logs,
             snapshot_max_chunk_size: 1 << 20,
             // Entries are batches of commands: keep one AppendEntries well inside a heartbeat.
-            max_payload_entries: 8,
+            max_payload_entries: MAX_PAYLOAD_ENTRIES,
             ..Default::default()
         }
         .validate()
