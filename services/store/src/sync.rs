@@ -82,13 +82,7 @@ pub async fn changes_for(
     .fetch_all(&mut *conn)
     .await?;
     let mut rows = rows;
-    let mut bytes = 0usize;
-    if let Some(cut) = rows.iter().position(|r| {
-        bytes += r.4.as_ref().map_or(0, String::len);
-        bytes > BATCH_BYTE_BUDGET
-    }) {
-        rows.truncate(cut.max(1));
-    }
+    cut_to_budget(&mut rows, |r| r.4.as_ref().map_or(0, String::len));
     let reached = rows.last().map(|r| r.0 as u64).unwrap_or(after);
     // A record changed several times in the batch is sent once, with its last row's sequence.
     let mut seen = std::collections::HashSet::new();
@@ -402,14 +396,19 @@ pub async fn owned_changes(
 
 /// The first changes of a page whose bodies stay within `BATCH_BYTE_BUDGET` (at least one).
 fn within_budget(mut page: Vec<(String, Change)>) -> Vec<(String, Change)> {
+    cut_to_budget(&mut page, |(_, c)| c.body.len());
+    page
+}
+
+/// Keeps the first rows whose sizes add up to at most `BATCH_BYTE_BUDGET` (at least one).
+fn cut_to_budget<T>(rows: &mut Vec<T>, size: impl Fn(&T) -> usize) {
     let mut bytes = 0usize;
-    if let Some(cut) = page.iter().position(|(_, c)| {
-        bytes += c.body.len();
+    if let Some(cut) = rows.iter().position(|r| {
+        bytes += size(r);
         bytes > BATCH_BYTE_BUDGET
     }) {
-        page.truncate(cut.max(1));
+        rows.truncate(cut.max(1));
     }
-    page
 }
 
 /// Writes a county's own records and events recovered from the city into an empty database,
