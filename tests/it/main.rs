@@ -14,6 +14,7 @@ mod metrics;
 mod pool_import;
 mod proxy;
 mod restart;
+mod retries;
 mod scenario;
 mod sync;
 mod sync_random;

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Status};
-use xuncha_domain::{Permission, Principal};
+use xuncha_domain::{Permission, Principal, RequestId};
 use xuncha_proto::v1 as pb;
 
 use crate::auth::Authenticator;
@@ -339,11 +339,17 @@ where
         let peer = peer_of_http(&req);
         let token = xuncha_wire::bearer_in_headers(req.headers()).map(str::to_string);
         let address = client_ip(&req);
+        let request_id = request_id_in(req.headers());
         Box::pin(async move {
-            match admit(&auth, &path, peer, token.as_deref()).await {
-                Ok((peer, principal)) => {
+            let admitted = match request_id {
+                Ok(request_id) => admit(&auth, &path, peer, token.as_deref()).await.map(|a| (a, request_id)),
+                Err(status) => Err(status),
+            };
+            match admitted {
+                Ok(((peer, principal), request_id)) => {
                     req.extensions_mut().insert(peer);
-                    if let Some(who) = principal {
+                    if let Some(mut who) = principal {
+                        who.request = request_id;
                         req.extensions_mut().insert(who);
                     }
                     req.extensions_mut().insert(ClientAddress(address));
@@ -353,6 +359,13 @@ where
             }
         })
     }
+}
+
+/// The write's request id (`xuncha-request-id`), checked.
+fn request_id_in(headers: &http::HeaderMap) -> Result<Option<RequestId>, Status> {
+    let Some(value) = headers.get(xuncha_wire::REQUEST_ID) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default();
+    RequestId::parse(xuncha_wire::REQUEST_ID, text).map(Some).map_err(|e| Status::from(ApiError::from(e)))
 }
 
 /// The client's address as the layer saw it.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use tonic::Request;
 use xuncha_domain::common::office_date;
-use xuncha_domain::{Caller, Command, Envelope, Outcome, Record, State};
+use xuncha_domain::{Caller, Command, Envelope, Outcome, Record, RequestId, State};
 use xuncha_store::Engine;
 
 use crate::auth::{AuthSettings, Authenticator};
@@ -108,8 +108,18 @@ impl Api {
 
     /// Carries out `command` for `caller`.
     pub async fn execute(&self, caller: Caller, command: Command) -> ApiResult<Outcome> {
+        self.execute_request(caller, None, command).await
+    }
+
+    /// Carries out `command` for `caller` once per `request` id (a retry gets the first result).
+    pub async fn execute_request(
+        &self,
+        caller: Caller,
+        request: Option<RequestId>,
+        command: Command,
+    ) -> ApiResult<Outcome> {
         let name = command.name();
-        let outcome = self.backend.execute(Envelope::new(caller, command)).await;
+        let outcome = self.backend.execute(Envelope::new(caller, command).with_request(request)).await;
         if let Err(e) = &outcome {
             tracing::debug!(command = name, error = %e, "command refused");
         }

@@ -47,6 +47,10 @@ pub struct ClientOptions {
     /// Its key.
     #[arg(long, global = true, env = "XUNCHA_KEY")]
     pub key: Option<PathBuf>,
+    /// A name for this run's writes (default: a fresh one). Run a command again with the same
+    /// name after a timeout or a lost reply, and what it already did is not done twice.
+    #[arg(long, global = true, env = "XUNCHA_REQUEST_ID", value_name = "NAME")]
+    pub request_id: Option<String>,
 }
 
 /// What a command needs: a connection to the node, the output format, where sessions are kept.
@@ -58,6 +62,11 @@ pub struct Ctx {
     /// The node's address, which keys its saved session.
     pub addr: String,
     pub tokens: tokens::TokenStore,
+}
+
+/// A request-id base unique to this run.
+fn fresh_request_base() -> String {
+    format!("cli-{}", uuid::Uuid::now_v7().simple())
 }
 
 /// Runs a client command; errors from the node are printed with every field problem.
@@ -81,12 +90,18 @@ pub async fn run(opts: ClientOptions, command: ClientCommand) -> anyhow::Result<
         Some(t) => Bearer::new(t).map_err(|s| anyhow::anyhow!("--token: {}", s.message()))?,
         None => Bearer::none(),
     };
+    // Every call of this run is numbered under one base; the retry below numbers from 1 again,
+    // so the node recognises the writes it already did.
+    let base = opts.request_id.clone().unwrap_or_else(fresh_request_base);
     // A city replica that cannot serve names the leader; the command is retried there once.
     let mut retried = false;
     loop {
         let channel = connect::channel(&addr, tls.as_ref()).await?;
         let ctx = Ctx {
-            channel: InterceptedService::new(channel, bearer.clone()),
+            channel: InterceptedService::new(
+                channel,
+                bearer.clone().numbering(&base).map_err(|s| anyhow::anyhow!("--request-id: {}", s.message()))?,
+            ),
             tls: tls.clone(),
             format: opts.output,
             addr: home.clone(),

@@ -735,6 +735,8 @@ pub struct Principal {
     pub session: Option<crate::account::SessionKey>,
     /// The password was reset: only changing it is allowed until then.
     pub must_change_password: bool,
+    /// The client's name for the write this call makes, if it gave one (idempotent retries).
+    pub request: Option<crate::request::RequestId>,
 }
 
 impl Principal {
@@ -747,6 +749,7 @@ impl Principal {
             grants: account.grants.clone(),
             session,
             must_change_password: account.must_change_password,
+            request: None,
         }
     }
 

@@ -13,6 +13,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::ids::{AccountId, EventId, IdSource, NodeId};
 use crate::ledger::LedgerEvent;
 use crate::record::Record;
+use crate::request::{RequestId, RequestMark};
 use crate::state::State;
 use crate::{finding, linkage, rectification, roster, round, term};
 
@@ -38,11 +39,18 @@ pub struct Envelope {
     /// Seed for the ids the decision creates (a UUIDv7 made at acceptance).
     pub id_seed: Uuid,
     pub command: Command,
+    /// The client's name for this write: a retry under the same id gets the first result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestId>,
 }
 
 impl Envelope {
     pub fn new(caller: Caller, command: Command) -> Self {
-        Self { caller, at: Utc::now(), id_seed: Uuid::now_v7(), command }
+        Self { caller, at: Utc::now(), id_seed: Uuid::now_v7(), command, request: None }
+    }
+
+    pub fn with_request(self, request: Option<RequestId>) -> Self {
+        Self { request, ..self }
     }
 }
 
@@ -166,6 +174,9 @@ pub struct Outcome {
     pub events: Vec<LedgerEvent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<SessionChange>,
+    /// The request this decided, remembered so that a retry is not decided again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestMark>,
 }
 
 impl Outcome {

@@ -8,6 +8,7 @@ use crate::command::Outcome;
 use crate::ids::*;
 use crate::model::*;
 use crate::record::{Kind, Record};
+use crate::request::Requests;
 
 /// All records known on one node: its own and the replicas it received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct State {
     pub accounts: BTreeMap<AccountId, Account>,
     /// Open sign-in sessions, by the hash of their token (not records: never synced).
     pub sessions: BTreeMap<SessionKey, Session>,
+    /// Requests decided lately, so that a retry is answered, not decided again (not synced).
+    pub requests: Requests,
 }
 
 impl State {
@@ -66,6 +69,9 @@ impl State {
         }
         for change in &outcome.sessions {
             self.apply_session(change);
+        }
+        if let Some(mark) = &outcome.request {
+            self.requests.take(mark);
         }
     }
 

@@ -122,7 +122,8 @@ impl World {
             &self.seq.to_le_bytes().repeat(2)[..10].try_into().unwrap(),
         )
         .into_uuid();
-        let env = Envelope { caller: Caller::Session(key_of(role)), at: self.now, id_seed: seed, command };
+        let env =
+            Envelope { caller: Caller::Session(key_of(role)), at: self.now, id_seed: seed, command, request: None };
         let out = decide(&self.state, &self.me, &env)?;
         let mut keys = BTreeSet::new();
         for r in &out.records {

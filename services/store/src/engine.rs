@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::{RwLock, RwLockWriteGuard, watch};
-use xuncha_domain::{DomainError, Envelope, LedgerEvent, NodeId, Outcome, State, decide};
+use xuncha_domain::{Decided, DomainError, Envelope, LedgerEvent, NodeId, Outcome, State, decide_once};
 
 use crate::error::{StoreError, StoreResult};
 use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq, restore_own};
@@ -52,7 +52,11 @@ impl Engine {
     /// durability) and visible to readers.
     pub async fn execute(&self, envelope: &Envelope) -> Result<Outcome, ExecuteError> {
         let mut state = self.state.write().await;
-        let outcome = decide(&state, self.node(), envelope)?;
+        let outcome = match decide_once(&state, self.node(), envelope)? {
+            Decided::New(outcome) => outcome,
+            // Decided before under the same request id: its result, nothing written again.
+            Decided::Repeat(outcome) => return Ok(outcome),
+        };
         let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         state.apply(&outcome);
         // Published before the lock is released: the next writer numbers after it.

@@ -3,7 +3,7 @@
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use xuncha_domain::account::{Session, SessionChange, SessionKey};
 use xuncha_domain::finding::seed_categories;
-use xuncha_domain::{LedgerEvent, Outcome, Record, State};
+use xuncha_domain::{LedgerEvent, Outcome, Record, RequestMark, State};
 
 use crate::error::{StoreResult, corrupt};
 use crate::sync::LEDGER_EVENT_KIND;
@@ -91,6 +91,8 @@ fn push_outcomes(
     push_events(q, &events)?;
     let any_sessions = !sessions.is_empty();
     push_sessions(q, &sessions)?;
+    let marks: Vec<&RequestMark> = outcomes.iter().filter_map(|o| o.request.as_ref()).collect();
+    push_requests(q, &marks)?;
     for chunk in outbox.chunks(CHUNK) {
         q.push("INSERT INTO outbox (seq, audience, kind, id, version) ");
         q.push_values(chunk, |mut b, (seq, audience, kind, id, version)| {
@@ -107,7 +109,7 @@ fn push_outcomes(
     if seq != after {
         meta.insert(OUTBOX_SEQ, seq.to_string());
     }
-    let anything = !meta.is_empty() || any_sessions;
+    let anything = !meta.is_empty() || any_sessions || !marks.is_empty();
     if !meta.is_empty() {
         q.push("INSERT INTO node_meta (key, value) ");
         q.push_values(meta, |mut b, (k, v)| {
@@ -185,6 +187,38 @@ fn push_sessions(
         q.push(" ON CONFLICT (key) DO UPDATE SET account = excluded.account, body = excluded.body; ");
     }
     Ok(())
+}
+
+/// The remembered requests, in order: each forgets what it says to (as the state does), then is
+/// stored.
+fn push_requests(q: &mut QueryBuilder<Sqlite>, marks: &[&RequestMark]) -> StoreResult<()> {
+    for mark in marks {
+        q.push("DELETE FROM requests WHERE at_ns < ").push_bind(nanos(mark.forget_before)).push("; ");
+        for key in &mark.forget {
+            q.push("DELETE FROM requests WHERE caller = ")
+                .push_bind(key.caller.clone())
+                .push(" AND id = ")
+                .push_bind(key.id.as_str().to_string())
+                .push("; ");
+        }
+        let body = serde_json::to_string(mark).map_err(corrupt)?;
+        q.push("INSERT INTO requests (caller, id, at_ns, body) VALUES (")
+            .push_bind(mark.key.caller.clone())
+            .push(", ")
+            .push_bind(mark.key.id.as_str().to_string())
+            .push(", ")
+            .push_bind(nanos(mark.at))
+            .push(", ")
+            .push_bind(body)
+            .push(") ON CONFLICT (caller, id) DO UPDATE SET at_ns = excluded.at_ns, body = excluded.body; ");
+    }
+    Ok(())
+}
+
+/// A time as nanoseconds since 1970, the order the state forgets requests in (saturating
+/// outside 1677..2262, which no envelope reaches).
+fn nanos(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 { i64::MIN } else { i64::MAX })
 }
 
 fn push_events(q: &mut QueryBuilder<Sqlite>, events: &[&LedgerEvent]) -> StoreResult<()> {
@@ -271,10 +305,15 @@ pub async fn load_state(conn: &mut SqliteConnection) -> StoreResult<State> {
         let record: Record = serde_json::from_str(&body).map_err(|e| corrupt(format!("{kind} {id}: {e}")))?;
         state.put(record);
     }
-    let sessions: Vec<String> = sqlx::query_scalar("SELECT body FROM sessions").fetch_all(conn).await?;
+    let sessions: Vec<String> = sqlx::query_scalar("SELECT body FROM sessions").fetch_all(&mut *conn).await?;
     for body in sessions {
         let session: Session = serde_json::from_str(&body).map_err(|e| corrupt(format!("session: {e}")))?;
         state.sessions.insert(session.key.clone(), session);
+    }
+    let requests: Vec<String> = sqlx::query_scalar("SELECT body FROM requests").fetch_all(&mut *conn).await?;
+    for body in requests {
+        let mark: RequestMark = serde_json::from_str(&body).map_err(|e| corrupt(format!("request: {e}")))?;
+        state.requests.restore(mark);
     }
     Ok(state)
 }

@@ -9,7 +9,7 @@ use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::account_service_server::AccountService;
 use xuncha_proto::v1::auth_server::Auth;
 
-use super::{bad, caller_of, ok, principal};
+use super::{bad, ok, principal};
 use crate::access::{ClientAddress, peer};
 use crate::backend::{Api, pick};
 use crate::conv::account::{account_pb, grant, grants, scope_kind_pb, who_am_i};
@@ -115,7 +115,7 @@ impl AccountService for AccountApi {
             password_hash,
             grants,
         });
-        let outcome = self.0.execute(caller_of(&who)?, command).await?;
+        let outcome = self.0.execute_for(&who, command).await?;
         self.answer(&outcome).await
     }
 
@@ -150,7 +150,7 @@ impl AccountService for AccountApi {
         let account = self.resolve("account", &q.account).await?;
         let command =
             Command::SetAccountStatus(SetAccountStatus { account, active: q.active, reason: opt_text(&q.reason) });
-        let outcome = self.0.execute(caller_of(&who)?, command).await?;
+        let outcome = self.0.execute_for(&who, command).await?;
         self.answer(&outcome).await
     }
 
@@ -162,7 +162,7 @@ impl AccountService for AccountApi {
         let username = username.unwrap_or_default();
         let password_hash = self.0.auth().hash_new_password("new_password", &username, &q.new_password).await?;
         let command = Command::ResetPassword(ResetPassword { account, password_hash });
-        let outcome = self.0.execute(caller_of(&who)?, command).await?;
+        let outcome = self.0.execute_for(&who, command).await?;
         self.answer(&outcome).await
     }
 
@@ -172,7 +172,7 @@ impl AccountService for AccountApi {
         let account = self.resolve("account", &q.account).await?;
         let g = q.grant.as_ref().ok_or_else(|| bad(DomainError::invalid("grant", "填写角色和授权范围")))?;
         let command = Command::GrantRole(GrantRole { account, grant: grant("grant", g).map_err(bad)? });
-        let outcome = self.0.execute(caller_of(&who)?, command).await?;
+        let outcome = self.0.execute_for(&who, command).await?;
         self.answer(&outcome).await
     }
 
@@ -182,7 +182,7 @@ impl AccountService for AccountApi {
         let account = self.resolve("account", &q.account).await?;
         let g = q.grant.as_ref().ok_or_else(|| bad(DomainError::invalid("grant", "填写角色和授权范围")))?;
         let command = Command::RevokeRole(RevokeRole { account, grant: grant("grant", g).map_err(bad)? });
-        let outcome = self.0.execute(caller_of(&who)?, command).await?;
+        let outcome = self.0.execute_for(&who, command).await?;
         self.answer(&outcome).await
     }
 

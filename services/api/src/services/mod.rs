@@ -49,8 +49,17 @@ impl Api {
         f: impl Fn(&Record) -> Option<&T>,
     ) -> Result<T, Status> {
         let command = command().map_err(bad)?;
-        let outcome = self.execute(caller_of(who)?, command).await?;
+        let outcome = self.execute_for(who, command).await?;
         Ok(pick(&outcome, f)?)
+    }
+
+    /// Carries out `command` as the signed-in person, under the request id their call named.
+    pub(crate) async fn execute_for(
+        &self,
+        who: &Principal,
+        command: Command,
+    ) -> Result<xuncha_domain::Outcome, Status> {
+        Ok(self.execute_request(caller_of(who)?, who.request.clone(), command).await?)
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
 use tracing::Instrument;
-use xuncha_domain::{NodeId, decide};
+use xuncha_domain::{Decided, NodeId, decide_once};
 use xuncha_store::{
     Engine, StoreError, apply_remote, commit_outcomes, meta_get, note_peer, note_refusal, write_outcomes,
 };
@@ -31,7 +31,7 @@ const MEMBERSHIP: &str = "raft_membership";
 const IDS_SEEN: &str = "raft_ids_seen";
 
 /// Tables a snapshot carries (everything of the state database).
-const TABLES: [&str; 6] = ["records", "ledger", "outbox", "peers", "node_meta", "sessions"];
+const TABLES: [&str; 7] = ["records", "ledger", "outbox", "peers", "node_meta", "sessions", "requests"];
 
 /// The state machine of one city replica.
 pub struct StateMachine {
@@ -131,12 +131,15 @@ impl StateMachine {
                 EntryPayload::Normal(CityRequest::Commands(envelopes)) => {
                     let mut decided = Vec::with_capacity(envelopes.len());
                     for envelope in &envelopes {
-                        match decide(&state, &city, envelope) {
-                            Ok(outcome) => {
+                        // A repeat (also of an earlier command in this batch, whose mark is
+                        // already in the state) answers without writing anything.
+                        match decide_once(&state, &city, envelope) {
+                            Ok(Decided::New(outcome)) => {
                                 state.apply(&outcome);
                                 outcomes.push(outcome.clone());
                                 decided.push(Ok(outcome));
                             }
+                            Ok(Decided::Repeat(outcome)) => decided.push(Ok(outcome)),
                             Err(refused) => decided.push(Err(refused)),
                         }
                     }
