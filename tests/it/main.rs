@@ -10,6 +10,7 @@ mod cross_tier;
 mod federation;
 mod fixtures;
 mod invalid;
+mod ledger_chain;
 mod metrics;
 mod pool_import;
 mod proxy;

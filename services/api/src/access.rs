@@ -154,6 +154,7 @@ pub fn access_of(service: &str, method: &str) -> Option<Access> {
     } else if is(ledger::SERVICE_NAME) {
         match method {
             "ListEvents" | "Export" => Staff(P::LedgerRead),
+            "VerifyLedger" => StaffOrCertificate(P::LedgerRead, Admit::Operator),
             _ => return None,
         }
     } else if is(node::SERVICE_NAME) {

@@ -245,7 +245,9 @@ pub fn decide(state: &State, me: &NodeId, envelope: &Envelope) -> DomainResult<O
     for r in &d.out.records {
         crate::validate::check_record(r)?;
     }
-    Ok(d.out)
+    let mut out = d.out;
+    state.ledger_heads.link(&mut out.events);
+    Ok(out)
 }
 
 /// The working context of one decision: reads the state, collects the outcome.
@@ -392,6 +394,7 @@ impl<'a> Decision<'a> {
             summary,
             reason,
             audience: record.audience(),
+            chain: None,
         };
         // A decision that touches a record twice keeps the last version.
         let key = (record.kind(), record.id_string());

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::account::{Account, Session, SessionChange, SessionKey};
 use crate::command::Outcome;
 use crate::ids::*;
+use crate::ledger::LedgerHeads;
 use crate::model::*;
 use crate::record::{Kind, Record};
 use crate::request::Requests;
@@ -35,6 +36,8 @@ pub struct State {
     pub sessions: BTreeMap<SessionKey, Session>,
     /// Requests decided lately, so that a retry is answered, not decided again (not synced).
     pub requests: Requests,
+    /// The last link of each ledger chain held here (events are in SQLite, not in memory).
+    pub ledger_heads: LedgerHeads,
 }
 
 impl State {
@@ -69,6 +72,9 @@ impl State {
         }
         for change in &outcome.sessions {
             self.apply_session(change);
+        }
+        for event in &outcome.events {
+            self.ledger_heads.advance(event);
         }
         if let Some(mark) = &outcome.request {
             self.requests.take(mark);

@@ -292,6 +292,7 @@ async fn refused(engine: &Engine, status: &tonic::Status, state: &watch::Sender<
                 summary: "市级拒收本县推送的变更,推送暂停".into(),
                 reason: Some(why.clone()),
                 audience: Audience::Local,
+                chain: None,
             })
             .await?;
     }

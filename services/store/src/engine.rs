@@ -68,7 +68,8 @@ impl Engine {
     /// Commits a ledger event of this node's own making that no command made (a refused push).
     pub async fn commit_event(&self, event: LedgerEvent) -> StoreResult<()> {
         let mut state = self.state.write().await;
-        let outcome = Outcome { events: vec![event], ..Default::default() };
+        let mut outcome = Outcome { events: vec![event], ..Default::default() };
+        state.ledger_heads.link(&mut outcome.events);
         let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         state.apply(&outcome);
         self.outbox_seq.send_replace(seq);
@@ -83,6 +84,9 @@ impl Engine {
         tx.commit().await?;
         for record in &applied.records {
             state.put_if_newer(record.clone());
+        }
+        for event in &applied.events {
+            state.ledger_heads.advance(event);
         }
         Ok(applied)
     }

@@ -1,7 +1,9 @@
 //! Reading the ledger (台账).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use xuncha_domain::ledger::ChainLink;
 use xuncha_domain::{LedgerEvent, NodeId};
 
 use crate::error::{StoreResult, corrupt};
@@ -64,4 +66,88 @@ pub async fn ledger_page(conn: &mut SqliteConnection, filter: &LedgerFilter) -> 
         .push_bind(filter.offset as i64);
     let bodies: Vec<String> = q.build_query_scalar().fetch_all(conn).await?;
     bodies.iter().map(|b| serde_json::from_str(b).map_err(corrupt)).collect()
+}
+
+/// What `ledger verify` found on one chain (the events of one node for one audience).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReport {
+    pub node: String,
+    pub audience: String,
+    /// Events checked in order until the end or the first break.
+    pub checked: u64,
+    /// The last link that checked out.
+    pub head: Option<ChainLink>,
+    pub first_break: Option<ChainBreak>,
+}
+
+/// The first event that does not follow the one before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainBreak {
+    /// Its place in the chain, as stored.
+    pub n: u64,
+    pub event: String,
+    pub reason: String,
+}
+
+/// Events read per query while walking a chain.
+const VERIFY_PAGE: i64 = 2_000;
+
+/// Walks every chain of the ledger from its first event, checking each link and hash; reports
+/// per chain how far it checks out and the first break. Memory stays at one page.
+pub async fn verify_ledger(conn: &mut SqliteConnection) -> StoreResult<(Vec<ChainReport>, u64)> {
+    let chains: Vec<(String, String)> =
+        sqlx::query_as("SELECT DISTINCT node, audience FROM ledger WHERE chain_n IS NOT NULL ORDER BY node, audience")
+            .fetch_all(&mut *conn)
+            .await?;
+    let unchained: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ledger WHERE chain_n IS NULL").fetch_one(&mut *conn).await?;
+    let mut reports = Vec::with_capacity(chains.len());
+    for (node, audience) in chains {
+        let mut report = ChainReport { node, audience, checked: 0, head: None, first_break: None };
+        let mut after: i64 = 0;
+        'pages: loop {
+            let rows: Vec<(String, i64, String)> = sqlx::query_as(
+                "SELECT id, chain_n, body FROM ledger WHERE node = ? AND audience = ? AND chain_n > ? \
+                 ORDER BY chain_n, id LIMIT ?",
+            )
+            .bind(&report.node)
+            .bind(&report.audience)
+            .bind(after)
+            .bind(VERIFY_PAGE)
+            .fetch_all(&mut *conn)
+            .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.1;
+            let full = rows.len() as i64 == VERIFY_PAGE;
+            for (id, n, body) in rows {
+                let broken = |reason: String| ChainBreak { n: n as u64, event: id.clone(), reason };
+                let problem = match serde_json::from_str::<LedgerEvent>(&body) {
+                    Err(e) => Some(broken(format!("事件 {id} 无法读取:{e}"))),
+                    Ok(e) if e.chain.as_ref().map(|c| c.n as i64) != Some(n) || e.id.to_string() != id => {
+                        Some(broken(format!("事件 {id} 的编号或标识与所存内容不符")))
+                    }
+                    Ok(e) if e.node.as_str() != report.node || e.audience.as_column() != report.audience => {
+                        Some(broken(format!("事件 {id} 的来源或去向与所在链不符")))
+                    }
+                    Ok(e) => match e.follows(report.head.as_ref()) {
+                        Ok(()) => {
+                            report.head = e.chain;
+                            report.checked += 1;
+                            None
+                        }
+                        Err(why) => Some(broken(why)),
+                    },
+                };
+                if let Some(b) = problem {
+                    report.first_break = Some(b);
+                    break 'pages;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        reports.push(report);
+    }
+    Ok((reports, unchained as u64))
 }

@@ -18,7 +18,7 @@ use xuncha_domain::NodeId;
 
 pub use engine::{Engine, ExecuteError};
 pub use error::{StoreError, StoreResult};
-pub use ledger::{LedgerFilter, ledger_page};
+pub use ledger::{ChainBreak, ChainReport, LedgerFilter, ledger_page, verify_ledger};
 pub use records::{commit_outcomes, load_state, write_outcomes};
 pub use sync::{
     BATCH_BYTE_BUDGET, Change, LEDGER_EVENT_KIND, MAX_CHANGE_BYTES, MAX_CHANGES_PER_BATCH, MAX_SYNC_MESSAGE_BYTES,

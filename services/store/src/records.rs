@@ -230,7 +230,7 @@ fn push_events(q: &mut QueryBuilder<Sqlite>, events: &[&LedgerEvent]) -> StoreRe
                 Ok((e, role, serde_json::to_string(e).map_err(corrupt)?))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        q.push("INSERT OR IGNORE INTO ledger (id, node, at, actor_name, actor_role, actor_account, audience, action, subject_kind, subject_id, subject_version, body) ");
+        q.push("INSERT OR IGNORE INTO ledger (id, node, at, actor_name, actor_role, actor_account, audience, action, subject_kind, subject_id, subject_version, body, chain_n) ");
         q.push_values(rows, |mut b, (e, role, body)| {
             b.push_bind(e.id.to_string())
                 .push_bind(e.node.as_str().to_string())
@@ -243,7 +243,8 @@ fn push_events(q: &mut QueryBuilder<Sqlite>, events: &[&LedgerEvent]) -> StoreRe
                 .push_bind(e.subject_kind.as_str())
                 .push_bind(e.subject_id.clone())
                 .push_bind(e.subject_version as i64)
-                .push_bind(body);
+                .push_bind(body)
+                .push_bind(e.chain.as_ref().map(|c| c.n as i64));
         });
         q.push("; ");
     }
@@ -314,6 +315,18 @@ pub async fn load_state(conn: &mut SqliteConnection) -> StoreResult<State> {
     for body in requests {
         let mark: RequestMark = serde_json::from_str(&body).map_err(|e| corrupt(format!("request: {e}")))?;
         state.requests.restore(mark);
+    }
+    // The last event of every chain.
+    let heads: Vec<String> = sqlx::query_scalar(
+        "SELECT l.body FROM ledger l JOIN (SELECT node, audience, max(chain_n) AS n FROM ledger \
+         WHERE chain_n IS NOT NULL GROUP BY node, audience) h \
+         ON l.node = h.node AND l.audience = h.audience AND l.chain_n = h.n",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for body in heads {
+        let event: LedgerEvent = serde_json::from_str(&body).map_err(|e| corrupt(format!("ledger head: {e}")))?;
+        state.ledger_heads.advance(&event);
     }
     Ok(state)
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use xuncha_domain::record::check_remote_event;
 use xuncha_domain::validate::check_received;
-use xuncha_domain::{Kind, LedgerEvent, NodeId, Record, State};
+use xuncha_domain::{DomainError, Kind, LedgerEvent, NodeId, Record, State};
 
 use crate::error::{StoreResult, corrupt};
 use crate::records::{put_events, put_records, stored_versions};
@@ -111,6 +111,8 @@ pub struct RemoteApplied {
     pub duplicates: u64,
     /// The peer's cursor after the batch.
     pub applied_seq: u64,
+    /// The ledger events taken in, for the chain heads of the in-memory state.
+    pub events: Vec<LedgerEvent>,
 }
 
 /// Applies a batch of changes from `origin`, in sequence order, skipping what was already
@@ -157,6 +159,19 @@ pub async fn apply_remote(
             e
         })?;
     }
+    // Every event continues its chain from what is held here (the sender's own chains).
+    let received: Vec<(&u64, &LedgerEvent)> = parsed
+        .iter()
+        .filter_map(|(seq, p)| match p {
+            Received::Event(e) => Some((seq, e)),
+            Received::Record(_) => None,
+        })
+        .collect();
+    let events_in_order: Vec<&LedgerEvent> = received.iter().map(|(_, e)| *e).collect();
+    if let Err((id, why)) = state.ledger_heads.check(&events_in_order) {
+        let seq = received.iter().find(|(_, e)| e.id == id).map(|(s, _)| **s).unwrap_or_default();
+        return Err(DomainError::denied("changes", format!("change {seq}: 台账链断开:{why}")).into());
+    }
     // The sender's cursor may pass its last change (rows for others in between).
     let last = last.max(reached);
     let mut out = RemoteApplied { duplicates, applied_seq: last, ..Default::default() };
@@ -194,6 +209,7 @@ pub async fn apply_remote(
     let new_events = put_events(conn, &events.iter().collect::<Vec<_>>()).await?;
     out.applied += new_events;
     out.duplicates += events.len() as u64 - new_events;
+    out.events = events;
     sqlx::query(
         "INSERT INTO peers (node, applied_seq, last_contact) VALUES (?, ?, ?) \
          ON CONFLICT (node) DO UPDATE SET applied_seq = excluded.applied_seq, last_contact = excluded.last_contact, \

@@ -21,6 +21,8 @@ impl ToPb for LedgerEvent {
             subject_version: self.subject_version,
             summary: self.summary.clone(),
             reason: self.reason.clone().unwrap_or_default(),
+            chain_n: self.chain.as_ref().map(|c| c.n).unwrap_or(0),
+            chain_hash: self.chain.as_ref().map(|c| c.hash.clone()).unwrap_or_default(),
         }
     }
 }

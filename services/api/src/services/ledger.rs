@@ -5,7 +5,7 @@ use xuncha_domain::rectification::is_overdue;
 use xuncha_domain::{DomainError, NodeId, Permission, Principal};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::ledger_service_server::LedgerService;
-use xuncha_store::{LedgerFilter, StoreError, ledger_page};
+use xuncha_store::{LedgerFilter, StoreError, ledger_page, verify_ledger};
 
 use super::{bad, ok, principal};
 use crate::backend::Api;
@@ -45,6 +45,43 @@ impl LedgerApi {
 
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
+    async fn verify_ledger(
+        &self,
+        r: Request<pb::VerifyLedgerRequest>,
+    ) -> Result<Response<pb::VerifyLedgerResponse>, Status> {
+        // An operator certificate (no person) sees every chain; a person those of their counties.
+        let counties = match r.extensions().get::<Principal>() {
+            Some(who) => ledger_counties(who, self.0.engine().node()),
+            None => None,
+        };
+        let mut conn =
+            self.0.engine().store().pool().acquire().await.map_err(|e| ApiError::from(StoreError::from(e)))?;
+        let (reports, unchained) = verify_ledger(&mut conn).await.map_err(ApiError::from)?;
+        drop(conn);
+        let visible = |c: &xuncha_store::ChainReport| {
+            counties.as_ref().is_none_or(|cs| {
+                cs.iter().any(|code| {
+                    let county = format!("county/{code}");
+                    c.node == county || c.audience == county
+                })
+            })
+        };
+        let chains: Vec<pb::LedgerChain> = reports
+            .into_iter()
+            .filter(visible)
+            .map(|c| pb::LedgerChain {
+                node: c.node,
+                audience: c.audience,
+                checked: c.checked,
+                head_n: c.head.as_ref().map(|h| h.n).unwrap_or(0),
+                head_hash: c.head.map(|h| h.hash).unwrap_or_default(),
+                first_break: c.first_break.map(|b| pb::ChainBreak { n: b.n, event: b.event, reason: b.reason }),
+            })
+            .collect();
+        let intact = chains.iter().all(|c| c.first_break.is_none());
+        ok(pb::VerifyLedgerResponse { chains, unchained, intact })
+    }
+
     async fn list_events(&self, r: Request<pb::ListEventsRequest>) -> Result<Response<pb::ListEventsResponse>, Status> {
         let who = principal(&r)?;
         self.0.barrier(&r).await?;

@@ -56,6 +56,9 @@ pub enum LedgerCmd {
         #[arg(long, default_value_t = 0)]
         offset: u32,
     },
+    /// Checks every ledger chain on the node (links and hashes) and names the first break;
+    /// exits with an error if there is one.
+    Verify,
     /// Exports the ledger or the rectification table (整改台账) as XLSX.
     Export {
         /// ledger or rectification.
@@ -238,6 +241,33 @@ pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
                 }
                 t.to_string()
             })
+        }
+        LedgerCmd::Verify => {
+            let r = client.verify_ledger(pb::VerifyLedgerRequest {}).await?.into_inner();
+            print(ctx.format, &r, |r| {
+                let mut t = table(&["节点", "去向", "已核对", "链尾", "结果"]);
+                for c in &r.chains {
+                    let head = if c.head_n == 0 {
+                        "—".to_string()
+                    } else {
+                        format!("第 {} 条 {}", c.head_n, &c.head_hash[..c.head_hash.len().min(12)])
+                    };
+                    let result = match &c.first_break {
+                        None => "完好".to_string(),
+                        Some(b) => format!("第 {} 条起断开:{}", b.n, b.reason),
+                    };
+                    t.add_row(vec![c.node.clone(), c.audience.clone(), c.checked.to_string(), head, result]);
+                }
+                let mut out = t.to_string();
+                if r.unchained > 0 {
+                    out.push_str(&format!("\n另有 {} 条事件早于台账链,未核对", r.unchained));
+                }
+                out
+            })?;
+            if !r.intact {
+                anyhow::bail!("台账链有断开处,见上表");
+            }
+            Ok(())
         }
         LedgerCmd::Export { table: which, out } => {
             let table = match which.as_str() {

@@ -156,6 +156,9 @@ impl StateMachine {
                             for record in applied.records {
                                 state.put_if_newer(record);
                             }
+                            for event in &applied.events {
+                                state.ledger_heads.advance(event);
+                            }
                             note_peer(tx, &p.origin, p.at, p.pulled, p.backlog).await.map_err(storage_error)?;
                             CityResponse::Synced(Ok(SyncApplied {
                                 applied_seq: applied.applied_seq,
