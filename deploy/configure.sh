@@ -36,6 +36,7 @@ tls() {
 ca = "/etc/xuncha/ca.pem"
 cert = "/etc/xuncha/$1.pem"
 key = "/etc/xuncha/$1-key.pem"
+revoked = "/etc/xuncha-revoked/revoked.txt"
 TOML
 }
 
@@ -69,5 +70,11 @@ TOML
     node "county-$county"
 done
 node operator-ops
+# The revocation list every node re-reads while running (a folder, so an edit that replaces the
+# file is seen): add a certificate with `xuncha certs --revoke CERT --list DIR/etc/revoked/revoked.txt`.
+mkdir -p "$etc/revoked"
+[ -f "$etc/revoked/revoked.txt" ] || echo "# SHA-256 fingerprints of revoked certificates, one per line" > "$etc/revoked/revoked.txt"
+chmod 755 "$etc/revoked"
+chmod 644 "$etc/revoked/revoked.txt"
 find "$etc/nodes" -name config.toml -exec chmod 644 {} +
 echo "configuration in $etc/nodes (CA and its key in $etc/certs, not mounted)"

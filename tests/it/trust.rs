@@ -345,3 +345,63 @@ async fn oversized_pushes_are_refused_and_change_nothing() {
     assert_eq!(city.read(|s| s.records().count()).await, records_before);
     assert!(city.read(|s| s.records().all(|r| r.owner() != &intruder)).await);
 }
+
+/// A revoked certificate is refused by running nodes within seconds, on a connection opened
+/// before the revocation too, and accepted again once it is taken off the list; no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_certificate_is_refused_without_a_restart() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let tls = fed.tls(Identity::County("anping".into()));
+    let mut sync = SyncServiceClient::new(tls_channel(fed.city.addrs[&leader], Some(&tls)).await.unwrap());
+    sync.hello(pb::HelloRequest::default()).await.expect("the county is admitted");
+
+    let list = fed.certs.join(xuncha_node::certs::REVOKED_FILE);
+    let revoked = xuncha_node::certs::revoke(&list, std::slice::from_ref(&tls.cert)).unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert!(revoked[0].1.contains("anping"), "{revoked:?}");
+    let refused = eventually("the open connection is refused", Duration::from_secs(20), || {
+        let mut sync = sync.clone();
+        async move { sync.hello(pb::HelloRequest::default()).await.err().filter(|s| s.code() == Code::PermissionDenied) }
+    })
+    .await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(
+        refused.message().contains("revoked") && refused.message().contains(&revoked[0].0),
+        "{}",
+        refused.message()
+    );
+    // Every replica reads the list: a new connection to a follower is refused as well (where it
+    // would otherwise be pointed to the leader).
+    let other = *fed.city.addrs.keys().find(|id| **id != leader).unwrap();
+    let fresh = SyncServiceClient::new(tls_channel(fed.city.addrs[&other], Some(&tls)).await.unwrap());
+    let refused =
+        eventually("the other replica refuses too", Duration::from_secs(20), || {
+            let mut fresh = fresh.clone();
+            async move {
+                fresh.hello(pb::HelloRequest::default()).await.err().filter(|s| s.code() == Code::PermissionDenied)
+            }
+        })
+        .await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    // Other certificates are untouched.
+    let ops = fed.tls(Identity::Operator("test".into()));
+    let mut other_cert = SyncServiceClient::new(tls_channel(fed.city.addrs[&leader], Some(&ops)).await.unwrap());
+    if let Err(s) = other_cert.hello(pb::HelloRequest::default()).await {
+        assert!(!s.message().contains("revoked"), "{s:?}");
+    }
+
+    // Taken off the list (a comment and a blank line left), it is admitted again.
+    std::fs::write(&list, "# emptied\n\n").unwrap();
+    eventually("admitted again", Duration::from_secs(20), || {
+        let mut fresh = fresh.clone();
+        async move {
+            match fresh.hello(pb::HelloRequest::default()).await {
+                Err(s) if s.code() == Code::PermissionDenied => None,
+                _ => Some(()),
+            }
+        }
+    })
+    .await;
+    sync.hello(pb::HelloRequest::default()).await.expect("the first connection too");
+}

@@ -18,6 +18,7 @@ use xuncha_proto::v1 as pb;
 use crate::auth::Authenticator;
 use crate::error::ApiError;
 use crate::identity::{Peer, identity_of_der};
+use crate::revocation::Revoked;
 
 /// Which node certificates a method admits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,7 +211,7 @@ pub fn access_of_path(path: &str) -> Option<Access> {
 }
 
 /// The certificate identity of an HTTP request, from the TLS connection.
-fn peer_of_http<B>(req: &http::Request<B>) -> Result<Peer, Status> {
+fn peer_of_http<B>(req: &http::Request<B>, revoked: &Revoked) -> Result<Peer, Status> {
     let Some(tls) = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>() else {
         return Ok(Peer::Anonymous);
     };
@@ -218,7 +219,14 @@ fn peer_of_http<B>(req: &http::Request<B>) -> Result<Peer, Status> {
         None => Ok(Peer::Anonymous),
         Some(certs) => {
             let leaf = certs.first().ok_or_else(|| Status::unauthenticated("empty client certificate chain"))?;
-            identity_of_der(leaf.as_ref()).map_err(Status::permission_denied)
+            let peer = identity_of_der(leaf.as_ref()).map_err(Status::permission_denied)?;
+            if let Some(print) = revoked.refuses(leaf.as_ref()) {
+                return Err(Status::permission_denied(format!(
+                    "the certificate of {} (sha256 {print}) is revoked",
+                    peer.label()
+                )));
+            }
+            Ok(peer)
         }
     }
 }
@@ -293,18 +301,24 @@ async fn admit(
 #[derive(Clone)]
 pub struct AccessLayer {
     auth: Arc<Authenticator>,
+    revoked: Revoked,
 }
 
 impl AccessLayer {
     pub fn new(auth: Arc<Authenticator>) -> Self {
-        Self { auth }
+        Self { auth, revoked: Revoked::default() }
+    }
+
+    /// Refuses calls presenting a certificate on `revoked` (checked on every call).
+    pub fn with_revoked(self, revoked: Revoked) -> Self {
+        Self { revoked, ..self }
     }
 }
 
 impl<S> tower::Layer<S> for AccessLayer {
     type Service = AccessService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        AccessService { inner, auth: self.auth.clone() }
+        AccessService { inner, auth: self.auth.clone(), revoked: self.revoked.clone() }
     }
 }
 
@@ -312,6 +326,7 @@ impl<S> tower::Layer<S> for AccessLayer {
 pub struct AccessService<S> {
     inner: S,
     auth: Arc<Authenticator>,
+    revoked: Revoked,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for AccessService<S>
@@ -337,7 +352,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = self.auth.clone();
         let path = req.uri().path().to_string();
-        let peer = peer_of_http(&req);
+        let peer = peer_of_http(&req, &self.revoked);
         let token = xuncha_wire::bearer_in_headers(req.headers()).map(str::to_string);
         let address = client_ip(&req);
         let request_id = request_id_in(req.headers());

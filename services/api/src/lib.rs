@@ -9,6 +9,7 @@ pub mod city;
 pub mod conv;
 pub mod error;
 pub mod identity;
+pub mod revocation;
 mod services;
 pub mod tabular;
 
@@ -24,6 +25,7 @@ pub use auth::{AuthSettings, SessionClock};
 pub use backend::{Api, Backend, CONSISTENCY_METADATA, Consistency, LocalBackend};
 pub use city::CityBackend;
 pub use error::{ApiError, ApiResult, LEADER_METADATA};
+pub use revocation::Revoked;
 pub use services::status_pb;
 
 /// Every `xuncha.v1` service over `api`, with gRPC health and server reflection (v1 and

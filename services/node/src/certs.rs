@@ -42,10 +42,18 @@ impl Identity {
     }
 }
 
+/// The revocation list beside the certificates (`xuncha certs revoke` writes it).
+pub const REVOKED_FILE: &str = "revoked.txt";
+
 /// The files of `identity` in `dir`.
 pub fn files(dir: &Path, identity: &Identity) -> TlsFiles {
     let name = identity.name();
-    TlsFiles { ca: dir.join("ca.pem"), cert: dir.join(format!("{name}.pem")), key: dir.join(format!("{name}-key.pem")) }
+    TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join(format!("{name}.pem")),
+        key: dir.join(format!("{name}-key.pem")),
+        revoked: Some(dir.join(REVOKED_FILE)),
+    }
 }
 
 fn ca(dir: &Path) -> anyhow::Result<Issuer<'static, KeyPair>> {
@@ -113,6 +121,43 @@ pub fn make(dir: &Path, identities: &[Identity], hosts: &[String]) -> anyhow::Re
             std::fs::write(&f.cert, cert.pem())?;
         }
         out.push(f);
+    }
+    Ok(out)
+}
+
+/// Adds the certificates in `certs` (PEM files) to the revocation list `list` (created if need
+/// be), each as its SHA-256 fingerprint with the identity and the date as a comment. Nodes
+/// re-read the list within seconds. Returns (fingerprint, identity) of each.
+pub fn revoke(list: &Path, certs: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    use std::io::Write;
+    let held = std::fs::read_to_string(list).unwrap_or_default();
+    let (already, _) = xuncha_api::revocation::parse_list(&held);
+    let mut lines = String::new();
+    let mut out = Vec::new();
+    for path in certs {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: not a PEM certificate: {e}", path.display()))?;
+        let print = xuncha_api::revocation::fingerprint(&pem.contents);
+        let who = xuncha_api::identity::identity_of_der(&pem.contents)
+            .map(|p| p.label())
+            .unwrap_or_else(|e| format!("unknown identity ({e})"));
+        if !already.contains(&print) {
+            lines.push_str(&format!("{print}  # {who}, revoked {}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")));
+        }
+        out.push((print, who));
+    }
+    if !lines.is_empty() {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(list)
+            .with_context(|| format!("opening {}", list.display()))?;
+        if !held.is_empty() && !held.ends_with('\n') {
+            f.write_all(b"\n")?;
+        }
+        f.write_all(lines.as_bytes())?;
+        f.sync_all()?;
     }
     Ok(out)
 }

@@ -98,6 +98,10 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?;
     let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
+    let access = match &config.tls {
+        Some(tls) => access.with_revoked(tls.watch_revoked()),
+        None => access,
+    };
     let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {

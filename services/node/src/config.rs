@@ -74,6 +74,10 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// Its private key (PEM).
     pub key: PathBuf,
+    /// Revoked certificates: SHA-256 fingerprints, one per line (`xuncha certs revoke` adds
+    /// them). Re-read every 2 s while the node runs; a missing file revokes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<PathBuf>,
 }
 
 /// The PEM contents of [`TlsFiles`].
@@ -116,6 +120,11 @@ impl TlsFiles {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.read().map(|_| ())
+    }
+
+    /// The revocation list to watch, if configured.
+    pub fn watch_revoked(&self) -> xuncha_api::Revoked {
+        self.revoked.clone().map(xuncha_api::Revoked::watch).unwrap_or_default()
     }
 }
 

@@ -66,6 +66,10 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let (routes, _health, access) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();
+    let access = match &config.tls {
+        Some(tls) => access.with_revoked(tls.watch_revoked()),
+        None => access,
+    };
     let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {

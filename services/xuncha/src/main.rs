@@ -95,6 +95,13 @@ struct CertsArgs {
     /// Extra host names or addresses the certificates are valid for (repeatable).
     #[arg(long = "host")]
     hosts: Vec<String>,
+    /// Revoke these certificates (PEM files, repeatable) instead: add them to the revocation
+    /// list, which running nodes re-read within seconds.
+    #[arg(long = "revoke", value_name = "CERT")]
+    revoke: Vec<PathBuf>,
+    /// The revocation list (default: revoked.txt in --out).
+    #[arg(long = "list", value_name = "FILE")]
+    list: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -183,7 +190,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Certs(a) => {
-            use xuncha_node::certs::{Identity, make};
+            use xuncha_node::certs::{Identity, REVOKED_FILE, make, revoke};
+            if !a.revoke.is_empty() {
+                let list = a.list.unwrap_or_else(|| a.out.join(REVOKED_FILE));
+                for (print, who) in revoke(&list, &a.revoke)? {
+                    println!("revoked {who}: sha256 {print}");
+                }
+                println!("list: {}", list.display());
+                return Ok(());
+            }
             let mut ids: Vec<Identity> = a.replicas.into_iter().map(Identity::Replica).collect();
             ids.extend(a.counties.into_iter().map(Identity::County));
             ids.extend(a.operators.into_iter().map(Identity::Operator));
