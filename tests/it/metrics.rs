@@ -43,6 +43,12 @@ async fn operators_scrape_raft_sync_and_rpc_metrics() {
     assert!(value(&text, "xuncha_raft_term", "").unwrap() >= 1.0);
     assert!(value(&text, "xuncha_raft_commit_index", "").unwrap() >= 1.0);
     assert!(value(&text, "xuncha_raft_replica_match_index", "replica=").is_some(), "{text}");
+    // The certificate this replica presents: the one `xuncha certs` issued, good for 90 days.
+    let cert = xuncha_node::certs::files(&fed.certs, &xuncha_node::certs::Identity::Replica(leader)).cert;
+    let expiry = xuncha_node::certs::expiry(&cert).unwrap().timestamp();
+    assert_eq!(value(&text, "xuncha_tls_certificate_expiry_timestamp_seconds", ""), Some(expiry as f64));
+    let days = (expiry - chrono::Utc::now().timestamp()) / 86_400;
+    assert!((80..=90).contains(&days), "{days} days left");
     assert!(
         value(&text, "xuncha_rpc_requests_total", "method=\"/xuncha.v1.NodeService/GetStatus\"").unwrap() >= 1.0,
         "{text}"

@@ -98,6 +98,7 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?;
     let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
+    let certificate_expiry = config.tls.as_ref().and_then(|t| t.certificate_expiry());
     let access = match &config.tls {
         Some(tls) => access.with_revoked(tls.watch_revoked()),
         None => access,
@@ -105,7 +106,12 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
-            let sources = metrics::Sources { rpc, engine: replica.engine.clone(), replica: Some(replica.clone()) };
+            let sources = metrics::Sources {
+                rpc,
+                engine: replica.engine.clone(),
+                replica: Some(replica.clone()),
+                certificate_expiry,
+            };
             Some(metrics::serve(addr, sources).await?)
         }
         None => None,

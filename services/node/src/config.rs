@@ -122,6 +122,24 @@ impl TlsFiles {
         self.read().map(|_| ())
     }
 
+    /// When this node's certificate expires, warning in the log when it is due for renewal.
+    pub fn certificate_expiry(&self) -> Option<i64> {
+        match crate::certs::expiry(&self.cert) {
+            Ok(at) => {
+                let left = at - chrono::Utc::now();
+                if left < chrono::Duration::days(crate::certs::RENEW_WITHIN_DAYS) {
+                    tracing::warn!(cert = %self.cert.display(), expires = %at, days_left = left.num_days(),
+                        "this node's certificate is due for renewal: run `xuncha certs` for it and restart the node");
+                }
+                Some(at.timestamp())
+            }
+            Err(e) => {
+                tracing::warn!(cert = %self.cert.display(), error = %e, "cannot read the certificate's expiry");
+                None
+            }
+        }
+    }
+
     /// The revocation list to watch, if configured.
     pub fn watch_revoked(&self) -> xuncha_api::Revoked {
         self.revoked.clone().map(xuncha_api::Revoked::watch).unwrap_or_default()

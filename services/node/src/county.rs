@@ -66,15 +66,17 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let (routes, _health, access) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();
+    let certificate_expiry = config.tls.as_ref().and_then(|t| t.certificate_expiry());
     let access = match &config.tls {
         Some(tls) => access.with_revoked(tls.watch_revoked()),
         None => access,
     };
     let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
     let metrics = match config.metrics_listen {
-        Some(addr) => {
-            Some(metrics::serve(addr, metrics::Sources { rpc, engine: engine.clone(), replica: None }).await?)
-        }
+        Some(addr) => Some(
+            metrics::serve(addr, metrics::Sources { rpc, engine: engine.clone(), replica: None, certificate_expiry })
+                .await?,
+        ),
         None => None,
     };
     let sync = match &config.tls {

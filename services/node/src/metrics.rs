@@ -115,6 +115,8 @@ pub struct Sources {
     pub rpc: RpcMetrics,
     pub engine: Arc<Engine>,
     pub replica: Option<Arc<CityReplica>>,
+    /// When the certificate this node presents expires (Unix seconds), if it serves TLS.
+    pub certificate_expiry: Option<i64>,
 }
 
 fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
@@ -150,6 +152,14 @@ pub async fn render(src: &Sources) -> String {
         r.register("sync_peer_lag", "This node's changes for the peer that it has not applied", lag);
         r.register("sync_peer_last_contact_age_seconds", "Seconds since the peer was last in touch", contact);
         r.register("sync_peer_refused", "1 while a change on the peer's link stands refused", refused);
+    }
+    if let Some(at) = src.certificate_expiry {
+        gauge(
+            &mut r,
+            "tls_certificate_expiry_timestamp_seconds",
+            "When this node's certificate expires (Unix seconds)",
+            at,
+        );
     }
     if let Some(replica) = &src.replica {
         let v = replica.status().await;

@@ -95,11 +95,14 @@ struct CertsArgs {
     /// Extra host names or addresses the certificates are valid for (repeatable).
     #[arg(long = "host")]
     hosts: Vec<String>,
+    /// Re-issue the named certificates now (new keys), not only those within 30 days of expiry.
+    #[arg(long)]
+    renew: bool,
     /// Revoke these certificates (PEM files, repeatable) instead: add them to the revocation
     /// list, which running nodes re-read within seconds.
     #[arg(long = "revoke", value_name = "CERT")]
     revoke: Vec<PathBuf>,
-    /// The revocation list (default: revoked.txt in --out).
+    /// The revocation list (default: revoked.txt beside the first certificate).
     #[arg(long = "list", value_name = "FILE")]
     list: Option<PathBuf>,
 }
@@ -190,23 +193,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Certs(a) => {
-            use xuncha_node::certs::{Identity, REVOKED_FILE, make, revoke};
+            use xuncha_node::certs::{Identity, REVOKED_FILE, Renew, make_at, revoke};
             if !a.revoke.is_empty() {
-                let list = a.list.unwrap_or_else(|| a.out.join(REVOKED_FILE));
+                let beside = a.revoke[0].parent().unwrap_or(std::path::Path::new("."));
+                let list = a.list.unwrap_or_else(|| beside.join(REVOKED_FILE));
                 for (print, who) in revoke(&list, &a.revoke)? {
-                    println!("revoked {who}: sha256 {print}");
+                    println!("已吊销 {who}：sha256 {print}");
                 }
-                println!("list: {}", list.display());
+                println!("吊销清单：{}（各节点 2 秒内重读）", list.display());
                 return Ok(());
             }
             let mut ids: Vec<Identity> = a.replicas.into_iter().map(Identity::Replica).collect();
             ids.extend(a.counties.into_iter().map(Identity::County));
             ids.extend(a.operators.into_iter().map(Identity::Operator));
             anyhow::ensure!(!ids.is_empty(), "name at least one --replica, --county or --operator");
-            for f in make(&a.out, &ids, &a.hosts)? {
-                println!("{}  {}", f.cert.display(), f.key.display());
+            let renew = if a.renew { Renew::Now } else { Renew::WhenDue };
+            let made = make_at(&a.out, &ids, &a.hosts, renew, chrono::Utc::now())?;
+            let mut table = xuncha_client::output::table(&["身份", "操作", "有效至", "证书", "私钥"]);
+            for m in &made {
+                table.add_row([
+                    m.identity.name(),
+                    m.action.label().to_string(),
+                    m.not_after.format("%Y年%-m月%-d日").to_string(),
+                    m.files.cert.display().to_string(),
+                    m.files.key.display().to_string(),
+                ]);
             }
+            println!("{table}");
             println!("CA: {}", a.out.join("ca.pem").display());
+            if made.iter().any(|m| m.action == xuncha_node::certs::Action::Renewed) {
+                println!("续期的证书在节点重启后生效（副本逐个重启）。");
+            }
             Ok(())
         }
         Command::Up(a) => {
