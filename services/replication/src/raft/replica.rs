@@ -153,7 +153,8 @@ impl CityReplica {
     pub async fn open(opts: ReplicaOptions) -> anyhow::Result<Arc<Self>> {
         let engine = Engine::open(&opts.data_dir.join("state.db"), &NodeId::city(), Durability::Normal).await?;
         let log = LogStore::open(&opts.data_dir.join("raft-log.db"), opts.id).await?;
-        let sm = StateMachine::new(engine.clone(), opts.data_dir.join("snapshots"))?;
+        let mut sm = StateMachine::new(engine.clone(), opts.data_dir.join("snapshots"))?;
+        sm.catch_up_to_snapshot().await?;
         let config = Arc::new(opts.raft.to_openraft()?);
         let raft = Raft::new(opts.id, config, opts.peers.clone(), log.clone(), sm).await?;
         let (batcher, queue) = mpsc::channel(4 * MAX_BATCH);

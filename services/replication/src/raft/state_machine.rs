@@ -44,6 +44,24 @@ impl StateMachine {
         std::fs::create_dir_all(&snapshot_dir)?;
         Ok(Self { engine, snapshots: SnapshotDir { dir: snapshot_dir } })
     }
+
+    /// Before raft starts: if the state database stands behind the replica's own snapshot, the
+    /// state is replaced by the snapshot. The state database syncs less often than the log (a
+    /// power cut may take its last commits) while the log up to the snapshot may be purged, so
+    /// without this the entries it lacks could be gone. The snapshot was written and synced
+    /// before any purge. Returns the index recovered to, if it did.
+    pub async fn catch_up_to_snapshot(&mut self) -> Result<Option<u64>, StorageError> {
+        let Some(current) = self.snapshots.current_meta().await? else { return Ok(None) };
+        let (applied, _) = self.applied_state().await?;
+        let (Some(at), behind) = (current.meta.last_log_id, applied) else { return Ok(None) };
+        if behind.is_some_and(|b| b.index >= at.index) {
+            return Ok(None);
+        }
+        tracing::warn!(applied = ?behind, snapshot = ?at, "the state database is behind this replica's snapshot; restoring it from the snapshot");
+        replace_state(&self.engine, &self.snapshots.dir.join(&current.file)).await?;
+        self.engine.reload().await.map_err(storage_error)?;
+        Ok(Some(at.index))
+    }
 }
 
 async fn json_meta<T: serde::de::DeserializeOwned>(
@@ -288,6 +306,9 @@ impl SnapshotDir {
         let tmp = self.dir.join("current.json.tmp");
         write_durably(&tmp, &current).await?;
         tokio::fs::rename(&tmp, self.dir.join("current.json")).await.map_err(storage_error)?;
+        // The rename itself is durable only once the folder is synced: before it, a log purge
+        // after this snapshot could outlive the snapshot's name.
+        tokio::fs::File::open(&self.dir).await.map_err(storage_error)?.sync_all().await.map_err(storage_error)?;
         // Older snapshot files are no longer needed.
         let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(storage_error)?;
         while let Some(e) = entries.next_entry().await.map_err(storage_error)? {
@@ -299,14 +320,18 @@ impl SnapshotDir {
         Ok(file)
     }
 
-    async fn current(&self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+    async fn current_meta(&self) -> Result<Option<Current>, StorageError> {
         let path = self.dir.join("current.json");
         let bytes = match tokio::fs::read(&path).await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(storage_error(e)),
         };
-        let current: Current = serde_json::from_slice(&bytes).map_err(storage_error)?;
+        serde_json::from_slice(&bytes).map(Some).map_err(storage_error)
+    }
+
+    async fn current(&self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let Some(current) = self.current_meta().await? else { return Ok(None) };
         let data = tokio::fs::read(self.dir.join(&current.file)).await.map_err(storage_error)?;
         Ok(Some(Snapshot { meta: current.meta, snapshot: Box::new(Cursor::new(data)) }))
     }
