@@ -276,3 +276,33 @@ async fn a_state_database_behind_the_purged_log_recovers_from_the_snapshot() {
     assert!(s.last_applied.unwrap_or(0) >= purged, "applied {:?} behind the purged log at {purged}", s.last_applied);
     assert_all_held(&c, &acked).await;
 }
+
+/// Long reads (backups, ledger pages, sync batches) holding every reader connection of every
+/// replica do not hold up writes: writes and raft apply have a connection of their own. Were
+/// they to share the readers, the write below would wait out the pool's 30 s and fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_go_on_while_every_reader_connection_is_held() {
+    let c = CityCluster::start(3, RaftSettings::default()).await;
+    let leader = c.leader().await;
+    write_unit(c.addrs[&leader], "before-the-reads").await.expect("written");
+    let mut held = Vec::new();
+    for id in c.live() {
+        let store = c.node(id).replica.engine.store().clone();
+        for _ in 0..store.readers().options().get_max_connections() {
+            let mut conn = store.readers().acquire().await.unwrap();
+            // An open read transaction, as a long export holds one.
+            sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+            let _: i64 = sqlx::query_scalar("SELECT count(*) FROM records").fetch_one(&mut *conn).await.unwrap();
+            held.push(conn);
+        }
+    }
+    let written = tokio::time::timeout(Duration::from_secs(20), write_unit(c.addrs[&leader], "while-read")).await;
+    written.expect("the write was held up by the reads").expect("written");
+    for id in c.live() {
+        eventually("every replica applies it", Duration::from_secs(20), || async {
+            c.units_on(id).await.contains("while-read").then_some(())
+        })
+        .await;
+    }
+    drop(held);
+}

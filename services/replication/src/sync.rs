@@ -182,7 +182,7 @@ pub async fn find_leader(
 /// The county's cursors: of the city's changes applied here, and its own changes the city
 /// still lacks after `pushed`.
 async fn cursors(engine: &Engine, pushed: u64) -> anyhow::Result<(u64, u64)> {
-    let mut conn = engine.store().pool().acquire().await?;
+    let mut conn = engine.store().readers().acquire().await?;
     let pulled = applied_seq(&mut conn, &NodeId::city()).await?;
     let backlog = pending_for(&mut conn, &NodeId::city(), pushed).await?;
     Ok((pulled, backlog))
@@ -215,7 +215,7 @@ async fn session(
             match push(engine, &mut client, pushed, opts.batch).await {
                 Ok(reached) => {
                     if refusal_on_record {
-                        let mut conn = engine.store().pool().acquire().await?;
+                        let mut conn = engine.store().writer().acquire().await?;
                         note_refusal(&mut conn, &city, chrono::Utc::now(), None).await?;
                         refusal_on_record = false;
                     }
@@ -229,7 +229,7 @@ async fn session(
         }
         let (pulled, backlog) = cursors(engine, pushed).await?;
         {
-            let mut conn = engine.store().pool().acquire().await?;
+            let mut conn = engine.store().writer().acquire().await?;
             note_peer(&mut conn, &city, chrono::Utc::now(), pushed, backlog).await?;
         }
         state.send_modify(|s| {
@@ -257,7 +257,7 @@ fn refusal_of(e: &anyhow::Error) -> Option<&tonic::Status> {
 
 /// Whether a refusal is on record for the city link.
 async fn known_refusal(engine: &Engine) -> anyhow::Result<bool> {
-    let mut conn = engine.store().pool().acquire().await?;
+    let mut conn = engine.store().readers().acquire().await?;
     Ok(peer_statuses(&mut conn).await?.iter().any(|p| p.node.is_city() && p.refused.is_some()))
 }
 
@@ -269,7 +269,7 @@ async fn refused(engine: &Engine, status: &tonic::Status, state: &watch::Sender<
     let now = chrono::Utc::now();
     let why: String = status.message().chars().take(1000).collect();
     tracing::error!(code = ?status.code(), reason = %why, "the city refused a pushed change; pushing waits until restart");
-    let mut conn = engine.store().pool().acquire().await?;
+    let mut conn = engine.store().writer().acquire().await?;
     note_refusal(&mut conn, &city, now, Some(&why)).await?;
     let subject = match refused_seq(&why) {
         Some(seq) => outbox_row(&mut conn, seq).await?,
@@ -333,7 +333,7 @@ async fn push_batches(
     let city = NodeId::city();
     loop {
         let (changes, reached, pulled, backlog) = {
-            let mut conn = engine.store().pool().acquire().await?;
+            let mut conn = engine.store().readers().acquire().await?;
             let (changes, reached) = changes_for(&mut conn, &city, pushed, batch).await?;
             let pulled = applied_seq(&mut conn, &city).await?;
             let backlog = pending_for(&mut conn, &city, reached).await?;

@@ -33,7 +33,7 @@ pub struct Engine {
 impl Engine {
     pub async fn open(path: &Path, node: &NodeId, durability: Durability) -> StoreResult<Arc<Self>> {
         let store = Store::open(path, node, durability).await?;
-        let mut conn = store.pool().acquire().await?;
+        let mut conn = store.readers().acquire().await?;
         let state = load_state(&mut conn).await?;
         let seq = last_outbox_seq(&mut conn).await?;
         drop(conn);
@@ -57,7 +57,7 @@ impl Engine {
             // Decided before under the same request id: its result, nothing written again.
             Decided::Repeat(outcome) => return Ok(outcome),
         };
-        let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
+        let seq = commit_outcomes(self.store.writer(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         state.apply(&outcome);
         // Published before the lock is released: the next writer numbers after it.
         self.outbox_seq.send_replace(seq);
@@ -70,7 +70,7 @@ impl Engine {
         let mut state = self.state.write().await;
         let mut outcome = Outcome { events: vec![event], ..Default::default() };
         state.ledger_heads.link(&mut outcome.events);
-        let seq = commit_outcomes(self.store.pool(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
+        let seq = commit_outcomes(self.store.writer(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         state.apply(&outcome);
         self.outbox_seq.send_replace(seq);
         Ok(())
@@ -79,7 +79,7 @@ impl Engine {
     /// Applies changes received from `origin` (see [`apply_remote`]).
     pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change], reached: u64) -> StoreResult<RemoteApplied> {
         let mut state = self.state.write().await;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.writer().begin().await?;
         let applied = apply_remote(&mut tx, &state, self.node(), origin, changes, reached, Utc::now()).await?;
         tx.commit().await?;
         for record in &applied.records {
@@ -102,7 +102,7 @@ impl Engine {
                 format!("{me} already holds {own} records of its own; restore only into an empty data folder"),
             )));
         }
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.writer().begin().await?;
         let restored = restore_own(&mut tx, &me, changes, pushed).await?;
         tx.commit().await?;
         self.reload().await?;
@@ -135,7 +135,7 @@ impl Engine {
     /// Reloads the state from SQLite (after the database was replaced wholesale).
     pub async fn reload(&self) -> StoreResult<()> {
         let mut state = self.state.write().await;
-        let mut conn = self.store.pool().acquire().await?;
+        let mut conn = self.store.readers().acquire().await?;
         *state = load_state(&mut conn).await?;
         let seq = last_outbox_seq(&mut conn).await?;
         self.outbox_seq.send_replace(seq);

@@ -37,13 +37,21 @@ pub enum Durability {
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// One SQLite database file with the node's records.
+/// One SQLite database file with the node's records, through two pools: one connection that
+/// every write takes in turn, and readers beside it (WAL lets them read while it writes). A
+/// long read (a backup, a ledger page, a sync batch) so never holds up a write, and a write
+/// waits only for the writes before it.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    readers: SqlitePool,
+    writer: SqlitePool,
     node: NodeId,
     path: PathBuf,
 }
+
+/// How long a write waits for the writes queued before it. Writes are short (one transaction
+/// of one batch), so this is not reached unless the disk stalls.
+pub const WRITE_WAIT: Duration = Duration::from_secs(600);
 
 impl Store {
     /// Opens (or creates) the database at `path` for node `node`, runs migrations, seeds the
@@ -52,16 +60,23 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let pool = pool_for(path, durability).await?;
-        MIGRATOR.run(&pool).await?;
-        let store = Self { pool, node: node.clone(), path: path.to_path_buf() };
+        let writer = pool_of(path, durability, 1, WRITE_WAIT).await?;
+        MIGRATOR.run(&writer).await?;
+        let readers = pool_for(path, durability).await?;
+        let store = Self { readers, writer, node: node.clone(), path: path.to_path_buf() };
         store.claim(node).await?;
-        records::seed(&store.pool).await?;
+        records::seed(&store.writer).await?;
         Ok(store)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Connections for reading. Nothing written through them.
+    pub fn readers(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    /// The one connection writes take in turn.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     pub fn node(&self) -> &NodeId {
@@ -78,24 +93,27 @@ impl Store {
             std::fs::remove_file(dest)?;
         }
         let dest = dest.to_str().ok_or_else(|| error::corrupt("backup path is not UTF-8"))?;
-        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.pool).await?;
+        // A read transaction on a reader: writes go on meanwhile.
+        sqlx::query("VACUUM INTO ?").bind(dest).execute(&self.readers).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close().await;
+        self.writer.close().await;
     }
 
     async fn claim(&self, node: &NodeId) -> StoreResult<()> {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'node_id'").fetch_optional(&self.pool).await?;
+        let found: Option<String> = sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'node_id'")
+            .fetch_optional(&self.writer)
+            .await?;
         match found {
             Some(f) if f != node.as_str() => Err(StoreError::WrongNode { expected: node.to_string(), found: f }),
             Some(_) => Ok(()),
             None => {
                 sqlx::query("INSERT INTO node_meta (key, value) VALUES ('node_id', ?)")
                     .bind(node.as_str())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(())
             }
@@ -122,6 +140,10 @@ pub async fn meta_set(conn: &mut sqlx::SqliteConnection, key: &str, value: &str)
 
 /// A connection pool on one SQLite file in WAL mode.
 pub async fn pool_for(path: &Path, durability: Durability) -> StoreResult<SqlitePool> {
+    pool_of(path, durability, 4, Duration::from_secs(30)).await
+}
+
+async fn pool_of(path: &Path, durability: Durability, connections: u32, wait: Duration) -> StoreResult<SqlitePool> {
     let url = format!("sqlite://{}", path.display());
     let options = SqliteConnectOptions::from_str(&url)?
         .create_if_missing(true)
@@ -134,8 +156,9 @@ pub async fn pool_for(path: &Path, durability: Durability) -> StoreResult<Sqlite
         .foreign_keys(true);
     // No ping before each acquire: a local file does not go away, and the ping is a round trip.
     Ok(SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(connections)
         .min_connections(1)
+        .acquire_timeout(wait)
         .test_before_acquire(false)
         .connect_with(options)
         .await?)

@@ -38,7 +38,7 @@ fn ledger_counties(who: &Principal, me: &NodeId) -> Option<Vec<String>> {
 
 impl LedgerApi {
     async fn events(&self, filter: &LedgerFilter) -> Result<Vec<xuncha_domain::LedgerEvent>, ApiError> {
-        let mut conn = self.0.engine().store().pool().acquire().await.map_err(StoreError::from)?;
+        let mut conn = self.0.engine().store().readers().acquire().await.map_err(StoreError::from)?;
         Ok(ledger_page(&mut conn, filter).await?)
     }
 }
@@ -55,7 +55,7 @@ impl LedgerService for LedgerApi {
             None => None,
         };
         let mut conn =
-            self.0.engine().store().pool().acquire().await.map_err(|e| ApiError::from(StoreError::from(e)))?;
+            self.0.engine().store().readers().acquire().await.map_err(|e| ApiError::from(StoreError::from(e)))?;
         let (reports, unchained) = verify_ledger(&mut conn).await.map_err(ApiError::from)?;
         drop(conn);
         let visible = |c: &xuncha_store::ChainReport| {

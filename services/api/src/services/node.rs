@@ -44,7 +44,7 @@ impl NodeService for NodeApi {
     async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::NodeStatus>, Status> {
         let engine = self.0.engine();
         let records = engine.read(|s| s.record_count() as u64).await;
-        let mut conn = engine.store().pool().acquire().await.map_err(StoreError::from).map_err(ApiError::from)?;
+        let mut conn = engine.store().readers().acquire().await.map_err(StoreError::from).map_err(ApiError::from)?;
         let outbox_seq = last_outbox_seq(&mut conn).await.map_err(ApiError::from)?;
         let peers = peer_statuses(&mut conn)
             .await

@@ -55,7 +55,7 @@ impl OversightService for OversightApi {
             .0
             .engine()
             .store()
-            .pool()
+            .readers()
             .acquire()
             .await
             .map_err(xuncha_store::StoreError::from)

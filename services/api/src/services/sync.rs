@@ -103,7 +103,7 @@ impl SyncService for SyncApi {
         // Sessions are held with the leader: its state has every acknowledged push.
         self.replica.leadership().map_err(ApiError::from)?;
         self.replica.read_barrier().await.map_err(ApiError::from)?;
-        let mut conn = self.replica.engine.store().pool().acquire().await.map_err(internal)?;
+        let mut conn = self.replica.engine.store().readers().acquire().await.map_err(internal)?;
         let pushed = applied_seq(&mut conn, &origin).await.map_err(internal)?;
         let city_seq = last_outbox_seq(&mut conn).await.map_err(internal)?;
         tracing::debug!(county = %origin, pushed, pulled = r.get_ref().pulled, backlog = r.get_ref().backlog, "sync session");
@@ -169,7 +169,7 @@ impl SyncService for SyncApi {
             loop {
                 outbox.borrow_and_update();
                 let (changes, reached) = {
-                    let mut conn = engine.store().pool().acquire().await.map_err(internal)?;
+                    let mut conn = engine.store().readers().acquire().await.map_err(internal)?;
                     changes_for(&mut conn, &peer, after, batch).await.map_err(internal)?
                 };
                 if changes.is_empty() && reached == after {
@@ -200,11 +200,11 @@ impl SyncService for SyncApi {
             let mut after = String::new();
             loop {
                 let page = {
-                    let mut conn = engine.store().pool().acquire().await.map_err(internal)?;
+                    let mut conn = engine.store().readers().acquire().await.map_err(internal)?;
                     owned_changes(&mut conn, &origin, &after, 1000).await.map_err(internal)?
                 };
                 if page.is_empty() {
-                    let mut conn = engine.store().pool().acquire().await.map_err(internal)?;
+                    let mut conn = engine.store().readers().acquire().await.map_err(internal)?;
                     let pushed = applied_seq(&mut conn, &origin).await.map_err(|e: StoreError| internal(e))?;
                     yield pb::RestoreBatch { changes: vec![], pushed, done: true };
                     break;

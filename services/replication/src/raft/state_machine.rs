@@ -76,7 +76,7 @@ async fn json_meta<T: serde::de::DeserializeOwned>(
 
 /// The replica ids ever seen in the cluster's membership, as applied here.
 pub async fn ids_seen(engine: &Engine) -> anyhow::Result<BTreeSet<ReplicaId>> {
-    let mut conn = engine.store().pool().acquire().await?;
+    let mut conn = engine.store().readers().acquire().await?;
     Ok(json_meta(&mut conn, IDS_SEEN).await?.unwrap_or_default())
 }
 
@@ -84,7 +84,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        let mut conn = self.engine.store().pool().acquire().await.map_err(storage_error)?;
+        let mut conn = self.engine.store().readers().acquire().await.map_err(storage_error)?;
         let applied = json_meta(&mut conn, LAST_APPLIED).await?;
         let membership = json_meta(&mut conn, MEMBERSHIP).await?.unwrap_or_default();
         Ok((applied, membership))
@@ -134,7 +134,8 @@ impl StateMachine {
         // Commands alone commit in one round trip; pushed county batches need a transaction
         // they read in (versions held, cursors).
         let pushes = entries.iter().any(|e| matches!(e.payload, EntryPayload::Normal(CityRequest::Changes(_))));
-        let mut tx = if pushes { Some(self.engine.store().pool().begin().await.map_err(storage_error)?) } else { None };
+        let mut tx =
+            if pushes { Some(self.engine.store().writer().begin().await.map_err(storage_error)?) } else { None };
         let mut replies = Vec::new();
         let mut last_applied = None;
         let mut meta = Vec::new();
@@ -223,7 +224,7 @@ impl StateMachine {
             }
             // One round trip: `BEGIN; ...; COMMIT`.
             None => {
-                commit_outcomes(self.engine.store().pool(), &outcomes, before, &meta).await.map_err(storage_error)?
+                commit_outcomes(self.engine.store().writer(), &outcomes, before, &meta).await.map_err(storage_error)?
             }
         };
         if seq != before {
@@ -236,7 +237,7 @@ impl StateMachine {
 
 /// Replaces every table of the state database with the snapshot's, in one transaction.
 async fn replace_state(engine: &Engine, snapshot_file: &Path) -> Result<(), StorageError> {
-    let mut conn = engine.store().pool().acquire().await.map_err(storage_error)?;
+    let mut conn = engine.store().writer().acquire().await.map_err(storage_error)?;
     let path = snapshot_file.to_str().ok_or_else(|| storage_error("snapshot path is not UTF-8"))?;
     // ATTACH cannot run inside a transaction; the copy itself is one transaction.
     sqlx::query("ATTACH DATABASE ? AS snapshot").bind(path).execute(&mut *conn).await.map_err(storage_error)?;
