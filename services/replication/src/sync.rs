@@ -27,6 +27,8 @@ use xuncha_store::{
 /// Metadata key naming the leader when a city replica cannot serve a sync session.
 pub const LEADER_METADATA: &str = "xuncha-leader";
 
+pub mod city;
+
 pub fn to_pb(c: Change) -> pb::Change {
     pb::Change { seq: c.seq, kind: c.kind, id: c.id, version: c.version, body: c.body.into_bytes() }
 }
