@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRu
 use serde_json::Value;
 use xuncha_domain::ids::*;
 use xuncha_domain::model::*;
-use xuncha_domain::{Kind, Meta, NodeId, Record, State};
+use xuncha_domain::{ChangeKind, Kind, Meta, NodeId, Record, State};
 use xuncha_store::{Change, LEDGER_EVENT_KIND, Received, parse_change};
 
 /// Cases per target in CI.
@@ -164,9 +164,10 @@ fn any_change() -> impl Strategy<Value = (String, String, String)> {
         ".{0,200}",
         prop::collection::vec(any::<u8>(), 0..200).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
     ];
+    let kind = prop_oneof![9 => prop::sample::select(kinds), 1 => ".{0,20}"];
     prop_oneof![
         4 => mutated,
-        1 => (prop::sample::select(kinds), ".{0,40}", text),
+        1 => (kind, ".{0,40}", text),
     ]
 }
 
@@ -175,6 +176,11 @@ fn change_bodies_are_decoded_and_checked_without_a_panic() {
     let county = NodeId::county("anping").unwrap();
     let city = NodeId::city();
     fuzz("change-body", any_change(), |(kind, id, body)| {
+        // The edge parses the kind first: only a known one reaches the body.
+        let Some(kind) = ChangeKind::parse(&kind) else {
+            let known = Kind::ALL.iter().any(|k| k.as_str() == kind) || kind == LEDGER_EVENT_KIND;
+            return if known { Err(TestCaseError::fail(format!("known kind {kind:?} not parsed"))) } else { Ok(()) };
+        };
         let change = Change { seq: 1, kind, id, version: 1, body };
         if let Ok(Received::Record(r)) = parse_change(&change) {
             let mut state = State::default();

@@ -65,7 +65,9 @@ async fn random_work_with_partitions_and_leader_kills_converges() {
             5 | 6 => {
                 let respond_by = xuncha_domain::common::office_date(chrono::Utc::now()) + chrono::Duration::days(20);
                 let cmd = xuncha_domain::rectification::IssueNotice {
-                    addressee: xuncha_domain::model::Addressee::County(county.to_string()),
+                    addressee: xuncha_domain::model::Addressee::County(
+                        xuncha_domain::ids::CountyCode::parse("county", county).unwrap(),
+                    ),
                     subject: xuncha_domain::model::NoticeSubject::General,
                     level: NoticeLevel::Supervision,
                     text: format!("第{step}号督办"),

@@ -297,7 +297,8 @@ async fn nodes_check_whom_they_reached_and_who_sent_a_raft_message() {
     assert!(term < 1_000, "term {term}");
 }
 
-/// Sizes at the edge: too many changes in a batch, one change too big, a message too big.
+/// Sizes at the edge: too many changes in a batch, one change too big, an unknown kind, a
+/// message too big.
 /// Each is refused before anything is parsed or applied, and the city holds nothing of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn oversized_pushes_are_refused_and_change_nothing() {
@@ -336,6 +337,13 @@ async fn oversized_pushes_are_refused_and_change_nothing() {
     let refused = send(vec![raw(1, xuncha_store::MAX_CHANGE_BYTES + 1)]).await;
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("change 1: round"), "{refused:?}");
+
+    // A kind the city does not know is refused before its body is read.
+    let mut unknown = raw(1, 2);
+    unknown.kind = "secret_table".into();
+    let refused = send(vec![unknown]).await;
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains(r#"change 1: kind "secret_table""#), "{refused:?}");
 
     // Each change within its bound, the message over its own.
     let n = xuncha_store::MAX_SYNC_MESSAGE_BYTES / xuncha_store::MAX_CHANGE_BYTES + 1;

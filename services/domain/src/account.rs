@@ -269,8 +269,8 @@ pub struct CloseSession {}
 
 /// The node's own scope: the city, or its county.
 fn own_scope(me: &NodeId) -> Scope {
-    match me.county_code() {
-        Some(c) => Scope::County(c.to_string()),
+    match me.county_of() {
+        Some(c) => Scope::County(c),
         None => Scope::City,
     }
 }

@@ -396,7 +396,7 @@ pub enum Scope {
     /// Everything the city node holds (city accounts only).
     City,
     /// One county's records, and the city's records addressed to it.
-    County(String),
+    County(CountyCode),
     /// One round: its groups, targets, findings and what follows from them.
     Round(RoundId),
     /// One group: its targets and what follows from them, and its round's plan.
@@ -420,7 +420,7 @@ impl Scope {
     pub fn id_string(&self) -> String {
         match self {
             Scope::City => String::new(),
-            Scope::County(c) => c.clone(),
+            Scope::County(c) => c.to_string(),
             Scope::Round(r) => r.to_string(),
             Scope::Group(g) => g.to_string(),
             Scope::Unit(u) => u.to_string(),
@@ -448,7 +448,7 @@ impl Scope {
     pub fn covers(&self, state: &State, pos: &Position) -> bool {
         match self {
             Scope::City => true,
-            Scope::County(c) => pos.county.as_deref() == Some(c.as_str()) || pos.all_counties,
+            Scope::County(c) => pos.county.as_ref() == Some(c) || pos.all_counties,
             Scope::Round(r) => pos.round == Some(*r),
             Scope::Group(g) => {
                 pos.group == Some(*g)
@@ -513,7 +513,7 @@ impl Grant {
 pub struct Position {
     pub owner: Option<NodeId>,
     /// The county the record belongs to (its owner) or is addressed to.
-    pub county: Option<String>,
+    pub county: Option<CountyCode>,
     /// Addressed to every county (the categories).
     pub all_counties: bool,
     pub round: Option<RoundId>,
@@ -525,8 +525,8 @@ pub struct Position {
 
 impl Position {
     /// A record owned by `owner` and, if a city record, addressed to `to_county`.
-    pub fn owned(owner: &NodeId, to_county: Option<&str>) -> Self {
-        let county = owner.county_code().or(to_county).map(str::to_string);
+    pub fn owned(owner: &NodeId, to_county: Option<&CountyCode>) -> Self {
+        let county = owner.county_of().or_else(|| to_county.cloned());
         Self { owner: Some(owner.clone()), county, ..Default::default() }
     }
 
@@ -566,7 +566,7 @@ impl Located for Unit {
 
 impl Located for Person {
     fn position(&self, _: &State) -> Position {
-        Position::owned(&self.meta.owner, self.from_county.as_deref())
+        Position::owned(&self.meta.owner, self.from_county.as_ref())
     }
 }
 
@@ -832,9 +832,8 @@ pub fn check_grant(state: &State, organisation: &NodeId, field: &str, grant: &Gr
             }
         }
         Scope::County(code) => {
-            validate_county_code(field, code)?;
             if let Some(mine) = organisation.county_code()
-                && mine != code
+                && code != mine
             {
                 return Err(DomainError::invalid(field, format!("{organisation}的账号只能授予本县范围,不能是{code}")));
             }

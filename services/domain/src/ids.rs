@@ -97,6 +97,55 @@ impl IdSource {
     }
 }
 
+/// A county's code (`c01`, `anping`): short lowercase ASCII, used in node ids, certificates and
+/// file names. Checked when made or read, so a record or change cannot carry a malformed one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CountyCode(String);
+
+impl CountyCode {
+    pub fn parse(field: &str, code: &str) -> DomainResult<Self> {
+        validate_county_code(field, code)?;
+        Ok(Self(code.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CountyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CountyCode {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        validate_county_code("county", &s)?;
+        Ok(Self(s))
+    }
+}
+
+impl From<CountyCode> for String {
+    fn from(c: CountyCode) -> String {
+        c.0
+    }
+}
+
+impl PartialEq<str> for CountyCode {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CountyCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// Which node owns a record or sent a change: the city cluster (`city`) or one county
 /// (`county/<code>`). A node's own id comes from its configuration; a peer's from its certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,6 +162,10 @@ impl NodeId {
     pub fn county(code: &str) -> DomainResult<Self> {
         validate_county_code("county", code)?;
         Ok(Self(format!("county/{code}")))
+    }
+
+    pub fn of_county(code: &CountyCode) -> Self {
+        Self(format!("county/{code}"))
     }
 
     pub fn parse(field: &str, text: &str) -> DomainResult<Self> {
@@ -139,6 +192,11 @@ impl NodeId {
     /// The county code, for a county node.
     pub fn county_code(&self) -> Option<&str> {
         self.0.strip_prefix("county/")
+    }
+
+    /// The county, typed, for a county node (its code was checked when the id was made).
+    pub fn county_of(&self) -> Option<CountyCode> {
+        self.county_code().map(|c| CountyCode(c.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -181,6 +239,17 @@ impl From<NodeId> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn county_codes_are_checked_when_read_too() {
+        let c: CountyCode = serde_json::from_str("\"anping\"").unwrap();
+        assert_eq!(c, "anping");
+        assert_eq!(NodeId::of_county(&c).county_of(), Some(c));
+        for bad in ["\"\"", "\"AnPing\"", "\"-x\"", "\"county/x\"", "\"a b\""] {
+            assert!(serde_json::from_str::<CountyCode>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(CountyCode::parse("county", &"x".repeat(33)).unwrap_err().field, "county");
+    }
 
     #[test]
     fn id_source_is_deterministic_and_keeps_v7() {

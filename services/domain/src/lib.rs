@@ -31,6 +31,6 @@ pub use common::{Actor, DateWindow, Meta};
 pub use error::{DomainError, DomainResult, ErrorKind};
 pub use ids::NodeId;
 pub use ledger::LedgerEvent;
-pub use record::{Audience, Kind, Record};
+pub use record::{Audience, ChangeKind, Kind, LEDGER_EVENT_KIND, Record};
 pub use request::{Decided, RequestId, RequestMark, decide_once};
 pub use state::State;

@@ -25,7 +25,7 @@ pub struct CreateLinkagePlan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueAssignment {
     pub plan: LinkagePlanId,
-    pub county: String,
+    pub county: CountyCode,
     pub tasks: String,
     pub due_on: NaiveDate,
 }
@@ -116,7 +116,6 @@ pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<(
         .linkage_plans
         .get(&c.plan)
         .ok_or_else(|| DomainError::not_found("plan", format!("linkage plan {}", c.plan)))?;
-    validate_county_code("county", &c.county)?;
     ensure(!d.state.assignments.values().any(|a| a.plan == plan.id && a.county == c.county), || {
         DomainError::exists("county", format!("an assignment of '{}' for {}", plan.name, c.county))
     })?;
@@ -339,7 +338,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
         .get(&c.person)
         .ok_or_else(|| DomainError::not_found("person", format!("person {}", c.person)))?;
     d.authorize(Permission::LinkageIssue, p)?;
-    let county = p.meta.owner.county_code().ok_or_else(|| {
+    let county = p.meta.owner.county_of().ok_or_else(|| {
         DomainError::invalid("person", format!("{} is in the city pool; no secondment is needed", p.name))
     })?;
     DateWindow::new("window", c.window.from, c.window.to)?;
@@ -367,7 +366,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
         id: d.fresh_id(),
         meta: d.new_meta(),
         person: p.id,
-        county: county.into(),
+        county: county.clone(),
         window: c.window,
         purpose: purpose.clone(),
     };

@@ -147,7 +147,7 @@ pub struct Person {
     pub unavailable: Vec<DateWindow>,
     /// For a city-pool person seconded from a county: that county's code. The person's record
     /// is then replicated to that county.
-    pub from_county: Option<String>,
+    pub from_county: Option<CountyCode>,
 }
 
 /// 问题类别 group.
@@ -467,7 +467,7 @@ pub enum NoticeLevel {
 #[serde(rename_all = "snake_case")]
 pub enum Addressee {
     /// A county office (from the city); the notice is replicated to that county.
-    County(String),
+    County(CountyCode),
     /// A unit this node inspected.
     Unit(UnitId),
 }
@@ -557,7 +557,7 @@ pub struct LinkedAssignment {
     pub id: AssignmentId,
     pub meta: Meta,
     pub plan: LinkagePlanId,
-    pub county: String,
+    pub county: CountyCode,
     pub round: RoundSummary,
     /// Names of the city's linked units; the county reports on its counterparts (以下看上).
     pub counterpart_units: Vec<String>,
@@ -615,7 +615,7 @@ pub struct SecondmentRequest {
     pub id: SecondmentId,
     pub meta: Meta,
     pub person: PersonId,
-    pub county: String,
+    pub county: CountyCode,
     pub window: DateWindow,
     pub purpose: String,
 }

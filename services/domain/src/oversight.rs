@@ -147,9 +147,7 @@ pub fn oversight(state: &State, today: NaiveDate) -> Vec<NodeOversight> {
     let mut nodes: BTreeSet<NodeId> = state.rounds.values().map(|r| r.meta.owner.clone()).collect();
     nodes.extend(state.terms.values().map(|t| t.meta.owner.clone()));
     for a in state.assignments.values() {
-        if let Ok(n) = NodeId::county(&a.county) {
-            nodes.insert(n);
-        }
+        nodes.insert(NodeId::of_county(&a.county));
     }
     let reports = overdue_reports(state, today);
     nodes

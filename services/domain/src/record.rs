@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::common::Meta;
-use crate::ids::NodeId;
+use crate::ids::{CountyCode, NodeId};
 use crate::model::*;
 
 /// The kind of a record, as stored (`records.kind`) and sent in sync.
@@ -96,6 +96,50 @@ impl std::fmt::Display for Kind {
     }
 }
 
+/// The sync and outbox name of a ledger event (records use their kind's name).
+pub const LEDGER_EVENT_KIND: &str = "ledger_event";
+
+/// What one sync change carries: a record of a kind, or a ledger event. Parsed once at the
+/// edge (the wire, the outbox), so an unknown kind never gets further than that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeKind {
+    Record(Kind),
+    LedgerEvent,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Record(k) => k.as_str(),
+            ChangeKind::LedgerEvent => LEDGER_EVENT_KIND,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeKind> {
+        if s == LEDGER_EVENT_KIND { Some(ChangeKind::LedgerEvent) } else { Kind::parse(s).map(ChangeKind::Record) }
+    }
+}
+
+impl std::fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// As its name, so a change in a raft log entry reads as before.
+impl Serialize for ChangeKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChangeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        ChangeKind::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown change kind {s:?}")))
+    }
+}
+
 /// Where a record's changes go beyond its owner.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,7 +149,7 @@ pub enum Audience {
     /// A county's record, copied to the city for oversight and as the county's off-site copy.
     City,
     /// A city record addressed to one county.
-    County(String),
+    County(CountyCode),
     /// A city record every county receives (categories).
     AllCounties,
 }
@@ -342,3 +386,23 @@ accessors!(
     as_secondment_decision => SecondmentDecision(SecondmentDecision),
     as_account => Account(crate::account::Account),
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_kinds_read_back_as_what_they_are_and_nothing_else_parses() {
+        let all = Kind::ALL.into_iter().map(ChangeKind::Record).chain([ChangeKind::LedgerEvent]);
+        for kind in all {
+            assert_eq!(ChangeKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<ChangeKind>(&json).unwrap(), kind);
+        }
+        for bad in ["", "Round", "rounds", "ledger", "round "] {
+            assert_eq!(ChangeKind::parse(bad), None, "{bad:?}");
+            assert!(serde_json::from_str::<ChangeKind>(&format!("\"{bad}\"")).is_err());
+        }
+    }
+}

@@ -235,7 +235,6 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
     let addressee_label = match &c.addressee {
         Addressee::County(code) => {
             d.require_city("pressing a county office")?;
-            crate::ids::validate_county_code("addressee", code)?;
             format!("{code} 巡察办")
         }
         Addressee::Unit(u) => {
@@ -286,7 +285,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
     };
     if let Some(owner) = subject_owner {
         let expected = match &c.addressee {
-            Addressee::County(code) => NodeId::county(code)?,
+            Addressee::County(code) => NodeId::of_county(code),
             Addressee::Unit(_) => d.me.clone(),
         };
         ensure(owner == expected, || {

@@ -9,7 +9,7 @@ use crate::authz::{Permission, Position};
 use crate::command::Decision;
 use crate::common::DateWindow;
 use crate::error::{DomainError, DomainResult, ensure, required_text};
-use crate::ids::{PersonId, UnitId, validate_county_code};
+use crate::ids::{CountyCode, PersonId, UnitId};
 use crate::labels::Labelled;
 use crate::model::*;
 use crate::record::Record;
@@ -31,7 +31,7 @@ pub struct PersonDraft {
     pub leader_qualified: bool,
     pub active: bool,
     pub unavailable: Vec<DateWindow>,
-    pub from_county: Option<String>,
+    pub from_county: Option<CountyCode>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,11 +88,10 @@ pub fn validate_draft(
         DateWindow::new(&f(&format!("unavailable[{i}]")), w.from, w.to)?;
     }
     p.unavailable = windows;
-    if let Some(code) = &draft.from_county {
+    if draft.from_county.is_some() {
         ensure(me_is_city, || {
             DomainError::invalid(f("from_county"), "only the city pool records persons seconded from a county")
         })?;
-        validate_county_code(&f("from_county"), code)?;
     }
     Ok(p)
 }
@@ -309,7 +308,13 @@ pub fn parse_roster(
         }
         let from_county = match cell("from_county") {
             "" => None,
-            c => Some(c.to_string()),
+            c => match CountyCode::parse("from_county", c) {
+                Ok(code) => Some(code),
+                Err(e) => {
+                    err("from_county", e.reason);
+                    None
+                }
+            },
         };
         let (Some(rank), Some(source)) = (rank, source) else {
             continue;

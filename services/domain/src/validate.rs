@@ -136,7 +136,7 @@ fn fields(record: &Record) -> DomainResult<()> {
             })?;
             list("unavailable", &p.unavailable, MAX_LIST_ENTRIES)?;
             p.unavailable.iter().try_for_each(|w| window("unavailable", w))?;
-            p.from_county.as_deref().map_or(Ok(()), |c| name("from_county", c))
+            Ok(())
         }
         Record::Category(c) => {
             name("code", &c.code)?;
@@ -208,9 +208,6 @@ fn fields(record: &Record) -> DomainResult<()> {
             Ok(())
         }
         Record::Notice(n) => {
-            if let Addressee::County(c) = &n.addressee {
-                name("addressee", c)?;
-            }
             text("text", &n.text)?;
             date("respond_by", n.respond_by)
         }
@@ -224,7 +221,6 @@ fn fields(record: &Record) -> DomainResult<()> {
             list("linked_units", &p.linked_units, MAX_LIST_ENTRIES)
         }
         Record::Assignment(a) => {
-            name("county", &a.county)?;
             summary(&a.round)?;
             list("counterpart_units", &a.counterpart_units, MAX_LIST_ENTRIES)?;
             a.counterpart_units.iter().try_for_each(|u| name("counterpart_units", u))?;
@@ -249,7 +245,6 @@ fn fields(record: &Record) -> DomainResult<()> {
             Ok(())
         }
         Record::SecondmentRequest(s) => {
-            name("county", &s.county)?;
             window("window", &s.window)?;
             text("purpose", &s.purpose)
         }

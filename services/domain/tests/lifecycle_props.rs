@@ -9,6 +9,7 @@ use xuncha_domain::account::{Account, AccountStatus, Session, SessionKey};
 use xuncha_domain::authz::{Grant, Scope};
 use xuncha_domain::common::DateWindow;
 use xuncha_domain::finding::{AcknowledgeLead, HandOverLead, RecordFinding, ReportLeadResult};
+use xuncha_domain::ids::CountyCode;
 use xuncha_domain::model::*;
 use xuncha_domain::rectification::{AddRectificationItem, SignOffRectification, UpdateRectification};
 use xuncha_domain::roster::{AddPerson, PersonDraft, UpdatePerson};
@@ -108,7 +109,7 @@ impl World {
         let scopes: Vec<Scope> = match role {
             Role::Group => self.state.rounds.keys().map(|r| Scope::Round(*r)).collect(),
             Role::Unit => self.state.units.keys().map(|u| Scope::Unit(*u)).collect(),
-            _ => vec![Scope::County("c01".into())],
+            _ => vec![Scope::County(CountyCode::parse("county", "c01").unwrap())],
         };
         let account = self.state.accounts.get_mut(&account_id(role)).unwrap();
         account.grants = scopes.into_iter().map(|s| Grant::new(code, s)).collect();

@@ -211,7 +211,7 @@ pub fn pool_drafts(
     names: &mut Names,
     count: usize,
     units: &[(UnitId, String)],
-    from_county: Option<&str>,
+    from_county: Option<&CountyCode>,
 ) -> Vec<PersonDraft> {
     let sources = [
         PoolSource::DisciplineCommission,
@@ -260,7 +260,7 @@ pub fn pool_drafts(
                 } else {
                     Vec::new()
                 },
-                from_county: from_county.map(str::to_string),
+                from_county: from_county.cloned(),
             }
         })
         .collect()
@@ -335,8 +335,8 @@ impl Demo<'_> {
     /// One account for each office role over the node's own scope.
     async fn office_accounts(&mut self) -> anyhow::Result<()> {
         let d = self;
-        let own = match d.api.engine().node().county_code() {
-            Some(c) => Scope::County(c.to_string()),
+        let own = match d.api.engine().node().county_of() {
+            Some(c) => Scope::County(c),
             None => Scope::City,
         };
         for (username, role) in [
@@ -645,7 +645,7 @@ pub async fn seed_city_by(
     let term = d.term("四届市委", &units).await?;
     let mut drafts = pool_drafts(&mut d.names, 360, &units, None);
     for (i, (code, _)) in counties.iter().enumerate() {
-        drafts[i * 7].from_county = Some(code.to_string());
+        drafts[i * 7].from_county = Some(CountyCode::parse("from_county", code)?);
     }
     d.run(&d.office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
 
@@ -693,7 +693,8 @@ pub async fn seed_city_by(
     for (code, name) in counties {
         let tasks =
             format!("{name}对照市委第七轮巡察7个联动单位,对本地对应单位开展联动巡察,报送巡察报告,以下看上、相互印证。");
-        let assignment = IssueAssignment { plan, county: code.to_string(), tasks, due_on: day(2027, 1, 31) };
+        let county = CountyCode::parse("county", code)?;
+        let assignment = IssueAssignment { plan, county, tasks, due_on: day(2027, 1, 31) };
         d.run(&d.office, Command::IssueAssignment(assignment)).await?;
     }
     Ok(d.accounts)

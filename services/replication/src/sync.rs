@@ -17,7 +17,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tracing::Instrument;
 use xuncha_domain::ids::EventId;
-use xuncha_domain::{Actor, Audience, Kind, LedgerEvent, NodeId};
+use xuncha_domain::{Actor, Audience, ChangeKind, Kind, LEDGER_EVENT_KIND, LedgerEvent, NodeId};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_client::SyncServiceClient;
 use xuncha_store::{
@@ -30,11 +30,24 @@ pub const LEADER_METADATA: &str = "xuncha-leader";
 pub mod city;
 
 pub fn to_pb(c: Change) -> pb::Change {
-    pb::Change { seq: c.seq, kind: c.kind, id: c.id, version: c.version, body: c.body.into_bytes() }
+    pb::Change {
+        seq: c.seq,
+        kind: c.kind.as_str().to_string(),
+        id: c.id,
+        version: c.version,
+        body: c.body.into_bytes(),
+    }
 }
 
-pub fn from_pb(c: pb::Change) -> Result<Change, std::string::FromUtf8Error> {
-    Ok(Change { seq: c.seq, kind: c.kind, id: c.id, version: c.version, body: String::from_utf8(c.body)? })
+/// A change as received; the error names the change and what is wrong with it.
+pub fn from_pb(c: pb::Change) -> Result<Change, String> {
+    let Some(kind) = ChangeKind::parse(&c.kind) else {
+        let shown: String = c.kind.chars().take(40).collect();
+        return Err(format!("change {}: kind {shown:?} is neither a record kind nor {LEDGER_EVENT_KIND}", c.seq));
+    };
+    let body =
+        String::from_utf8(c.body).map_err(|_| format!("change {}: {kind} {}: body is not UTF-8", c.seq, c.id))?;
+    Ok(Change { seq: c.seq, kind, id: c.id, version: c.version, body })
 }
 
 /// How a county reaches the city.
@@ -377,8 +390,7 @@ async fn pull_batches(
     let city = NodeId::city();
     while let Some(b) = stream.next().await {
         let b = b?;
-        let changes =
-            b.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>().context("a change is not UTF-8")?;
+        let changes = b.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
         let applied = engine.apply_remote(&city, &changes, b.reached).await?;
         after = applied.applied_seq;
     }
@@ -395,7 +407,7 @@ pub async fn restore(engine: &Engine, opts: &SyncOptions) -> anyhow::Result<(u64
     let mut pushed = None;
     while let Some(b) = stream.next().await {
         let b = b?;
-        all.extend(b.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>()?);
+        all.extend(b.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?);
         if b.done {
             pushed = Some(b.pushed);
         }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 use xuncha_domain::record::check_remote_event;
 use xuncha_domain::validate::check_received;
-use xuncha_domain::{DomainError, Kind, LedgerEvent, NodeId, Record, State};
+use xuncha_domain::{ChangeKind, DomainError, Kind, LedgerEvent, NodeId, Record, State};
 
 use crate::error::{StoreResult, corrupt};
 use crate::records::{put_events, put_records, stored_versions};
@@ -21,15 +21,14 @@ pub const BATCH_BYTE_BUDGET: usize = 8 << 20;
 /// Largest sync message (after decompression) either side accepts.
 pub const MAX_SYNC_MESSAGE_BYTES: usize = BATCH_BYTE_BUDGET + 2 * MAX_CHANGE_BYTES + (1 << 20);
 
-/// The outbox kind of a ledger event (records use their own kind).
-pub const LEDGER_EVENT_KIND: &str = "ledger_event";
+pub use xuncha_domain::record::LEDGER_EVENT_KIND;
 
 /// One change as it travels: the origin's sequence number, what it is, and the JSON body of the
 /// record (at its current version) or event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub seq: u64,
-    pub kind: String,
+    pub kind: ChangeKind,
     pub id: String,
     pub version: u64,
     pub body: String,
@@ -94,6 +93,7 @@ pub async fn changes_for(
         let (Some(version), Some(body)) = (version, body) else {
             return Err(corrupt(format!("outbox row {seq} names {kind} {id}, which is not stored")));
         };
+        let kind = stored_kind(&kind)?;
         out.push(Change { seq: seq as u64, kind, id, version: version as u64, body });
     }
     out.reverse();
@@ -223,6 +223,12 @@ pub async fn apply_remote(
     Ok(out)
 }
 
+/// A kind read back from the outbox or the records table: this node wrote it, so an unknown
+/// one is corruption.
+fn stored_kind(kind: &str) -> StoreResult<ChangeKind> {
+    ChangeKind::parse(kind).ok_or_else(|| corrupt(format!("unknown kind {kind:?} in the database")))
+}
+
 /// What a change holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Received {
@@ -232,12 +238,15 @@ pub enum Received {
 
 /// A change's body: a record (labelled as what it holds) or a ledger event.
 pub fn parse_change(c: &Change) -> StoreResult<Received> {
-    if c.kind == LEDGER_EVENT_KIND {
-        let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
-        return Ok(Received::Event(e));
-    }
+    let kind = match c.kind {
+        ChangeKind::LedgerEvent => {
+            let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
+            return Ok(Received::Event(e));
+        }
+        ChangeKind::Record(kind) => kind,
+    };
     let r: Record = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("{} {}: {e}", c.kind, c.id)))?;
-    if r.kind().as_str() != c.kind || r.id_string() != c.id {
+    if r.kind() != kind || r.id_string() != c.id {
         return Err(corrupt(format!(
             "change {} says {} {} but holds {} {}",
             c.seq,
@@ -390,7 +399,7 @@ pub async fn owned_changes(
         .await?;
         for (kind, id, version, body) in rows {
             let cursor = format!("{kind}/{id}");
-            out.push((cursor, Change { seq: 0, kind, id, version: version as u64, body }));
+            out.push((cursor, Change { seq: 0, kind: stored_kind(&kind)?, id, version: version as u64, body }));
         }
         if out.len() as u32 == limit {
             return Ok(within_budget(out));
@@ -405,7 +414,7 @@ pub async fn owned_changes(
             .fetch_all(&mut *conn)
             .await?;
     for (id, body) in rows {
-        out.push((format!("~{id}"), Change { seq: 0, kind: LEDGER_EVENT_KIND.into(), id, version: 1, body }));
+        out.push((format!("~{id}"), Change { seq: 0, kind: ChangeKind::LedgerEvent, id, version: 1, body }));
     }
     Ok(within_budget(out))
 }
@@ -439,7 +448,7 @@ pub async fn restore_own(
     let mut records = Vec::new();
     let mut events = Vec::new();
     for c in changes {
-        if c.kind == LEDGER_EVENT_KIND {
+        if c.kind == ChangeKind::LedgerEvent {
             let e: LedgerEvent = serde_json::from_str(&c.body).map_err(|e| corrupt(format!("event {}: {e}", c.id)))?;
             if &e.node != me {
                 return Err(corrupt(format!("event {} was made on {}, not {me}", e.id, e.node)));

@@ -39,10 +39,7 @@ pub fn grant(field: &str, g: &pb::RoleGrant) -> DomainResult<Grant> {
     let id_field = format!("{field}.scope.id");
     let scope = match pb::ScopeKind::try_from(scope.kind) {
         Ok(pb::ScopeKind::City) => Scope::City,
-        Ok(pb::ScopeKind::County) => {
-            xuncha_domain::ids::validate_county_code(&id_field, scope.id.trim())?;
-            Scope::County(scope.id.trim().to_string())
-        }
+        Ok(pb::ScopeKind::County) => Scope::County(super::county(&id_field, &scope.id)?),
         Ok(pb::ScopeKind::Round) => Scope::Round(id(&id_field, &scope.id)?),
         Ok(pb::ScopeKind::Group) => Scope::Group(id(&id_field, &scope.id)?),
         Ok(pb::ScopeKind::Unit) => Scope::Unit(id(&id_field, &scope.id)?),

@@ -67,7 +67,7 @@ pub fn assignment_pb(a: &LinkedAssignment, response: Option<&AssignmentResponse>
         id: a.id.to_string(),
         meta: a.meta.to_pb(),
         plan: a.plan.to_string(),
-        county: a.county.clone(),
+        county: a.county.to_string(),
         round: a.round.to_pb(),
         counterpart_units: a.counterpart_units.clone(),
         tasks: a.tasks.clone(),
@@ -94,7 +94,7 @@ pub fn secondment_pb(r: &SecondmentRequest, d: Option<&SecondmentDecision>) -> p
         id: r.id.to_string(),
         meta: r.meta.to_pb(),
         person: r.person.to_string(),
-        county: r.county.clone(),
+        county: r.county.to_string(),
         window: r.window.to_pb(),
         purpose: r.purpose.clone(),
         decision: match d {
@@ -118,7 +118,7 @@ pub fn create_plan(r: &pb::CreateLinkagePlanRequest) -> DomainResult<CreateLinka
 pub fn issue(r: &pb::IssueAssignmentRequest) -> DomainResult<IssueAssignment> {
     Ok(IssueAssignment {
         plan: id("plan", &r.plan)?,
-        county: r.county.clone(),
+        county: super::county("county", &r.county)?,
         tasks: r.tasks.clone(),
         due_on: date("due_on", &r.due_on)?,
     })

@@ -87,6 +87,15 @@ pub fn opt_date(field: &str, text: &str) -> DomainResult<Option<NaiveDate>> {
 }
 
 /// Empty text means none.
+/// A county code from the wire, checked here so the domain only sees well-formed ones.
+pub fn county(field: &str, text: &str) -> DomainResult<xuncha_domain::ids::CountyCode> {
+    xuncha_domain::ids::CountyCode::parse(field, text.trim())
+}
+
+pub fn opt_county(field: &str, text: &str) -> DomainResult<Option<xuncha_domain::ids::CountyCode>> {
+    if text.trim().is_empty() { Ok(None) } else { county(field, text).map(Some) }
+}
+
 pub fn opt_text(text: &str) -> Option<String> {
     if text.trim().is_empty() { None } else { Some(text.to_string()) }
 }

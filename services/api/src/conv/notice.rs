@@ -13,7 +13,7 @@ enum_conv!(pb::NoticeStatus, NoticeStatus, "notice status", [Open, Closed]);
 /// A notice as a message, with the response held here (if any).
 pub fn notice_pb(n: &SupervisionNotice, response: Option<&NoticeResponse>) -> pb::SupervisionNotice {
     let (addressee_county, addressee_unit) = match &n.addressee {
-        Addressee::County(c) => (c.clone(), String::new()),
+        Addressee::County(c) => (c.to_string(), String::new()),
         Addressee::Unit(u) => (String::new(), u.to_string()),
     };
     let mut out = pb::SupervisionNotice {
@@ -44,7 +44,7 @@ pub fn notice_pb(n: &SupervisionNotice, response: Option<&NoticeResponse>) -> pb
 
 pub fn issue(r: &pb::IssueNoticeRequest) -> DomainResult<IssueNotice> {
     let addressee = match (r.addressee_county.trim(), r.addressee_unit.trim()) {
-        (c, "") if !c.is_empty() => Addressee::County(c.to_string()),
+        (c, "") if !c.is_empty() => Addressee::County(super::county("addressee_county", c)?),
         ("", u) if !u.is_empty() => Addressee::Unit(id("addressee_unit", u)?),
         _ => {
             return Err(DomainError::invalid(

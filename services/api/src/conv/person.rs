@@ -7,7 +7,7 @@ use xuncha_domain::staffing::{Booking, BookingSource, Choice, Conflict, SuggestR
 use xuncha_proto::v1 as pb;
 
 use super::common::window;
-use super::{FromPb, ToPb, enum_conv, id, ids, opt_date, opt_id, opt_text};
+use super::{FromPb, ToPb, enum_conv, id, ids, opt_date, opt_id};
 
 enum_conv!(pb::Rank, Rank, "rank", [DivisionHead, DeputyDivisionHead, SectionHead, DeputySectionHead, Staff]);
 enum_conv!(
@@ -57,7 +57,7 @@ pub fn draft(prefix: &str, f: &Option<pb::PersonFields>) -> DomainResult<PersonD
             .enumerate()
             .map(|(i, w)| window(&n(&format!("unavailable[{i}]")), &Some(w.clone())))
             .collect::<DomainResult<_>>()?,
-        from_county: opt_text(&f.from_county),
+        from_county: super::opt_county(&n("from_county"), &f.from_county)?,
     })
 }
 
@@ -85,7 +85,7 @@ impl ToPb for Person {
                 leader_qualified: self.leader_qualified,
                 active: self.active,
                 unavailable: self.unavailable.iter().filter_map(|w| w.to_pb()).collect(),
-                from_county: self.from_county.clone().unwrap_or_default(),
+                from_county: self.from_county.as_ref().map(ToString::to_string).unwrap_or_default(),
             }),
         }
     }

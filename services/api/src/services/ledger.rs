@@ -26,14 +26,18 @@ fn ledger_counties(who: &Principal, me: &NodeId) -> Option<Vec<String>> {
     if grants().any(|g| g.scope == Scope::City) {
         return None;
     }
-    let counties: Vec<String> = grants()
+    let counties: Vec<xuncha_domain::ids::CountyCode> = grants()
         .filter_map(|g| match &g.scope {
             Scope::County(c) => Some(c.clone()),
             _ => None,
         })
         .collect();
     // On a county node its own office reads its whole ledger; everyone else only their counties.
-    if me.county_code().is_some_and(|c| counties.iter().any(|x| x == c)) { None } else { Some(counties) }
+    if me.county_code().is_some_and(|c| counties.iter().any(|x| *x == c)) {
+        None
+    } else {
+        Some(counties.iter().map(ToString::to_string).collect())
+    }
 }
 
 impl LedgerApi {

@@ -131,7 +131,7 @@ impl LinkageService for LinkageApi {
         r: Request<pb::ListAssignmentsRequest>,
     ) -> Result<Response<pb::ListAssignmentsResponse>, Status> {
         let who = principal(&r)?;
-        let county = conv::opt_text(&r.get_ref().county);
+        let county = conv::opt_county("county", &r.get_ref().county).map_err(bad)?;
         let plan: Option<xuncha_domain::ids::LinkagePlanId> = conv::opt_id("plan", &r.get_ref().plan).map_err(bad)?;
         let assignments = self
             .0

@@ -151,7 +151,7 @@ impl CitySync {
             while let Some(batch) = batches.next().await {
                 let batch = batch.map_err(SyncError::Stream)?;
                 let changes = batch.changes.into_iter().map(from_pb).collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| DomainError::invalid("changes", "a body is not UTF-8"))?;
+                    .map_err(|e| DomainError::invalid("changes", e))?;
                 check_batch(&origin, &changes)?;
                 // Over its rate the county waits here; the stream's flow control holds it back.
                 let n = NonZeroU32::new(changes.len().max(1) as u32).expect("non-zero");
