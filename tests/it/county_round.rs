@@ -172,15 +172,26 @@ async fn a_county_round_from_plan_to_sign_off() {
     assert!(ledger.events.iter().all(|e| !e.actor.as_ref().unwrap().account.is_empty()), "the account is recorded");
     assert_eq!(ledger.events[2].node, "county/c01");
     for table in [pb::ExportTable::Ledger, pb::ExportTable::Rectification] {
-        let x = LedgerServiceClient::new(ch.clone())
+        let mut stream = LedgerServiceClient::new(ch.clone())
             .export(pb::ExportRequest { table: table as i32 })
             .await
             .unwrap()
             .into_inner();
-        let mut book: Xlsx<_> = Xlsx::new(Cursor::new(x.content)).unwrap();
+        // The file's name first, then its bytes, then the row count on the last piece.
+        let first = stream.message().await.unwrap().expect("a first piece");
+        assert!(first.file_name.ends_with(".xlsx") && first.content.is_empty(), "{first:?}");
+        let (mut content, mut rows) = (Vec::new(), None);
+        while let Some(piece) = stream.message().await.unwrap() {
+            content.extend(piece.content);
+            if piece.done {
+                rows = Some(piece.rows);
+            }
+        }
+        let rows = rows.expect("a last piece");
+        let mut book: Xlsx<_> = Xlsx::new(Cursor::new(content)).unwrap();
         let sheet = book.worksheet_range_at(0).unwrap().unwrap();
-        assert_eq!(sheet.height() as u32, x.rows + 1, "{table:?}: header plus one row per record");
-        assert!(x.rows >= 2);
+        assert_eq!(sheet.height() as u32, rows + 1, "{table:?}: header plus one row per record");
+        assert!(rows >= 2);
     }
     node.stop().await;
 }

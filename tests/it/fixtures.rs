@@ -237,3 +237,13 @@ pub async fn all_events(
         }
     }
 }
+
+/// The node's database file opened read-only beside the node (WAL lets it read while the node
+/// writes), for a test to look at rows the node's typed operations do not show.
+pub async fn inspect(store: &xuncha_store::Store) -> sqlx::SqlitePool {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", store.path().display()))
+        .unwrap()
+        .read_only(true);
+    sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap()
+}

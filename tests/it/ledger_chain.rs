@@ -91,7 +91,7 @@ async fn the_city_takes_a_countys_events_only_where_they_continue_its_chain() {
         .read(|s| s.ledger_heads.get(&(anping.clone(), "city".into())).cloned())
         .await
         .unwrap();
-    let mut conn = county.engine.store().readers().acquire().await.unwrap();
+    let mut conn = crate::fixtures::inspect(county.engine.store()).await.acquire().await.unwrap();
     let body: String = sqlx::query_scalar(
         "SELECT body FROM ledger WHERE node = 'county/anping' AND audience = 'city' ORDER BY chain_n DESC LIMIT 1",
     )

@@ -133,20 +133,20 @@ async fn cuts_mid_batch_and_a_leader_kill_lose_nothing_and_double_nothing() {
     let anping = NodeId::county("anping").unwrap();
     let leader = fed.city.leader().await;
     let city_store = fed.city.node(leader).replica.engine.store().clone();
-    let mut conn = city_store.readers().acquire().await.unwrap();
+    let mut conn = crate::fixtures::inspect(&city_store).await.acquire().await.unwrap();
     let events_at_city: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger WHERE node = 'county/anping'")
         .fetch_one(&mut *conn)
         .await
         .unwrap();
     let county_store = fed.county("anping").engine.store().clone();
-    let mut cconn = county_store.readers().acquire().await.unwrap();
+    let mut cconn = crate::fixtures::inspect(&county_store).await.acquire().await.unwrap();
     let shared_events: i64 =
         sqlx::query_scalar("SELECT count(*) FROM outbox WHERE kind = 'ledger_event' AND audience = 'city'")
             .fetch_one(&mut *cconn)
             .await
             .unwrap();
     assert_eq!(events_at_city, shared_events);
-    let applied = xuncha_store::applied_seq(&mut conn, &anping).await.unwrap();
+    let applied = city_store.applied_seq(&anping).await.unwrap();
     let last_shared: i64 =
         sqlx::query_scalar("SELECT max(seq) FROM outbox WHERE audience = 'city'").fetch_one(&mut *cconn).await.unwrap();
     assert!(applied >= last_shared as u64, "city cursor {applied} short of {last_shared}");

@@ -199,14 +199,12 @@ async fn a_county_shows_a_refused_push_and_keeps_pulling_instead_of_retrying() {
     let outcome = Outcome { records: vec![Record::Unit(bad)], ..Default::default() };
     {
         let _state = county.engine.write_state().await;
-        let seq = xuncha_store::commit_outcomes(
-            county.engine.store().writer(),
-            std::slice::from_ref(&outcome),
-            county.engine.outbox_seq(),
-            &[],
-        )
-        .await
-        .unwrap();
+        let seq = county
+            .engine
+            .store()
+            .commit_outcomes(std::slice::from_ref(&outcome), county.engine.outbox_seq(), &[])
+            .await
+            .unwrap();
         county.engine.publish_outbox(seq);
     }
 
@@ -227,21 +225,16 @@ async fn a_county_shows_a_refused_push_and_keeps_pulling_instead_of_retrying() {
     assert!(link.refused.contains(&unit.id) && link.refused_at.is_some(), "{link:?}");
     let text = crate::metrics::scrape(county.metrics.as_ref().expect("metrics served").0).await;
     assert!(text.contains("xuncha_sync_peer_refused{peer=\"city\"} 1"), "{text}");
-    let ledger = county.engine.store().readers();
-    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger WHERE action = 'sync.refused'")
-        .fetch_one(ledger)
-        .await
-        .unwrap();
-    assert_eq!(logged, 1, "one ledger event for the refusal");
+    let filter = xuncha_store::LedgerFilter { action_prefix: Some("sync.refused".into()), ..Default::default() };
+    let logged = county.engine.store().ledger_page(&filter).await.unwrap();
+    assert_eq!(logged.len(), 1, "one ledger event for the refusal");
 
     // The city holds none of it, and shows the refusal on the county's link too.
     let city = fed.city.node(leader).replica.engine.clone();
     assert_eq!(city.read(|s| s.units[&unit_id].meta.owner.clone()).await, NodeId::city());
-    let mut conn = city.store().readers().acquire().await.unwrap();
-    let links = xuncha_store::peer_statuses(&mut conn).await.unwrap();
+    let links = city.store().peer_statuses().await.unwrap();
     let at_city = links.iter().find(|p| p.node == anping).and_then(|p| p.refused.clone()).expect("noted at the city");
     assert!(at_city.0.contains(&unit.id), "{at_city:?}");
-    drop(conn);
 
     // Pulling goes on: what the city addresses to the county still arrives.
     let notice = SupervisionServiceClient::new(office)

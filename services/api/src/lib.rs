@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity;
 pub mod revocation;
 mod services;
+pub mod streaming;
 pub mod tabular;
 
 use std::sync::Arc;

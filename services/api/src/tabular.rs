@@ -150,29 +150,89 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
-/// Writes one sheet with a bold, frozen header row and sensible column widths.
-pub fn write_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(sheet_name)?;
-    let bold = Format::new().set_bold();
-    for (c, h) in header.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+/// Data rows an exported sheet may hold: Excel's 1 048 576 rows less the header.
+pub const MAX_EXPORT_ROWS: u32 = 1_048_575;
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("导出超过 {MAX_EXPORT_ROWS} 行(Excel 一张表的上限),请缩小范围后再导出")]
+    TooManyRows,
+    #[error("writing the workbook: {0}")]
+    Xlsx(#[from] XlsxError),
+    #[error("writing the workbook: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One sheet written row by row in constant memory: each row goes to a temporary file once
+/// the next begins, so an export of a million rows holds one row, not a million. The sheet
+/// has a bold, frozen header row and column widths fitted to what was written.
+pub struct SheetWriter {
+    workbook: Workbook,
+    rows: u32,
+    widths: Vec<usize>,
+}
+
+impl SheetWriter {
+    pub fn new(sheet_name: &str, header: &[&str]) -> Result<Self, ExportError> {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet_with_constant_memory()?;
+        sheet.set_name(sheet_name)?;
+        sheet.set_freeze_panes(1, 0)?;
+        let bold = Format::new().set_bold();
+        for (c, h) in header.iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        let widths = header.iter().map(|h| display_width(h)).collect();
+        Ok(Self { workbook, rows: 0, widths })
     }
-    let mut widths: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
-    for (r, row) in rows.iter().enumerate() {
+
+    /// Appends a data row.
+    pub fn push(&mut self, row: &[String]) -> Result<(), ExportError> {
+        if self.rows >= MAX_EXPORT_ROWS {
+            return Err(ExportError::TooManyRows);
+        }
+        self.rows += 1;
+        let sheet = self.workbook.worksheet_from_index(0)?;
         for (c, value) in row.iter().enumerate() {
-            sheet.write_string(r as u32 + 1, c as u16, value)?;
-            if let Some(w) = widths.get_mut(c) {
+            sheet.write_string(self.rows, c as u16, value)?;
+            if let Some(w) = self.widths.get_mut(c) {
                 *w = (*w).max(display_width(value));
             }
         }
+        Ok(())
     }
-    for (c, w) in widths.iter().enumerate() {
-        sheet.set_column_width(c as u16, (*w as f64 + 2.0).min(60.0))?;
+
+    /// Data rows written so far.
+    pub fn rows(&self) -> u32 {
+        self.rows
     }
-    sheet.set_freeze_panes(1, 0)?;
-    workbook.save_to_buffer()
+
+    /// Writes the workbook to an anonymous temporary file (gone once closed), positioned at
+    /// its start for reading.
+    pub fn finish(mut self) -> Result<std::fs::File, ExportError> {
+        use std::io::Seek;
+        let sheet = self.workbook.worksheet_from_index(0)?;
+        for (c, w) in self.widths.iter().enumerate() {
+            sheet.set_column_width(c as u16, (*w as f64 + 2.0).min(60.0))?;
+        }
+        let mut file = tempfile::tempfile()?;
+        self.workbook.save_to_writer(&mut file)?;
+        file.rewind()?;
+        Ok(file)
+    }
+}
+
+/// Writes one small sheet whole, into memory (see [`SheetWriter`] for large ones).
+pub fn write_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, ExportError> {
+    use std::io::Read;
+    let mut sheet = SheetWriter::new(sheet_name, header)?;
+    for row in rows {
+        sheet.push(row)?;
+    }
+    let mut bytes = Vec::new();
+    sheet.finish()?.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Columns a string takes: CJK characters are two wide.

@@ -226,8 +226,7 @@ pub async fn run(backlogs: &[u64], seconds: u64) -> anyhow::Result<SyncReport> {
         let t0 = Instant::now();
         until("the city to hold the whole backlog", Duration::from_secs(1800), || async {
             for c in &city {
-                let mut conn = c.replica.engine.store().readers().acquire().await?;
-                if xuncha_store::applied_seq(&mut conn, &county_node).await? >= target_seq {
+                if c.replica.engine.store().applied_seq(&county_node).await? >= target_seq {
                     return Ok(());
                 }
             }

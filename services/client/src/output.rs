@@ -22,11 +22,16 @@ pub fn table(header: &[&str]) -> Table {
 
 /// Prints `value` as JSON, or the table `render` makes.
 pub fn print<T: Serialize>(format: Format, value: &T, render: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        Format::Table => println!("{}", render(value)),
+    use std::io::Write;
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(value)?,
+        Format::Table => render(value),
+    };
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        // The reader went away (`| head`, `| grep -q`): nothing more to show, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }
 
 /// A gRPC error for people: code, message, every field problem, the permission refused.

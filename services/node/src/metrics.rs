@@ -132,9 +132,7 @@ pub async fn render(src: &Sources) -> String {
     r.register("rpc_duration_seconds", "gRPC call latency by method", src.rpc.duration.clone());
     gauge(&mut r, "records", "Records held by this node", src.engine.read(|s| s.record_count() as i64).await);
     gauge(&mut r, "outbox_seq", "Last sequence this node gave a change", src.engine.outbox_seq() as i64);
-    if let Ok(mut conn) = src.engine.store().readers().acquire().await
-        && let Ok(peers) = xuncha_store::peer_statuses(&mut conn).await
-    {
+    if let Ok(peers) = src.engine.store().peer_statuses().await {
         let backlog = Family::<PeerLabel, Gauge>::default();
         let lag = Family::<PeerLabel, Gauge>::default();
         let contact = Family::<PeerLabel, Gauge>::default();

@@ -20,9 +20,7 @@ use xuncha_domain::ids::EventId;
 use xuncha_domain::{Actor, Audience, ChangeKind, Kind, LEDGER_EVENT_KIND, LedgerEvent, NodeId};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_client::SyncServiceClient;
-use xuncha_store::{
-    Change, Engine, applied_seq, changes_for, note_peer, note_refusal, outbox_row, peer_statuses, pending_for,
-};
+use xuncha_store::{Change, Engine};
 
 /// Metadata key naming the leader when a city replica cannot serve a sync session.
 pub const LEADER_METADATA: &str = "xuncha-leader";
@@ -197,9 +195,9 @@ pub async fn find_leader(
 /// The county's cursors: of the city's changes applied here, and its own changes the city
 /// still lacks after `pushed`.
 async fn cursors(engine: &Engine, pushed: u64) -> anyhow::Result<(u64, u64)> {
-    let mut conn = engine.store().readers().acquire().await?;
-    let pulled = applied_seq(&mut conn, &NodeId::city()).await?;
-    let backlog = pending_for(&mut conn, &NodeId::city(), pushed).await?;
+    let store = engine.store();
+    let pulled = store.applied_seq(&NodeId::city()).await?;
+    let backlog = store.pending_for(&NodeId::city(), pushed).await?;
     Ok((pulled, backlog))
 }
 
@@ -230,8 +228,7 @@ async fn session(
             match push(engine, &mut client, pushed, opts.batch).await {
                 Ok(reached) => {
                     if refusal_on_record {
-                        let mut conn = engine.store().writer().acquire().await?;
-                        note_refusal(&mut conn, &city, chrono::Utc::now(), None).await?;
+                        engine.store().note_refusal(&city, chrono::Utc::now(), None).await?;
                         refusal_on_record = false;
                     }
                     pushed = reached;
@@ -243,10 +240,7 @@ async fn session(
             }
         }
         let (pulled, backlog) = cursors(engine, pushed).await?;
-        {
-            let mut conn = engine.store().writer().acquire().await?;
-            note_peer(&mut conn, &city, chrono::Utc::now(), pushed, backlog).await?;
-        }
+        engine.store().note_peer(&city, chrono::Utc::now(), pushed, backlog).await?;
         state.send_modify(|s| {
             s.pushed = pushed;
             s.pulled = pulled;
@@ -272,8 +266,7 @@ fn refusal_of(e: &anyhow::Error) -> Option<&tonic::Status> {
 
 /// Whether a refusal is on record for the city link.
 async fn known_refusal(engine: &Engine) -> anyhow::Result<bool> {
-    let mut conn = engine.store().readers().acquire().await?;
-    Ok(peer_statuses(&mut conn).await?.iter().any(|p| p.node.is_city() && p.refused.is_some()))
+    Ok(engine.store().peer_statuses().await?.iter().any(|p| p.node.is_city() && p.refused.is_some()))
 }
 
 /// Shows a refused push everywhere an operator looks: sync status, the city link's status
@@ -284,13 +277,11 @@ async fn refused(engine: &Engine, status: &tonic::Status, state: &watch::Sender<
     let now = chrono::Utc::now();
     let why: String = status.message().chars().take(1000).collect();
     tracing::error!(code = ?status.code(), reason = %why, "the city refused a pushed change; pushing waits until restart");
-    let mut conn = engine.store().writer().acquire().await?;
-    note_refusal(&mut conn, &city, now, Some(&why)).await?;
+    engine.store().note_refusal(&city, now, Some(&why)).await?;
     let subject = match refused_seq(&why) {
-        Some(seq) => outbox_row(&mut conn, seq).await?,
+        Some(seq) => engine.store().outbox_row(seq).await?,
         None => None,
     };
-    drop(conn);
     if let Some((kind, id, version)) = subject
         && let Some(kind) = Kind::parse(&kind)
     {
@@ -348,10 +339,10 @@ async fn push_batches(
     let city = NodeId::city();
     loop {
         let (changes, reached, pulled, backlog) = {
-            let mut conn = engine.store().readers().acquire().await?;
-            let (changes, reached) = changes_for(&mut conn, &city, pushed, batch).await?;
-            let pulled = applied_seq(&mut conn, &city).await?;
-            let backlog = pending_for(&mut conn, &city, reached).await?;
+            let store = engine.store();
+            let (changes, reached) = store.changes_for(&city, pushed, batch).await?;
+            let pulled = store.applied_seq(&city).await?;
+            let backlog = store.pending_for(&city, reached).await?;
             (changes, reached, pulled, backlog)
         };
         let last = reached == pushed;

@@ -9,8 +9,9 @@ use tokio::sync::{RwLock, RwLockWriteGuard, watch};
 use xuncha_domain::{Decided, DomainError, Envelope, LedgerEvent, NodeId, Outcome, State, decide_once};
 
 use crate::error::{StoreError, StoreResult};
+use crate::records::{commit_outcomes, load_state};
 use crate::sync::{Change, RemoteApplied, apply_remote, last_outbox_seq, restore_own};
-use crate::{Durability, Store, commit_outcomes, load_state};
+use crate::{Durability, Store};
 
 /// Why a command was not carried out.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +34,7 @@ pub struct Engine {
 impl Engine {
     pub async fn open(path: &Path, node: &NodeId, durability: Durability) -> StoreResult<Arc<Self>> {
         let store = Store::open(path, node, durability).await?;
-        let mut conn = store.readers().acquire().await?;
+        let mut conn = store.readers.acquire().await?;
         let state = load_state(&mut conn).await?;
         let seq = last_outbox_seq(&mut conn).await?;
         drop(conn);
@@ -57,7 +58,7 @@ impl Engine {
             // Decided before under the same request id: its result, nothing written again.
             Decided::Repeat(outcome) => return Ok(outcome),
         };
-        let seq = commit_outcomes(self.store.writer(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
+        let seq = commit_outcomes(&self.store.writer, std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         state.apply(&outcome);
         // Published before the lock is released: the next writer numbers after it.
         self.outbox_seq.send_replace(seq);
@@ -70,7 +71,7 @@ impl Engine {
         let mut state = self.state.write().await;
         let mut outcome = Outcome { events: vec![event], ..Default::default() };
         state.ledger_heads.link(&mut outcome.events);
-        let seq = commit_outcomes(self.store.writer(), std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
+        let seq = commit_outcomes(&self.store.writer, std::slice::from_ref(&outcome), self.outbox_seq(), &[]).await?;
         state.apply(&outcome);
         self.outbox_seq.send_replace(seq);
         Ok(())
@@ -79,7 +80,7 @@ impl Engine {
     /// Applies changes received from `origin` (see [`apply_remote`]).
     pub async fn apply_remote(&self, origin: &NodeId, changes: &[Change], reached: u64) -> StoreResult<RemoteApplied> {
         let mut state = self.state.write().await;
-        let mut tx = self.store.writer().begin().await?;
+        let mut tx = self.store.writer.begin().await?;
         let applied = apply_remote(&mut tx, &state, self.node(), origin, changes, reached, Utc::now()).await?;
         tx.commit().await?;
         for record in &applied.records {
@@ -102,7 +103,7 @@ impl Engine {
                 format!("{me} already holds {own} records of its own; restore only into an empty data folder"),
             )));
         }
-        let mut tx = self.store.writer().begin().await?;
+        let mut tx = self.store.writer.begin().await?;
         let restored = restore_own(&mut tx, &me, changes, pushed).await?;
         tx.commit().await?;
         self.reload().await?;
@@ -135,7 +136,7 @@ impl Engine {
     /// Reloads the state from SQLite (after the database was replaced wholesale).
     pub async fn reload(&self) -> StoreResult<()> {
         let mut state = self.state.write().await;
-        let mut conn = self.store.readers().acquire().await?;
+        let mut conn = self.store.readers.acquire().await?;
         *state = load_state(&mut conn).await?;
         let seq = last_outbox_seq(&mut conn).await?;
         self.outbox_seq.send_replace(seq);

@@ -23,12 +23,28 @@ pub struct LedgerFilter {
     /// Only events made by these counties or addressed to them (a reader scoped to counties);
     /// `None` reads everything.
     pub counties: Option<Vec<String>>,
+    /// Only events after this one in ledger order (time, then id): paging that stays cheap
+    /// however deep it goes, where `offset` skips rows one by one.
+    pub after: Option<LedgerCursor>,
     pub limit: u32,
     pub offset: u32,
 }
 
+/// A place in the ledger's order: the time and id of the last event read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerCursor {
+    pub at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl LedgerCursor {
+    pub fn of(event: &LedgerEvent) -> Self {
+        Self { at: event.at, id: event.id.to_string() }
+    }
+}
+
 /// Events matching `filter`, oldest first.
-pub async fn ledger_page(conn: &mut SqliteConnection, filter: &LedgerFilter) -> StoreResult<Vec<LedgerEvent>> {
+pub(crate) async fn ledger_page(conn: &mut SqliteConnection, filter: &LedgerFilter) -> StoreResult<Vec<LedgerEvent>> {
     let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut q = QueryBuilder::<Sqlite>::new("SELECT body FROM ledger WHERE 1 = 1");
     if let Some(n) = &filter.node {
@@ -59,6 +75,9 @@ pub async fn ledger_page(conn: &mut SqliteConnection, filter: &LedgerFilter) -> 
             q.push(" OR node = ").push_bind(node.clone()).push(" OR audience = ").push_bind(node);
         }
         q.push(")");
+    }
+    if let Some(c) = &filter.after {
+        q.push(" AND (at, id) > (").push_bind(fmt(&c.at)).push(", ").push_bind(c.id.clone()).push(")");
     }
     q.push(" ORDER BY at, id LIMIT ")
         .push_bind(if filter.limit == 0 { -1 } else { filter.limit as i64 })
@@ -94,7 +113,7 @@ const VERIFY_PAGE: i64 = 2_000;
 
 /// Walks every chain of the ledger from its first event, checking each link and hash; reports
 /// per chain how far it checks out and the first break. Memory stays at one page.
-pub async fn verify_ledger(conn: &mut SqliteConnection) -> StoreResult<(Vec<ChainReport>, u64)> {
+pub(crate) async fn verify_ledger(conn: &mut SqliteConnection) -> StoreResult<(Vec<ChainReport>, u64)> {
     let chains: Vec<(String, String)> =
         sqlx::query_as("SELECT DISTINCT node, audience FROM ledger WHERE chain_n IS NOT NULL ORDER BY node, audience")
             .fetch_all(&mut *conn)

@@ -3,6 +3,7 @@
 //! and its outbox rows in one transaction. [`Engine`] pairs a store with the in-memory
 //! [`State`](xuncha_domain::State) the decisions read.
 
+mod access;
 mod engine;
 mod error;
 mod ledger;
@@ -16,14 +17,13 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use xuncha_domain::NodeId;
 
+pub use access::{ApplyTx, ReadView, STATE_TABLES, meta_of_copy};
 pub use engine::{Engine, ExecuteError};
 pub use error::{StoreError, StoreResult};
-pub use ledger::{ChainBreak, ChainReport, LedgerFilter, ledger_page, verify_ledger};
-pub use records::{commit_outcomes, load_state, write_outcomes};
+pub use ledger::{ChainBreak, ChainReport, LedgerCursor, LedgerFilter};
 pub use sync::{
     BATCH_BYTE_BUDGET, Change, LEDGER_EVENT_KIND, MAX_CHANGE_BYTES, MAX_CHANGES_PER_BATCH, MAX_SYNC_MESSAGE_BYTES,
-    PeerStatus, Received, RemoteApplied, applied_seq, apply_remote, audiences_for, changes_for, last_outbox_seq,
-    note_peer, note_refusal, outbox_row, owned_changes, parse_change, peer_statuses, pending_for, restore_own,
+    PeerStatus, Received, RemoteApplied, audiences_for, parse_change,
 };
 
 /// How hard a commit waits for the disk.
@@ -69,16 +69,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Connections for reading. Nothing written through them.
-    pub fn readers(&self) -> &SqlitePool {
-        &self.readers
-    }
-
-    /// The one connection writes take in turn.
-    pub fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
     pub fn node(&self) -> &NodeId {
         &self.node
     }
@@ -122,12 +112,12 @@ impl Store {
 }
 
 /// A value from `node_meta`.
-pub async fn meta_get(conn: &mut sqlx::SqliteConnection, key: &str) -> StoreResult<Option<String>> {
+pub(crate) async fn meta_get(conn: &mut sqlx::SqliteConnection, key: &str) -> StoreResult<Option<String>> {
     Ok(sqlx::query_scalar("SELECT value FROM node_meta WHERE key = ?").bind(key).fetch_optional(conn).await?)
 }
 
 /// Sets a value in `node_meta`.
-pub async fn meta_set(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> StoreResult<()> {
+pub(crate) async fn meta_set(conn: &mut sqlx::SqliteConnection, key: &str, value: &str) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO node_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )

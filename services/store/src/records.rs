@@ -12,7 +12,7 @@ use crate::sync::LEDGER_EVENT_KIND;
 /// from `after + 1`, and the `meta` values, as one multi-statement query: each statement is a
 /// round trip to SQLite's thread, which under load costs more than the writing itself. Call
 /// inside a transaction; the caller commits. Returns the last outbox sequence used.
-pub async fn write_outcomes(
+pub(crate) async fn write_outcomes(
     conn: &mut SqliteConnection,
     outcomes: &[Outcome],
     after: u64,
@@ -28,7 +28,7 @@ pub async fn write_outcomes(
 
 /// Like [`write_outcomes`], in a transaction of its own, sent as one query
 /// (`BEGIN; ...; COMMIT`): one round trip to SQLite's thread in all.
-pub async fn commit_outcomes(
+pub(crate) async fn commit_outcomes(
     pool: &SqlitePool,
     outcomes: &[Outcome],
     after: u64,
@@ -298,7 +298,7 @@ pub(crate) async fn stored_versions(
 }
 
 /// Reads every record and session into a fresh [`State`].
-pub async fn load_state(conn: &mut SqliteConnection) -> StoreResult<State> {
+pub(crate) async fn load_state(conn: &mut SqliteConnection) -> StoreResult<State> {
     let rows: Vec<(String, String, String)> =
         sqlx::query_as("SELECT kind, id, body FROM records").fetch_all(&mut *conn).await?;
     let mut state = State::default();

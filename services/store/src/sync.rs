@@ -35,7 +35,7 @@ pub struct Change {
 }
 
 /// The last sequence number this node gave a change (0 if none).
-pub async fn last_outbox_seq(conn: &mut SqliteConnection) -> StoreResult<u64> {
+pub(crate) async fn last_outbox_seq(conn: &mut SqliteConnection) -> StoreResult<u64> {
     let v: Option<String> =
         sqlx::query_scalar("SELECT value FROM node_meta WHERE key = 'outbox_seq'").fetch_optional(conn).await?;
     v.map(|s| s.parse::<u64>().map_err(corrupt)).transpose().map(|v| v.unwrap_or(0))
@@ -56,7 +56,7 @@ type OutboxRow = (i64, String, String, Option<i64>, Option<String>);
 /// Up to `limit` outbox rows after `after` that go to `peer`, with bodies, cut once the bodies
 /// pass `BATCH_BYTE_BUDGET`. A record changed several times in the batch is sent once, at its
 /// current version; the returned `u64` is the cursor the batch reaches (the last row kept).
-pub async fn changes_for(
+pub(crate) async fn changes_for(
     conn: &mut SqliteConnection,
     peer: &NodeId,
     after: u64,
@@ -120,7 +120,7 @@ pub struct RemoteApplied {
 /// owns it here too, an answer answers what was addressed to it, the record keeps the domain's
 /// bounds ([`check_received`]). One bad change refuses the whole batch and nothing is written.
 /// Call inside a transaction; the caller commits.
-pub async fn apply_remote(
+pub(crate) async fn apply_remote(
     conn: &mut SqliteConnection,
     state: &State,
     me: &NodeId,
@@ -260,7 +260,7 @@ pub fn parse_change(c: &Change) -> StoreResult<Received> {
 }
 
 /// The highest sequence of `origin`'s changes applied here.
-pub async fn applied_seq(conn: &mut SqliteConnection, origin: &NodeId) -> StoreResult<u64> {
+pub(crate) async fn applied_seq(conn: &mut SqliteConnection, origin: &NodeId) -> StoreResult<u64> {
     let v: Option<i64> = sqlx::query_scalar("SELECT applied_seq FROM peers WHERE node = ?")
         .bind(origin.as_str())
         .fetch_optional(conn)
@@ -270,7 +270,7 @@ pub async fn applied_seq(conn: &mut SqliteConnection, origin: &NodeId) -> StoreR
 
 /// Records what `peer` reported when it was last in touch: the highest of this node's changes
 /// it has applied, and how many of its own changes it still has to send.
-pub async fn note_peer(
+pub(crate) async fn note_peer(
     conn: &mut SqliteConnection,
     peer: &NodeId,
     at: DateTime<Utc>,
@@ -293,7 +293,7 @@ pub async fn note_peer(
 
 /// Notes a refused change on `peer`'s link (`Some(why)`), or that changes go through again
 /// (`None`).
-pub async fn note_refusal(
+pub(crate) async fn note_refusal(
     conn: &mut SqliteConnection,
     peer: &NodeId,
     at: DateTime<Utc>,
@@ -312,7 +312,7 @@ pub async fn note_refusal(
 }
 
 /// The outbox row numbered `seq`: (kind, id, version).
-pub async fn outbox_row(conn: &mut SqliteConnection, seq: u64) -> StoreResult<Option<(String, String, u64)>> {
+pub(crate) async fn outbox_row(conn: &mut SqliteConnection, seq: u64) -> StoreResult<Option<(String, String, u64)>> {
     let row: Option<(String, String, i64)> = sqlx::query_as("SELECT kind, id, version FROM outbox WHERE seq = ?")
         .bind(seq as i64)
         .fetch_optional(conn)
@@ -321,7 +321,7 @@ pub async fn outbox_row(conn: &mut SqliteConnection, seq: u64) -> StoreResult<Op
 }
 
 /// How many of this node's changes for `peer` lie after `after` (its lag).
-pub async fn pending_for(conn: &mut SqliteConnection, peer: &NodeId, after: u64) -> StoreResult<u64> {
+pub(crate) async fn pending_for(conn: &mut SqliteConnection, peer: &NodeId, after: u64) -> StoreResult<u64> {
     let [a, b] = audiences_for(peer);
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE seq > ? AND audience IN (?, ?)")
         .bind(after as i64)
@@ -350,7 +350,7 @@ pub struct PeerStatus {
     pub refused: Option<(String, DateTime<Utc>)>,
 }
 
-pub async fn peer_statuses(conn: &mut SqliteConnection) -> StoreResult<Vec<PeerStatus>> {
+pub(crate) async fn peer_statuses(conn: &mut SqliteConnection) -> StoreResult<Vec<PeerStatus>> {
     type Row = (String, i64, Option<String>, i64, i64, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT node, applied_seq, last_contact, backlog, pulled_seq, refused, refused_at FROM peers ORDER BY node",
@@ -381,7 +381,7 @@ pub async fn peer_statuses(conn: &mut SqliteConnection) -> StoreResult<Vec<PeerS
 
 /// A page of what this node holds of `owner`: its records, then the ledger events made there,
 /// in a stable order after `after` (a (kind, id) cursor; "~" + id for events).
-pub async fn owned_changes(
+pub(crate) async fn owned_changes(
     conn: &mut SqliteConnection,
     owner: &NodeId,
     after: &str,
@@ -439,7 +439,7 @@ fn cut_to_budget<T>(rows: &mut Vec<T>, size: impl Fn(&T) -> usize) {
 /// Writes a county's own records and events recovered from the city into an empty database,
 /// and continues its outbox numbering after `pushed` (what the city already has). Nothing is
 /// put in the outbox: the city holds all of it.
-pub async fn restore_own(
+pub(crate) async fn restore_own(
     conn: &mut SqliteConnection,
     me: &NodeId,
     changes: &[Change],

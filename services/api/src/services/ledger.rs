@@ -1,3 +1,4 @@
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use xuncha_domain::authz::{Scope, permits};
 use xuncha_domain::labels::Labelled;
@@ -5,13 +6,14 @@ use xuncha_domain::rectification::is_overdue;
 use xuncha_domain::{DomainError, NodeId, Permission, Principal};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::ledger_service_server::LedgerService;
-use xuncha_store::{LedgerFilter, StoreError, ledger_page, verify_ledger};
+use xuncha_store::{LedgerCursor, LedgerFilter};
 
 use super::{bad, ok, principal};
 use crate::backend::Api;
 use crate::conv::{ToPb, opt_text};
 use crate::error::ApiError;
-use crate::tabular::write_xlsx;
+use crate::streaming::chunks_of;
+use crate::tabular::{ExportError, SheetWriter};
 
 pub struct LedgerApi(pub Api);
 
@@ -42,8 +44,7 @@ fn ledger_counties(who: &Principal, me: &NodeId) -> Option<Vec<String>> {
 
 impl LedgerApi {
     async fn events(&self, filter: &LedgerFilter) -> Result<Vec<xuncha_domain::LedgerEvent>, ApiError> {
-        let mut conn = self.0.engine().store().readers().acquire().await.map_err(StoreError::from)?;
-        Ok(ledger_page(&mut conn, filter).await?)
+        Ok(self.0.engine().store().ledger_page(filter).await?)
     }
 }
 
@@ -58,10 +59,7 @@ impl LedgerService for LedgerApi {
             Some(who) => ledger_counties(who, self.0.engine().node()),
             None => None,
         };
-        let mut conn =
-            self.0.engine().store().readers().acquire().await.map_err(|e| ApiError::from(StoreError::from(e)))?;
-        let (reports, unchained) = verify_ledger(&mut conn).await.map_err(ApiError::from)?;
-        drop(conn);
+        let (reports, unchained) = self.0.engine().store().verify_ledger().await.map_err(ApiError::from)?;
         let visible = |c: &xuncha_store::ChainReport| {
             counties.as_ref().is_none_or(|cs| {
                 cs.iter().any(|code| {
@@ -106,6 +104,7 @@ impl LedgerService for LedgerApi {
             counties: ledger_counties(&who, self.0.engine().node()),
             since: None,
             until: None,
+            after: None,
             limit: if q.limit == 0 { DEFAULT_PAGE } else { q.limit },
             offset: q.offset,
         };
@@ -113,112 +112,140 @@ impl LedgerService for LedgerApi {
         ok(pb::ListEventsResponse { events })
     }
 
-    async fn export(&self, r: Request<pb::ExportRequest>) -> Result<Response<pb::ExportResponse>, Status> {
+    type ExportStream = ExportStream;
+
+    async fn export(&self, r: Request<pb::ExportRequest>) -> Result<Response<ExportStream>, Status> {
         let who = principal(&r)?;
         self.0.barrier(&r).await?;
-        let counties = ledger_counties(&who, self.0.engine().node());
-        let node = self.0.engine().node().to_string().replace('/', "-");
-        let today = self.0.today();
-        let (file_name, header, rows): (String, Vec<&str>, Vec<Vec<String>>) =
-            match pb::ExportTable::try_from(r.get_ref().table) {
-                Ok(pb::ExportTable::Ledger) => {
-                    let filter = LedgerFilter { counties, ..LedgerFilter::default() };
-                    let events = self.events(&filter).await?;
-                    let rows = events
-                        .iter()
-                        .map(|e| {
-                            vec![
-                                e.at.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
-                                    .format("%Y-%m-%d %H:%M:%S")
-                                    .to_string(),
-                                e.node.to_string(),
-                                e.actor.display_name.clone(),
-                                e.actor.role.map(|r| r.label_zh().to_string()).unwrap_or_default(),
-                                e.subject_kind.label_zh().to_string(),
-                                e.summary.clone(),
-                                e.reason.clone().unwrap_or_default(),
-                                e.action.clone(),
-                                e.subject_id.clone(),
-                            ]
-                        })
-                        .collect();
-                    (
-                        format!("台账-{node}-{today}.xlsx"),
-                        vec!["时间", "节点", "操作人", "角色", "对象", "事项", "原因", "动作", "对象编号"],
-                        rows,
-                    )
-                }
-                Ok(pb::ExportTable::Rectification) => {
-                    let rows = self
-                        .0
-                        .engine()
-                        .read(|s| {
-                            let name = |u| {
-                                s.units.get(&u).map(|x: &xuncha_domain::model::Unit| x.name.clone()).unwrap_or_default()
-                            };
-                            let mut items: Vec<_> = s
-                                .rectifications
-                                .values()
-                                .filter(|i| who.may(s, Permission::RectificationRead, *i))
-                                .collect();
-                            items.sort_by_key(|i| (i.meta.owner.clone(), i.round, i.unit, i.deadline));
-                            items
-                                .into_iter()
-                                .map(|i| {
-                                    let finding = s.findings.get(&i.finding);
-                                    vec![
-                                        i.meta.owner.to_string(),
-                                        s.rounds.get(&i.round).map(|r| r.name.clone()).unwrap_or_default(),
-                                        name(i.unit),
-                                        finding.map(|f| f.title.clone()).unwrap_or_default(),
-                                        finding
-                                            .and_then(|f| s.categories.get(&f.category))
-                                            .map(|c| c.name.clone())
-                                            .unwrap_or_default(),
-                                        i.kind.label_zh().to_string(),
-                                        i.measures.join(";"),
-                                        i.responsible_unit.clone(),
-                                        i.responsible_person.clone().unwrap_or_default(),
-                                        i.deadline.to_string(),
-                                        i.status.label_zh().to_string(),
-                                        if is_overdue(i, today) {
-                                            format!("逾期{}天", (today - i.deadline).num_days())
-                                        } else {
-                                            String::new()
-                                        },
-                                        i.sign_off.as_ref().map(|x| format!("{} {}", x.on, x.by)).unwrap_or_default(),
-                                    ]
-                                })
-                                .collect()
-                        })
-                        .await;
-                    (
-                        format!("整改台账-{node}-{today}.xlsx"),
-                        vec![
-                            "节点",
-                            "轮次",
-                            "被巡察单位",
-                            "问题",
-                            "问题类别",
-                            "类型",
-                            "整改措施",
-                            "责任单位",
-                            "责任人",
-                            "整改期限",
-                            "状态",
-                            "逾期",
-                            "销号",
-                        ],
-                        rows,
-                    )
+        let table = match pb::ExportTable::try_from(r.get_ref().table) {
+            Ok(t @ (pb::ExportTable::Ledger | pb::ExportTable::Rectification)) => t,
+            _ => return Err(bad(DomainError::invalid("table", "choose the ledger or the rectification table"))),
+        };
+        let api = self.0.clone();
+        let node = api.engine().node().to_string().replace('/', "-");
+        let today = api.today();
+        let (file_name, sheet_name, header) = match table {
+            pb::ExportTable::Ledger => (format!("台账-{node}-{today}.xlsx"), "台账", LEDGER_COLUMNS.as_slice()),
+            _ => (format!("整改台账-{node}-{today}.xlsx"), "整改台账", RECTIFICATION_COLUMNS.as_slice()),
+        };
+        let mut sheet = SheetWriter::new(sheet_name, header).map_err(export_failed)?;
+        // The workbook is written row by row to a temporary file, then streamed from it: memory
+        // holds a page of rows and a piece of the file, however long the table.
+        let chunks = async_stream::try_stream! {
+            // The file's name first: the stream has started, well within the call's deadline.
+            yield pb::ExportChunk { file_name, ..Default::default() };
+            match table {
+                pb::ExportTable::Ledger => {
+                    let counties = ledger_counties(&who, api.engine().node());
+                    // One read transaction: every page sees the same ledger while writes go on.
+                    let mut view = api.engine().store().read_view().await.map_err(ApiError::from)?;
+                    let mut filter = LedgerFilter { counties, limit: EXPORT_PAGE, ..LedgerFilter::default() };
+                    loop {
+                        let page = view.ledger_page(&filter).await.map_err(ApiError::from)?;
+                        for e in &page {
+                            sheet.push(&ledger_row(e)).map_err(export_failed)?;
+                        }
+                        match page.last() {
+                            Some(last) if page.len() as u32 == EXPORT_PAGE => filter.after = Some(LedgerCursor::of(last)),
+                            _ => break,
+                        }
+                    }
                 }
                 _ => {
-                    return Err(bad(DomainError::invalid("table", "choose the ledger or the rectification table")));
+                    api.engine().read(|s| rectification_rows(s, &who, today, &mut sheet)).await.map_err(export_failed)?;
                 }
-            };
-        let sheet = if file_name.starts_with("台账") { "台账" } else { "整改台账" };
-        let content =
-            write_xlsx(sheet, &header, &rows).map_err(|e| ApiError::Internal(format!("writing the workbook: {e}")))?;
-        ok(pb::ExportResponse { file_name, content, rows: rows.len() as u32 })
+            }
+            let rows = sheet.rows();
+            let file = tokio::task::spawn_blocking(move || sheet.finish())
+                .await
+                .map_err(|e| ApiError::Internal(format!("writing the workbook: {e}")))?
+                .map_err(export_failed)?;
+            let pieces = chunks_of(tokio::fs::File::from_std(file));
+            tokio::pin!(pieces);
+            while let Some(piece) = pieces.next().await {
+                let content = piece.map_err(|e| ApiError::Internal(format!("reading the workbook back: {e}")))?;
+                yield pb::ExportChunk { content, ..Default::default() };
+            }
+            yield pb::ExportChunk { rows, done: true, ..Default::default() };
+        };
+        Ok(Response::new(Box::pin(chunks.map(|c: Result<pb::ExportChunk, ApiError>| c.map_err(Status::from)))))
     }
+}
+
+type ExportStream = std::pin::Pin<Box<dyn Stream<Item = Result<pb::ExportChunk, Status>> + Send>>;
+
+/// Ledger events read per page while exporting.
+const EXPORT_PAGE: u32 = 1000;
+
+const LEDGER_COLUMNS: [&str; 9] = ["时间", "节点", "操作人", "角色", "对象", "事项", "原因", "动作", "对象编号"];
+
+const RECTIFICATION_COLUMNS: [&str; 13] = [
+    "节点",
+    "轮次",
+    "被巡察单位",
+    "问题",
+    "问题类别",
+    "类型",
+    "整改措施",
+    "责任单位",
+    "责任人",
+    "整改期限",
+    "状态",
+    "逾期",
+    "销号",
+];
+
+fn export_failed(e: ExportError) -> ApiError {
+    match e {
+        ExportError::TooManyRows => ApiError::Domain(DomainError::precondition("table", e.to_string())),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// One event as a ledger export row (times in the office's zone, UTC+8).
+fn ledger_row(e: &xuncha_domain::LedgerEvent) -> Vec<String> {
+    let office = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    vec![
+        e.at.with_timezone(&office).format("%Y-%m-%d %H:%M:%S").to_string(),
+        e.node.to_string(),
+        e.actor.display_name.clone(),
+        e.actor.role.map(|r| r.label_zh().to_string()).unwrap_or_default(),
+        e.subject_kind.label_zh().to_string(),
+        e.summary.clone(),
+        e.reason.clone().unwrap_or_default(),
+        e.action.clone(),
+        e.subject_id.clone(),
+    ]
+}
+
+/// Writes the rectification items `who` may read, by node, round, unit and deadline.
+fn rectification_rows(
+    s: &xuncha_domain::State,
+    who: &Principal,
+    today: chrono::NaiveDate,
+    sheet: &mut SheetWriter,
+) -> Result<(), ExportError> {
+    let name = |u| s.units.get(&u).map(|x: &xuncha_domain::model::Unit| x.name.clone()).unwrap_or_default();
+    let mut items: Vec<_> =
+        s.rectifications.values().filter(|i| who.may(s, Permission::RectificationRead, *i)).collect();
+    items.sort_by_key(|i| (i.meta.owner.clone(), i.round, i.unit, i.deadline));
+    for i in items {
+        let finding = s.findings.get(&i.finding);
+        sheet.push(&[
+            i.meta.owner.to_string(),
+            s.rounds.get(&i.round).map(|r| r.name.clone()).unwrap_or_default(),
+            name(i.unit),
+            finding.map(|f| f.title.clone()).unwrap_or_default(),
+            finding.and_then(|f| s.categories.get(&f.category)).map(|c| c.name.clone()).unwrap_or_default(),
+            i.kind.label_zh().to_string(),
+            i.measures.join(";"),
+            i.responsible_unit.clone(),
+            i.responsible_person.clone().unwrap_or_default(),
+            i.deadline.to_string(),
+            i.status.label_zh().to_string(),
+            if is_overdue(i, today) { format!("逾期{}天", (today - i.deadline).num_days()) } else { String::new() },
+            i.sign_off.as_ref().map(|x| format!("{} {}", x.on, x.by)).unwrap_or_default(),
+        ])?;
+    }
+    Ok(())
 }

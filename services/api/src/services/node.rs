@@ -1,12 +1,14 @@
 use tonic::{Request, Response, Status};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::node_service_server::NodeService;
-use xuncha_store::{StoreError, last_outbox_seq, peer_statuses};
+
+use tokio_stream::StreamExt;
 
 use super::ok;
 use crate::backend::Api;
 use crate::conv::timestamp;
 use crate::error::ApiError;
+use crate::streaming::chunks_of;
 
 pub struct NodeApi(pub Api);
 
@@ -22,31 +24,33 @@ impl NodeService for NodeApi {
         let dir = engine.store().path().parent().map(|p| p.to_path_buf()).unwrap_or_default();
         let file = dir.join(format!("backup-{}.db.tmp", uuid::Uuid::now_v7()));
         engine.store().backup_to(&file).await.map_err(ApiError::from)?;
-        let bytes = tokio::fs::read(&file).await.map_err(|e| ApiError::Internal(format!("reading the backup: {e}")));
+        // Open, then unlink: the open handle reads on, and the copy is gone once it closes.
+        let opened = tokio::fs::File::open(&file).await;
         let _ = tokio::fs::remove_file(&file).await;
-        let bytes = bytes?;
-        let total = bytes.len() as u64;
-        let node = engine.node().to_string();
-        let chunks: Vec<Result<pb::BackupChunk, Status>> = bytes
-            .chunks(1 << 20)
-            .enumerate()
-            .map(|(i, c)| {
-                Ok(pb::BackupChunk {
-                    data: c.to_vec(),
-                    total: if i == 0 { total } else { 0 },
-                    node: if i == 0 { node.clone() } else { String::new() },
-                })
+        let reading = |e: std::io::Error| Status::from(ApiError::Internal(format!("reading the backup: {e}")));
+        let opened = opened.map_err(reading)?;
+        let total = opened.metadata().await.map_err(reading)?.len();
+        let mut node = Some(engine.node().to_string());
+        let chunks = chunks_of(opened).map(move |piece| {
+            let data = piece.map_err(reading)?;
+            // The first piece says what the file is and how long.
+            let first = node.take();
+            Ok(pb::BackupChunk {
+                data,
+                total: if first.is_some() { total } else { 0 },
+                node: first.unwrap_or_default(),
             })
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        });
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::NodeStatus>, Status> {
         let engine = self.0.engine();
         let records = engine.read(|s| s.record_count() as u64).await;
-        let mut conn = engine.store().readers().acquire().await.map_err(StoreError::from).map_err(ApiError::from)?;
-        let outbox_seq = last_outbox_seq(&mut conn).await.map_err(ApiError::from)?;
-        let peers = peer_statuses(&mut conn)
+        let outbox_seq = engine.store().last_outbox_seq().await.map_err(ApiError::from)?;
+        let peers = engine
+            .store()
+            .peer_statuses()
             .await
             .map_err(ApiError::from)?
             .into_iter()

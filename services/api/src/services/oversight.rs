@@ -51,16 +51,7 @@ impl OversightService for OversightApi {
                     .collect()
             })
             .await?;
-        let mut conn = self
-            .0
-            .engine()
-            .store()
-            .readers()
-            .acquire()
-            .await
-            .map_err(xuncha_store::StoreError::from)
-            .map_err(crate::error::ApiError::from)?;
-        let peers = xuncha_store::peer_statuses(&mut conn).await.map_err(crate::error::ApiError::from)?;
+        let peers = self.0.engine().store().peer_statuses().await.map_err(crate::error::ApiError::from)?;
         for n in &mut nodes {
             if let Some(p) = peers.iter().find(|p| p.node.as_str() == n.node) {
                 n.last_contact = p.last_contact.map(timestamp);

@@ -275,10 +275,30 @@ pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {
                 "rectification" | "整改台账" => pb::ExportTable::Rectification,
                 other => anyhow::bail!("table: '{other}' is not ledger or rectification"),
             };
-            let r = client.export(pb::ExportRequest { table: table as i32 }).await?.into_inner();
-            let path = out.unwrap_or_else(|| PathBuf::from(&r.file_name));
-            std::fs::write(&path, &r.content).with_context(|| format!("writing {}", path.display()))?;
-            println!("wrote {} ({} rows)", path.display(), r.rows);
+            use std::io::Write;
+            let mut stream = client.export(pb::ExportRequest { table: table as i32 }).await?.into_inner();
+            let first = stream.message().await?.context("the export stream ended before naming the file")?;
+            let path = out.unwrap_or_else(|| PathBuf::from(&first.file_name));
+            anyhow::ensure!(!path.exists(), "{} exists", path.display());
+            // Written piece by piece beside the target, renamed once the last piece came.
+            let tmp = path.with_extension("partial");
+            let received = async {
+                let mut file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+                while let Some(piece) = stream.message().await? {
+                    file.write_all(&piece.content)?;
+                    if piece.done {
+                        file.sync_all()?;
+                        return Ok(piece.rows);
+                    }
+                }
+                anyhow::bail!("the export stream ended early; nothing was written")
+            }
+            .await;
+            let rows = received.inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })?;
+            std::fs::rename(&tmp, &path)?;
+            println!("已导出 {}({rows} 行)", path.display());
             Ok(())
         }
     }

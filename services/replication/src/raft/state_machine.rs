@@ -6,19 +6,14 @@
 use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
 use tracing::Instrument;
 use xuncha_domain::{Decided, NodeId, decide_once};
-use xuncha_store::{
-    Engine, StoreError, apply_remote, commit_outcomes, meta_get, note_peer, note_refusal, write_outcomes,
-};
+use xuncha_store::{Engine, StoreError, meta_of_copy};
 
 use super::types::{
     CityRequest, CityResponse, LogId, ReplicaId, SnapshotMeta, StorageError, StoredMembership, SyncApplied, TypeConfig,
@@ -29,9 +24,6 @@ const LAST_APPLIED: &str = "raft_last_applied";
 const MEMBERSHIP: &str = "raft_membership";
 /// Every replica id that was ever a member: ids are never reused.
 const IDS_SEEN: &str = "raft_ids_seen";
-
-/// Tables a snapshot carries (everything of the state database).
-const TABLES: [&str; 7] = ["records", "ledger", "outbox", "peers", "node_meta", "sessions", "requests"];
 
 /// The state machine of one city replica.
 pub struct StateMachine {
@@ -58,35 +50,32 @@ impl StateMachine {
             return Ok(None);
         }
         tracing::warn!(applied = ?behind, snapshot = ?at, "the state database is behind this replica's snapshot; restoring it from the snapshot");
-        replace_state(&self.engine, &self.snapshots.dir.join(&current.file)).await?;
+        self.engine.store().replace_from(&self.snapshots.dir.join(&current.file)).await.map_err(storage_error)?;
         self.engine.reload().await.map_err(storage_error)?;
         Ok(Some(at.index))
     }
 }
 
-async fn json_meta<T: serde::de::DeserializeOwned>(
-    conn: &mut SqliteConnection,
-    key: &str,
-) -> Result<Option<T>, StorageError> {
-    match meta_get(conn, key).await.map_err(storage_error)? {
-        Some(v) => serde_json::from_str(&v).map(Some).map_err(storage_error),
-        None => Ok(None),
-    }
+/// A metadata value stored as JSON.
+fn from_json<T: serde::de::DeserializeOwned>(value: Option<String>) -> Result<Option<T>, StorageError> {
+    value.map(|v| serde_json::from_str(&v).map_err(storage_error)).transpose()
+}
+
+async fn json_meta<T: serde::de::DeserializeOwned>(engine: &Engine, key: &str) -> Result<Option<T>, StorageError> {
+    from_json(engine.store().meta(key).await.map_err(storage_error)?)
 }
 
 /// The replica ids ever seen in the cluster's membership, as applied here.
 pub async fn ids_seen(engine: &Engine) -> anyhow::Result<BTreeSet<ReplicaId>> {
-    let mut conn = engine.store().readers().acquire().await?;
-    Ok(json_meta(&mut conn, IDS_SEEN).await?.unwrap_or_default())
+    Ok(json_meta(engine, IDS_SEEN).await?.unwrap_or_default())
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        let mut conn = self.engine.store().readers().acquire().await.map_err(storage_error)?;
-        let applied = json_meta(&mut conn, LAST_APPLIED).await?;
-        let membership = json_meta(&mut conn, MEMBERSHIP).await?.unwrap_or_default();
+        let applied = json_meta(&self.engine, LAST_APPLIED).await?;
+        let membership = json_meta(&self.engine, MEMBERSHIP).await?.unwrap_or_default();
         Ok((applied, membership))
     }
 
@@ -113,7 +102,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let file = self.snapshots.save(meta, &snapshot.into_inner()).await?;
-        replace_state(&self.engine, &file).await?;
+        self.engine.store().replace_from(&file).await.map_err(storage_error)?;
         self.engine.reload().await.map_err(storage_error)?;
         tracing::info!(snapshot = %meta.snapshot_id, last = ?meta.last_log_id, "installed snapshot");
         Ok(())
@@ -134,8 +123,7 @@ impl StateMachine {
         // Commands alone commit in one round trip; pushed county batches need a transaction
         // they read in (versions held, cursors).
         let pushes = entries.iter().any(|e| matches!(e.payload, EntryPayload::Normal(CityRequest::Changes(_))));
-        let mut tx =
-            if pushes { Some(self.engine.store().writer().begin().await.map_err(storage_error)?) } else { None };
+        let mut tx = if pushes { Some(self.engine.store().begin_apply().await.map_err(storage_error)?) } else { None };
         let mut replies = Vec::new();
         let mut last_applied = None;
         let mut meta = Vec::new();
@@ -169,7 +157,7 @@ impl StateMachine {
                     let span = tracing::info_span!("sync.apply", county = %p.origin, changes = p.changes.len());
                     crate::trace::set_parent(&span, &p.trace);
                     let applied =
-                        apply_remote(tx, &state, &city, &p.origin, &p.changes, p.reached, p.at).instrument(span).await;
+                        tx.apply_remote(&state, &city, &p.origin, &p.changes, p.reached, p.at).instrument(span).await;
                     match applied {
                         Ok(applied) => {
                             for record in applied.records {
@@ -178,7 +166,7 @@ impl StateMachine {
                             for event in &applied.events {
                                 state.ledger_heads.advance(event);
                             }
-                            note_peer(tx, &p.origin, p.at, p.pulled, p.backlog).await.map_err(storage_error)?;
+                            tx.note_peer(&p.origin, p.at, p.pulled, p.backlog).await.map_err(storage_error)?;
                             CityResponse::Synced(Ok(SyncApplied {
                                 applied_seq: applied.applied_seq,
                                 new_changes: applied.applied,
@@ -187,7 +175,7 @@ impl StateMachine {
                         }
                         // Refused whole, and noted on the county's link for status and metrics.
                         Err(StoreError::Domain(refused)) => {
-                            note_refusal(tx, &p.origin, p.at, Some(&refused.to_string()))
+                            tx.note_refusal(&p.origin, p.at, Some(&refused.to_string()))
                                 .await
                                 .map_err(storage_error)?;
                             CityResponse::Synced(Err(refused))
@@ -217,15 +205,9 @@ impl StateMachine {
         // state from what is on disk (the in-memory state above is discarded with the process).
         let before = self.engine.outbox_seq();
         let seq = match tx {
-            Some(mut tx) => {
-                let seq = write_outcomes(&mut tx, &outcomes, before, &meta).await.map_err(storage_error)?;
-                tx.commit().await.map_err(storage_error)?;
-                seq
-            }
+            Some(tx) => tx.commit(&outcomes, before, &meta).await.map_err(storage_error)?,
             // One round trip: `BEGIN; ...; COMMIT`.
-            None => {
-                commit_outcomes(self.engine.store().writer(), &outcomes, before, &meta).await.map_err(storage_error)?
-            }
+            None => self.engine.store().commit_outcomes(&outcomes, before, &meta).await.map_err(storage_error)?,
         };
         if seq != before {
             self.engine.publish_outbox(seq);
@@ -233,27 +215,6 @@ impl StateMachine {
         drop(state);
         Ok(replies)
     }
-}
-
-/// Replaces every table of the state database with the snapshot's, in one transaction.
-async fn replace_state(engine: &Engine, snapshot_file: &Path) -> Result<(), StorageError> {
-    let mut conn = engine.store().writer().acquire().await.map_err(storage_error)?;
-    let path = snapshot_file.to_str().ok_or_else(|| storage_error("snapshot path is not UTF-8"))?;
-    // ATTACH cannot run inside a transaction; the copy itself is one transaction.
-    sqlx::query("ATTACH DATABASE ? AS snapshot").bind(path).execute(&mut *conn).await.map_err(storage_error)?;
-    let copied = async {
-        let mut tx = conn.begin().await?;
-        for table in TABLES {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM main.{table}"))).execute(&mut *tx).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO main.{table} SELECT * FROM snapshot.{table}")))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    }
-    .await;
-    sqlx::query("DETACH DATABASE snapshot").execute(&mut *conn).await.map_err(storage_error)?;
-    copied.map_err(storage_error)
 }
 
 /// Builds snapshots concurrently with `apply`: `VACUUM INTO` reads one consistent view, and
@@ -268,13 +229,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let id = uuid::Uuid::now_v7();
         let tmp = self.snapshots.dir.join(format!("building-{id}.db"));
         self.engine.store().backup_to(&tmp).await.map_err(storage_error)?;
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", tmp.display()))
-            .map_err(storage_error)?
-            .read_only(true);
-        let mut conn = SqliteConnection::connect_with(&options).await.map_err(storage_error)?;
-        let last_log_id: Option<LogId> = json_meta(&mut conn, LAST_APPLIED).await?;
-        let last_membership: StoredMembership = json_meta(&mut conn, MEMBERSHIP).await?.unwrap_or_default();
-        conn.close().await.map_err(storage_error)?;
+        let [applied, membership] = meta_of_copy(&tmp, [LAST_APPLIED, MEMBERSHIP]).await.map_err(storage_error)?;
+        let last_log_id: Option<LogId> = from_json(applied)?;
+        let last_membership: StoredMembership = from_json(membership)?.unwrap_or_default();
         let index = last_log_id.map(|l| l.index).unwrap_or(0);
         let meta = SnapshotMeta { last_log_id, last_membership, snapshot_id: format!("{index}-{id}") };
         let bytes = tokio::fs::read(&tmp).await.map_err(storage_error)?;

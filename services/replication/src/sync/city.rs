@@ -15,10 +15,7 @@ use xuncha_domain::record::{check_remote, check_remote_event};
 use xuncha_domain::validate::check_record;
 use xuncha_domain::{DomainError, NodeId};
 use xuncha_proto::v1 as pb;
-use xuncha_store::{
-    Change, MAX_CHANGE_BYTES, MAX_CHANGES_PER_BATCH, Received, StoreError, applied_seq, changes_for, last_outbox_seq,
-    owned_changes, parse_change,
-};
+use xuncha_store::{Change, MAX_CHANGE_BYTES, MAX_CHANGES_PER_BATCH, Received, StoreError, parse_change};
 
 use super::{from_pb, to_pb};
 use crate::raft::{CityReplica, PushedChanges, ReplicaError};
@@ -56,12 +53,6 @@ impl From<StoreError> for SyncError {
             StoreError::Domain(d) => SyncError::Refused(d),
             other => SyncError::Store(other.to_string()),
         }
-    }
-}
-
-impl From<sqlx::Error> for SyncError {
-    fn from(e: sqlx::Error) -> Self {
-        SyncError::Store(e.to_string())
     }
 }
 
@@ -130,9 +121,9 @@ impl CitySync {
         // Sessions are held with the leader: its state has every acknowledged push.
         self.replica.leadership()?;
         self.replica.read_barrier().await?;
-        let mut conn = self.replica.engine.store().readers().acquire().await?;
-        let pushed = applied_seq(&mut conn, origin).await?;
-        let city_seq = last_outbox_seq(&mut conn).await?;
+        let store = self.replica.engine.store();
+        let pushed = store.applied_seq(origin).await?;
+        let city_seq = store.last_outbox_seq().await?;
         tracing::debug!(county = %origin, pushed, pulled = q.pulled, backlog = q.backlog, "sync session");
         Ok(pb::HelloResponse { pushed, city_seq })
     }
@@ -194,10 +185,7 @@ impl CitySync {
             let mut outbox = engine.watch_outbox();
             loop {
                 outbox.borrow_and_update();
-                let (changes, reached) = {
-                    let mut conn = engine.store().readers().acquire().await?;
-                    changes_for(&mut conn, &peer, after, batch).await?
-                };
+                let (changes, reached) = engine.store().changes_for(&peer, after, batch).await?;
                 if changes.is_empty() && reached == after {
                     // Caught up: wait once for something new, then end the stream.
                     if waited || wait.is_zero() {
@@ -223,13 +211,9 @@ impl CitySync {
         let batches = async_stream::try_stream! {
             let mut after = String::new();
             loop {
-                let page = {
-                    let mut conn = engine.store().readers().acquire().await?;
-                    owned_changes(&mut conn, &origin, &after, 1000).await?
-                };
+                let page = engine.store().owned_changes(&origin, &after, 1000).await?;
                 if page.is_empty() {
-                    let mut conn = engine.store().readers().acquire().await?;
-                    let pushed = applied_seq(&mut conn, &origin).await?;
+                    let pushed = engine.store().applied_seq(&origin).await?;
                     yield pb::RestoreBatch { changes: vec![], pushed, done: true };
                     break;
                 }
