@@ -58,7 +58,8 @@ fn row_of(r: &csv::StringRecord, row: usize) -> Result<Vec<String>, String> {
 }
 
 fn checked_cell(text: String, row: usize, column: usize) -> Result<String, String> {
-    if text.chars().count() > MAX_CELL_CHARS {
+    // A char is at least one byte: a short cell needs no count.
+    if text.len() > MAX_CELL_CHARS && text.chars().count() > MAX_CELL_CHARS {
         return Err(format!("row {row} column {} has more than {MAX_CELL_CHARS} characters", column + 1));
     }
     Ok(text)
@@ -76,23 +77,24 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
     let mut cells =
         workbook.worksheet_cells_reader(&first).map_err(|e| format!("the first sheet is not readable: {e}"))?;
     let mut grid: Vec<Vec<String>> = Vec::new();
-    let mut origin: Option<(u32, u32)> = None;
+    // Rows count from the sheet's first used row (cells come row by row); columns from A, so a
+    // data cell left of the header's first cell stays in its column.
+    let mut first_row: Option<u32> = None;
     while let Some(cell) = cells.next_cell().map_err(|e| format!("the first sheet is not readable: {e}"))? {
         let value = cell_text(&Data::from(cell.get_value().clone()));
         if value.is_empty() {
             continue;
         }
         let (r, c) = cell.get_position();
-        // Rows and columns count from the sheet's first used cell, as a range does.
-        let (r0, c0) = *origin.get_or_insert((r, c));
-        let (row, col) = (r.saturating_sub(r0) as usize, c.saturating_sub(c0) as usize);
+        let r0 = *first_row.get_or_insert(r);
+        let (row, col) = (r.saturating_sub(r0) as usize, c as usize);
         if r < r0 || row > MAX_ROWS {
             return Err(format!("the sheet has data in row {}, beyond {} data rows; split it", r + 1, MAX_ROWS));
         }
-        if c < c0 || col >= MAX_COLUMNS {
+        if col >= MAX_COLUMNS {
             return Err(format!("the sheet has data in column {}, beyond {MAX_COLUMNS} columns", c + 1));
         }
-        let value = checked_cell(value, r as usize + 1, c as usize)?;
+        let value = checked_cell(value, r as usize + 1, col)?;
         if grid.len() <= row {
             grid.resize_with(row + 1, Vec::new);
         }
@@ -101,6 +103,11 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
             line.resize(col + 1, String::new());
         }
         line[col] = value;
+    }
+    // Columns empty in every row, left of the first used one, are not part of the table.
+    let unused = grid.iter().filter_map(|line| line.iter().position(|v| !v.is_empty())).min().unwrap_or(0);
+    for line in &mut grid {
+        line.drain(..unused.min(line.len()));
     }
     let width = grid.iter().map(Vec::len).max().unwrap_or(0);
     let mut rows = grid.into_iter().map(|mut line| {
@@ -250,6 +257,28 @@ mod tests {
         let t = read_xlsx(&bytes).unwrap();
         assert_eq!(t.header, vec!["姓名", "出生年份"]);
         assert_eq!(t.rows, vec![vec!["张三".to_string(), "1978".to_string()]]);
+    }
+
+    /// A table set off from A1 reads from its first used row and column; a data cell left of
+    /// the header's first cell keeps its column instead of refusing the file.
+    #[test]
+    fn a_table_off_the_corner_keeps_its_columns() {
+        let sheet = |cells: &[(u32, u16, &str)]| {
+            let mut workbook = Workbook::new();
+            let ws = workbook.add_worksheet();
+            for (r, c, v) in cells {
+                ws.write_string(*r, *c, *v).unwrap();
+            }
+            read_xlsx(&workbook.save_to_buffer().unwrap()).unwrap()
+        };
+        let t = sheet(&[(2, 2, "姓名"), (2, 3, "出生年份"), (3, 2, "张三"), (3, 3, "1978")]);
+        assert_eq!(
+            (t.header, t.rows),
+            (vec!["姓名".into(), "出生年份".into()], vec![vec!["张三".into(), "1978".into()]])
+        );
+        let t = sheet(&[(0, 1, "姓名"), (1, 0, "备注"), (1, 1, "张三")]);
+        assert_eq!(t.header, vec!["", "姓名"]);
+        assert_eq!(t.rows, vec![vec!["备注".to_string(), "张三".to_string()]]);
     }
 
     #[test]
