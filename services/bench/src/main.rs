@@ -5,6 +5,7 @@
 
 mod auth;
 mod etcd;
+mod export;
 mod load;
 mod procs;
 mod sync;
@@ -58,6 +59,15 @@ enum Bench {
         /// Calls of each kind timed.
         #[arg(long, default_value_t = 500)]
         calls: usize,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// A streamed ledger export of a large ledger: speed and resident memory.
+    Export {
+        /// Ledger events exported.
+        #[arg(long, default_value_t = 300_000)]
+        events: u64,
         /// Also write the figures as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -175,6 +185,26 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "token check / city write:                           {:.2}% (target < 5%)",
                 r.check_share_of_write * 100.0
+            );
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
+            }
+        }
+        Bench::Export { events, json } => {
+            let r = export::run(events).await?;
+            println!(
+                "ledger export of {} events: {:.1} s, {:.0} rows/s, file {:.1} MiB",
+                r.events,
+                r.seconds,
+                r.rows_per_sec,
+                r.file_bytes as f64 / 1048576.0
+            );
+            println!(
+                "resident memory: {:.0} MiB before, peak {:.0} MiB during (+{:.0} MiB); the events' text is {:.0} MiB",
+                r.rss_before_mib,
+                r.peak_rss_during_mib,
+                r.peak_rss_during_mib - r.rss_before_mib,
+                r.ledger_text_bytes as f64 / 1048576.0
             );
             if let Some(path) = json {
                 std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
