@@ -258,10 +258,9 @@ async fn a_county_shows_a_refused_push_and_keeps_pulling_instead_of_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_check_whom_they_reached_and_who_sent_a_raft_message() {
-    use xuncha_replication::raft::CITY_SERVER_NAME;
     let fed = Federation::start(&["anping"]).await;
     let leader = fed.city.leader().await;
-    let as_county = fed.tls(Identity::County("anping".into())).client().unwrap().domain_name(CITY_SERVER_NAME);
+    let as_county = fed.tls(Identity::County("anping".into())).node_client(Default::default()).unwrap();
 
     // A county reaches the city ...
     let city = fed.city.addrs[&leader].to_string();
@@ -405,4 +404,36 @@ async fn a_revoked_certificate_is_refused_without_a_restart() {
     })
     .await;
     sync.hello(pb::HelloRequest::default()).await.expect("the first connection too");
+}
+
+/// A county refuses a city replica whose certificate was revoked (a stolen replica key posing
+/// as the city) from its next connection on, without a restart; the other replicas still reach
+/// it. The check is the county's own, as a client: the impostor would not refuse itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_county_refuses_a_city_replica_whose_certificate_was_revoked() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let list = fed.certs.join(xuncha_node::certs::REVOKED_FILE);
+    let county = fed
+        .tls(Identity::County("anping".into()))
+        .node_client(xuncha_replication::revocation::Revoked::watch(list.clone()))
+        .unwrap();
+    let at = |id: u64| fed.city.addrs[&id].to_string();
+    let mut before = xuncha_replication::sync::client(&at(leader), &county).unwrap();
+    before.hello(pb::HelloRequest::default()).await.expect("the city is reached before the revocation");
+
+    let revoked = xuncha_node::certs::revoke(&list, &[fed.tls(Identity::Replica(leader)).cert]).unwrap();
+    let why = eventually("the county to refuse the revoked replica", Duration::from_secs(20), || async {
+        let mut fresh = xuncha_replication::sync::client(&at(leader), &county).unwrap();
+        let why = format!("{:?}", fresh.hello(pb::HelloRequest::default()).await.err()?);
+        why.contains("revoked").then_some(why)
+    })
+    .await;
+    assert!(why.contains(&revoked[0].0), "the refusal names the fingerprint: {why}");
+    // Another replica's certificate is still taken (it answers, or points to the leader).
+    let other = *fed.city.addrs.keys().find(|id| **id != leader).unwrap();
+    let mut fine = xuncha_replication::sync::client(&at(other), &county).unwrap();
+    if let Err(s) = fine.hello(pb::HelloRequest::default()).await {
+        assert!(!format!("{s:?}").contains("revoked"), "{s:?}");
+    }
 }

@@ -9,7 +9,6 @@ pub mod city;
 pub mod conv;
 pub mod error;
 pub mod identity;
-pub mod revocation;
 mod services;
 pub mod streaming;
 pub mod tabular;
@@ -26,8 +25,8 @@ pub use auth::{AuthSettings, SessionClock};
 pub use backend::{Api, Backend, CONSISTENCY_METADATA, Consistency, LocalBackend};
 pub use city::CityBackend;
 pub use error::{ApiError, ApiResult, LEADER_METADATA};
-pub use revocation::Revoked;
 pub use services::status_pb;
+pub use xuncha_replication::revocation::{self, Revoked};
 
 /// Every `xuncha.v1` service over `api`, with gRPC health and server reflection (v1 and
 /// v1alpha); on a city replica (`city`) also raft, cluster operations and sync. The returned

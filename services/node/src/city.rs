@@ -85,7 +85,12 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     if config.advertise.is_none() {
         config.advertise = Some(listener.local_addr()?.to_string());
     }
-    let client_tls = config.tls.as_ref().map(|t| t.client()).transpose()?;
+    // One revocation list, watched once: for calls this replica serves and those it makes.
+    let revoked = config.tls.as_ref().map(|t| t.watch_revoked());
+    let client_tls = match (&config.tls, &revoked) {
+        (Some(t), Some(r)) => Some(t.node_client(r.clone())?),
+        _ => None,
+    };
     let peers = Peers::new(client_tls, config.peer_overrides.clone());
     let replica = CityReplica::open(ReplicaOptions {
         id: config.replica_id,
@@ -99,8 +104,8 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
     let certificate_expiry = config.tls.as_ref().and_then(|t| t.certificate_expiry());
-    let access = match &config.tls {
-        Some(tls) => access.with_revoked(tls.watch_revoked()),
+    let access = match revoked {
+        Some(revoked) => access.with_revoked(revoked),
         None => access,
     };
     let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;

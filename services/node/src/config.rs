@@ -118,6 +118,13 @@ impl TlsFiles {
             .timeout(std::time::Duration::from_secs(10)))
     }
 
+    /// Client side for calls to other nodes: as [`Self::client`], and the server's certificate
+    /// must not be on `revoked` (the list this node watches).
+    pub fn node_client(&self, revoked: xuncha_api::Revoked) -> Result<xuncha_replication::tls::NodeTls, ConfigError> {
+        let TlsPem { ca, cert, key } = self.read()?;
+        xuncha_replication::tls::NodeTls::from_pem(&ca, &cert, &key, revoked).map_err(|e| invalid("tls", e.to_string()))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         self.read().map(|_| ())
     }

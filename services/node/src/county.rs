@@ -67,8 +67,10 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();
     let certificate_expiry = config.tls.as_ref().and_then(|t| t.certificate_expiry());
-    let access = match &config.tls {
-        Some(tls) => access.with_revoked(tls.watch_revoked()),
+    // One revocation list, watched once: for calls this node serves and its sync to the city.
+    let revoked = config.tls.as_ref().map(|t| t.watch_revoked());
+    let access = match &revoked {
+        Some(revoked) => access.with_revoked(revoked.clone()),
         None => access,
     };
     let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
@@ -81,7 +83,7 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     };
     let sync = match &config.tls {
         Some(tls) if !config.city.is_empty() => {
-            let mut opts = SyncOptions::new(config.city.clone(), city_client_tls(tls)?);
+            let mut opts = SyncOptions::new(config.city.clone(), tls.node_client(revoked.unwrap_or_default())?);
             opts.idle_wait = std::time::Duration::from_millis(config.sync_wait_ms);
             Some(xuncha_replication::sync::start(engine.clone(), opts))
         }
@@ -99,14 +101,11 @@ pub async fn restore_county(config: &CountyConfig) -> anyhow::Result<(u64, u64)>
     anyhow::ensure!(!config.city.is_empty(), "restoring needs the city's addresses (city)");
     let node = NodeId::county(&config.county)?;
     let engine = Engine::open(&config.database(), &node, Durability::Full).await?;
-    let restored =
-        xuncha_replication::sync::restore(&engine, &SyncOptions::new(config.city.clone(), city_client_tls(tls)?)).await;
+    let restored = xuncha_replication::sync::restore(
+        &engine,
+        &SyncOptions::new(config.city.clone(), tls.node_client(tls.watch_revoked())?),
+    )
+    .await;
     engine.store().close().await;
     restored
-}
-
-/// mTLS to the city, accepting only a city replica's certificate: another county's (or an
-/// operator's) certificate from the same CA cannot pose as the city.
-fn city_client_tls(tls: &crate::TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
-    Ok(tls.client()?.domain_name(xuncha_replication::raft::CITY_SERVER_NAME))
 }

@@ -5,5 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod raft;
+pub mod revocation;
 pub mod sync;
+pub mod tls;
 pub mod trace;

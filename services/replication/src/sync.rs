@@ -14,13 +14,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 use xuncha_domain::ids::EventId;
 use xuncha_domain::{Actor, Audience, ChangeKind, Kind, LEDGER_EVENT_KIND, LedgerEvent, NodeId};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::sync_service_client::SyncServiceClient;
 use xuncha_store::{Change, Engine};
+
+use crate::tls::NodeTls;
 
 /// Metadata key naming the leader when a city replica cannot serve a sync session.
 pub const LEADER_METADATA: &str = "xuncha-leader";
@@ -53,8 +55,9 @@ pub fn from_pb(c: pb::Change) -> Result<Change, String> {
 pub struct SyncOptions {
     /// Every city replica's address; the session finds the leader among them.
     pub city: Vec<String>,
-    /// mTLS: the county's identity is its certificate.
-    pub tls: ClientTlsConfig,
+    /// mTLS: the county's identity is its certificate; the city's must name the city and not
+    /// be revoked.
+    pub tls: NodeTls,
     /// Changes per batch.
     pub batch: u32,
     /// How long a pull waits for new city changes before the session reports in again.
@@ -64,7 +67,7 @@ pub struct SyncOptions {
 }
 
 impl SyncOptions {
-    pub fn new(city: Vec<String>, tls: ClientTlsConfig) -> Self {
+    pub fn new(city: Vec<String>, tls: NodeTls) -> Self {
         Self { city, tls, batch: 500, idle_wait: Duration::from_secs(5), retry: Duration::from_millis(500) }
     }
 }
@@ -134,15 +137,15 @@ async fn run(
     }
 }
 
-/// A sync client for one city replica.
-pub fn client(addr: &str, tls: &ClientTlsConfig) -> anyhow::Result<SyncServiceClient<Channel>> {
-    let channel = Endpoint::from_shared(format!("https://{addr}"))?
-        .tls_config(tls.clone())?
+/// A sync client for one city replica: only a city replica's certificate is accepted, so
+/// another county's (or an operator's) certificate from the same CA cannot pose as the city.
+pub fn client(addr: &str, tls: &NodeTls) -> anyhow::Result<SyncServiceClient<Channel>> {
+    // The URI is plain: TLS is the connector's.
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
         .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .connect_lazy();
+        .keep_alive_timeout(Duration::from_secs(10));
+    let channel = tls.channel(endpoint, crate::raft::CITY_SERVER_NAME)?;
     Ok(SyncServiceClient::new(channel)
         .send_compressed(CompressionEncoding::Zstd)
         .accept_compressed(CompressionEncoding::Zstd)

@@ -14,11 +14,12 @@ use openraft::raft::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, Endpoint};
 use xuncha_proto::v1::RaftMessage;
 use xuncha_proto::v1::raft_service_client::RaftServiceClient;
 
 use super::types::{ReplicaId, ReplicaNode, TypeConfig};
+use crate::tls::NodeTls;
 
 /// The name every city replica's certificate carries: what a county, or a replica reaching
 /// the leader by address, checks it reached.
@@ -51,13 +52,13 @@ impl Expect {
 /// addresses than the ones in the membership (proxies, NAT), per-replica overrides.
 #[derive(Clone, Default)]
 pub struct Peers {
-    tls: Option<ClientTlsConfig>,
+    tls: Option<NodeTls>,
     overrides: Arc<HashMap<ReplicaId, String>>,
     channels: Arc<Mutex<HashMap<(String, Expect), Channel>>>,
 }
 
 impl Peers {
-    pub fn new(tls: Option<ClientTlsConfig>, overrides: HashMap<ReplicaId, String>) -> Self {
+    pub fn new(tls: Option<NodeTls>, overrides: HashMap<ReplicaId, String>) -> Self {
         Self { tls, overrides: Arc::new(overrides), channels: Arc::default() }
     }
 
@@ -68,21 +69,21 @@ impl Peers {
 
     /// A client for the raft service at `addr` (connects on first use). Over TLS the server's
     /// certificate must be `expect`'s, so no other certificate of the CA can pose as it.
-    pub fn client(&self, addr: &str, expect: Expect) -> Result<RaftServiceClient<Channel>, tonic::transport::Error> {
+    pub fn client(&self, addr: &str, expect: Expect) -> anyhow::Result<RaftServiceClient<Channel>> {
         let mut channels = self.channels.lock().expect("peer channel map");
         let key = (addr.to_string(), expect);
         let channel = match channels.get(&key) {
             Some(c) => c.clone(),
             None => {
-                let scheme = if self.tls.is_some() { "https" } else { "http" };
-                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?
+                // The URI is plain either way: over TLS, TLS is the connector's.
+                let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
                     .connect_timeout(Duration::from_secs(2))
                     .tcp_nodelay(true)
                     .http2_keep_alive_interval(Duration::from_secs(10));
-                if let Some(tls) = &self.tls {
-                    endpoint = endpoint.tls_config(tls.clone().domain_name(key.1.server_name()))?;
-                }
-                let c = endpoint.connect_lazy();
+                let c = match &self.tls {
+                    Some(tls) => tls.channel(endpoint, &key.1.server_name())?,
+                    None => endpoint.connect_lazy(),
+                };
                 channels.insert(key, c.clone());
                 c
             }
