@@ -260,7 +260,7 @@ async fn a_county_shows_a_refused_push_and_keeps_pulling_instead_of_retrying() {
 async fn nodes_check_whom_they_reached_and_who_sent_a_raft_message() {
     let fed = Federation::start(&["anping"]).await;
     let leader = fed.city.leader().await;
-    let as_county = fed.tls(Identity::County("anping".into())).node_client(Default::default()).unwrap();
+    let as_county = fed.tls(Identity::County("anping".into())).node_tls(Default::default()).unwrap();
 
     // A county reaches the city ...
     let city = fed.city.addrs[&leader].to_string();
@@ -416,7 +416,7 @@ async fn a_county_refuses_a_city_replica_whose_certificate_was_revoked() {
     let list = fed.certs.join(xuncha_node::certs::REVOKED_FILE);
     let county = fed
         .tls(Identity::County("anping".into()))
-        .node_client(xuncha_replication::revocation::Revoked::watch(list.clone()))
+        .node_tls(xuncha_replication::revocation::Revoked::watch(list.clone()))
         .unwrap();
     let at = |id: u64| fed.city.addrs[&id].to_string();
     let mut before = xuncha_replication::sync::client(&at(leader), &county).unwrap();
@@ -436,4 +436,71 @@ async fn a_county_refuses_a_city_replica_whose_certificate_was_revoked() {
     if let Err(s) = fine.hello(pb::HelloRequest::default()).await {
         assert!(!format!("{s:?}").contains("revoked"), "{s:?}");
     }
+}
+
+/// Certificates renewed in place are picked up without a restart: the leader presents its new
+/// certificate from the next handshake on, and a county whose certificate was revoked (a leaked
+/// key) is shut out until its renewed one is in place, then syncs again with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renewed_certificates_are_picked_up_without_a_restart() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let county_id = Identity::County("anping".into());
+    let keep = tempfile::tempdir().unwrap();
+    let old_leader = keep.path().join("leader.pem");
+    std::fs::copy(fed.tls(Identity::Replica(leader)).cert, &old_leader).unwrap();
+
+    // A client of our own that takes the leader's old certificate for revoked: it connects only
+    // once the leader presents another.
+    let mine = keep.path().join("mine.txt");
+    xuncha_node::certs::revoke(&mine, std::slice::from_ref(&old_leader)).unwrap();
+    let probe = fed
+        .tls(Identity::Operator("test".into()))
+        .node_tls(xuncha_replication::revocation::Revoked::watch(mine))
+        .unwrap();
+    let hello = || async {
+        let mut c = xuncha_replication::sync::client(&fed.city.addrs[&leader].to_string(), &probe).unwrap();
+        format!("{:?}", c.hello(pb::HelloRequest::default()).await.err())
+    };
+    assert!(hello().await.contains("revoked"), "the old certificate is presented before renewal");
+
+    // The county's certificate is revoked everywhere: its sync is shut out (and retries).
+    let list = fed.certs.join(xuncha_node::certs::REVOKED_FILE);
+    xuncha_node::certs::revoke(&list, &[fed.tls(county_id.clone()).cert]).unwrap();
+    let sync = fed.county("anping").sync.as_ref().unwrap();
+    eventually("the county to be shut out", Duration::from_secs(30), || async {
+        sync.state.borrow().last_error.as_ref().filter(|e| e.contains("revoked")).map(|_| ())
+    })
+    .await;
+    let county = admin(tls_channel(fed.county("anping").addr(), Some(&fed.operator())).await.unwrap()).await;
+    let unit = UnitServiceClient::new(county)
+        .register_unit(pb::RegisterUnitRequest {
+            name: "续期后登记的单位".into(),
+            kind: pb::UnitKind::Township as i32,
+            parent: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let unit_id = UnitId::parse("unit", &unit.id).unwrap();
+
+    // Both renewed in place, with new keys.
+    xuncha_node::certs::make_at(
+        &fed.certs,
+        &[Identity::Replica(leader), county_id.clone()],
+        &[],
+        xuncha_node::certs::Renew::Now,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    eventually("the leader to present its renewed certificate", Duration::from_secs(20), || async {
+        (!hello().await.contains("revoked")).then_some(())
+    })
+    .await;
+    eventually("the county's change to reach the city with its new certificate", Duration::from_secs(60), || async {
+        let city = fed.city.node(fed.city.leader().await).replica.engine.clone();
+        city.read(|s| s.units.contains_key(&unit_id)).await.then_some(())
+    })
+    .await;
+    assert!(sync.state.borrow().push_refused.is_none(), "a revoked certificate is not a refused change");
 }

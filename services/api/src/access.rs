@@ -221,10 +221,15 @@ fn peer_of_http<B>(req: &http::Request<B>, revoked: &Revoked) -> Result<Peer, St
             let leaf = certs.first().ok_or_else(|| Status::unauthenticated("empty client certificate chain"))?;
             let peer = identity_of_der(leaf.as_ref()).map_err(Status::permission_denied)?;
             if let Some(print) = revoked.refuses(leaf.as_ref()) {
-                return Err(Status::permission_denied(format!(
+                let mut refused = Status::permission_denied(format!(
                     "the certificate of {} (sha256 {print}) is revoked",
                     peer.label()
-                )));
+                ));
+                refused.metadata_mut().insert(
+                    xuncha_replication::revocation::REVOKED_METADATA,
+                    tonic::metadata::MetadataValue::from_static("1"),
+                );
+                return Err(refused);
             }
             Ok(peer)
         }

@@ -234,6 +234,13 @@ pub fn expiry(path: &Path) -> anyhow::Result<DateTime<Utc>> {
     Ok(read_cert(path)?.not_after)
 }
 
+/// When a certificate (DER) expires.
+pub fn expiry_of_der(der: &[u8]) -> anyhow::Result<DateTime<Utc>> {
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| anyhow::anyhow!("unreadable certificate: {e}"))?;
+    DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0).context("expiry out of range")
+}
+
 fn asn1_time(t: DateTime<Utc>) -> anyhow::Result<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(t.timestamp()).context("certificate date out of range")
 }

@@ -87,11 +87,11 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     }
     // One revocation list, watched once: for calls this replica serves and those it makes.
     let revoked = config.tls.as_ref().map(|t| t.watch_revoked());
-    let client_tls = match (&config.tls, &revoked) {
-        (Some(t), Some(r)) => Some(t.node_client(r.clone())?),
+    let node_tls = match (&config.tls, &revoked) {
+        (Some(t), Some(r)) => Some(t.node_tls(r.clone())?),
         _ => None,
     };
-    let peers = Peers::new(client_tls, config.peer_overrides.clone());
+    let peers = Peers::new(node_tls.clone(), config.peer_overrides.clone());
     let replica = CityReplica::open(ReplicaOptions {
         id: config.replica_id,
         data_dir: config.data_dir.clone(),
@@ -103,19 +103,21 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?;
     let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
-    let certificate_expiry = config.tls.as_ref().and_then(|t| t.certificate_expiry());
+    if let Some(tls) = &config.tls {
+        tls.warn_if_due_for_renewal();
+    }
     let access = match revoked {
         Some(revoked) => access.with_revoked(revoked),
         None => access,
     };
-    let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
+    let serving = serve(listener, routes, access, node_tls.as_ref().map(|t| t.server_config()), rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
             let sources = metrics::Sources {
                 rpc,
                 engine: replica.engine.clone(),
                 replica: Some(replica.clone()),
-                certificate_expiry,
+                tls: node_tls.clone(),
             };
             Some(metrics::serve(addr, sources).await?)
         }

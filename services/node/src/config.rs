@@ -98,16 +98,6 @@ impl TlsFiles {
         })
     }
 
-    /// Server side: present the certificate, require client certificates from the CA.
-    pub fn server(&self) -> Result<tonic::transport::ServerTlsConfig, ConfigError> {
-        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
-        let TlsPem { ca, cert, key } = self.read()?;
-        Ok(ServerTlsConfig::new()
-            .identity(Identity::from_pem(cert, key))
-            .client_ca_root(Certificate::from_pem(ca))
-            .timeout(std::time::Duration::from_secs(10)))
-    }
-
     /// Client side: trust only the CA, present the certificate.
     pub fn client(&self) -> Result<tonic::transport::ClientTlsConfig, ConfigError> {
         use tonic::transport::{Certificate, ClientTlsConfig, Identity};
@@ -118,32 +108,31 @@ impl TlsFiles {
             .timeout(std::time::Duration::from_secs(10)))
     }
 
-    /// Client side for calls to other nodes: as [`Self::client`], and the server's certificate
-    /// must not be on `revoked` (the list this node watches).
-    pub fn node_client(&self, revoked: xuncha_api::Revoked) -> Result<xuncha_replication::tls::NodeTls, ConfigError> {
-        let TlsPem { ca, cert, key } = self.read()?;
-        xuncha_replication::tls::NodeTls::from_pem(&ca, &cert, &key, revoked).map_err(|e| invalid("tls", e.to_string()))
+    /// The node's TLS, both sides: it presents its certificate (re-read when the files change),
+    /// requires client certificates of the CA, and as a client refuses a server certificate on
+    /// `revoked` (the list this node watches).
+    pub fn node_tls(&self, revoked: xuncha_api::Revoked) -> Result<xuncha_replication::tls::NodeTls, ConfigError> {
+        let ca = std::fs::read(&self.ca).map_err(|e| invalid("tls.ca", format!("{}: {e}", self.ca.display())))?;
+        let tls = |e: xuncha_replication::tls::TlsError| invalid("tls", e.to_string());
+        let own = xuncha_replication::tls::OwnCert::watch(&self.cert, &self.key).map_err(tls)?;
+        xuncha_replication::tls::NodeTls::new(&ca, own, revoked).map_err(tls)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.read().map(|_| ())
     }
 
-    /// When this node's certificate expires, warning in the log when it is due for renewal.
-    pub fn certificate_expiry(&self) -> Option<i64> {
+    /// Warns in the log when this node's certificate is due for renewal (or unreadable).
+    pub fn warn_if_due_for_renewal(&self) {
         match crate::certs::expiry(&self.cert) {
             Ok(at) => {
                 let left = at - chrono::Utc::now();
                 if left < chrono::Duration::days(crate::certs::RENEW_WITHIN_DAYS) {
                     tracing::warn!(cert = %self.cert.display(), expires = %at, days_left = left.num_days(),
-                        "this node's certificate is due for renewal: run `xuncha certs` for it and restart the node");
+                        "this node's certificate is due for renewal: run `xuncha certs --renew` for it (it is picked up without a restart)");
                 }
-                Some(at.timestamp())
             }
-            Err(e) => {
-                tracing::warn!(cert = %self.cert.display(), error = %e, "cannot read the certificate's expiry");
-                None
-            }
+            Err(e) => tracing::warn!(cert = %self.cert.display(), error = %e, "cannot read the certificate's expiry"),
         }
     }
 

@@ -66,24 +66,33 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let (routes, _health, access) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();
-    let certificate_expiry = config.tls.as_ref().and_then(|t| t.certificate_expiry());
+    if let Some(tls) = &config.tls {
+        tls.warn_if_due_for_renewal();
+    }
     // One revocation list, watched once: for calls this node serves and its sync to the city.
     let revoked = config.tls.as_ref().map(|t| t.watch_revoked());
+    let node_tls = match (&config.tls, &revoked) {
+        (Some(t), Some(r)) => Some(t.node_tls(r.clone())?),
+        _ => None,
+    };
     let access = match &revoked {
         Some(revoked) => access.with_revoked(revoked.clone()),
         None => access,
     };
-    let serving = serve(listener, routes, access, config.tls.as_ref().map(|t| t.server()).transpose()?, rpc.clone())?;
+    let serving = serve(listener, routes, access, node_tls.as_ref().map(|t| t.server_config()), rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => Some(
-            metrics::serve(addr, metrics::Sources { rpc, engine: engine.clone(), replica: None, certificate_expiry })
-                .await?,
+            metrics::serve(
+                addr,
+                metrics::Sources { rpc, engine: engine.clone(), replica: None, tls: node_tls.clone() },
+            )
+            .await?,
         ),
         None => None,
     };
-    let sync = match &config.tls {
+    let sync = match &node_tls {
         Some(tls) if !config.city.is_empty() => {
-            let mut opts = SyncOptions::new(config.city.clone(), tls.node_client(revoked.unwrap_or_default())?);
+            let mut opts = SyncOptions::new(config.city.clone(), tls.clone());
             opts.idle_wait = std::time::Duration::from_millis(config.sync_wait_ms);
             Some(xuncha_replication::sync::start(engine.clone(), opts))
         }
@@ -103,7 +112,7 @@ pub async fn restore_county(config: &CountyConfig) -> anyhow::Result<(u64, u64)>
     let engine = Engine::open(&config.database(), &node, Durability::Full).await?;
     let restored = xuncha_replication::sync::restore(
         &engine,
-        &SyncOptions::new(config.city.clone(), tls.node_client(tls.watch_revoked())?),
+        &SyncOptions::new(config.city.clone(), tls.node_tls(tls.watch_revoked())?),
     )
     .await;
     engine.store().close().await;

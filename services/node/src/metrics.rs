@@ -115,8 +115,8 @@ pub struct Sources {
     pub rpc: RpcMetrics,
     pub engine: Arc<Engine>,
     pub replica: Option<Arc<CityReplica>>,
-    /// When the certificate this node presents expires (Unix seconds), if it serves TLS.
-    pub certificate_expiry: Option<i64>,
+    /// The node's TLS, if it serves TLS: the certificate presented now (renewed ones too).
+    pub tls: Option<xuncha_replication::tls::NodeTls>,
 }
 
 fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
@@ -151,7 +151,8 @@ pub async fn render(src: &Sources) -> String {
         r.register("sync_peer_last_contact_age_seconds", "Seconds since the peer was last in touch", contact);
         r.register("sync_peer_refused", "1 while a change on the peer's link stands refused", refused);
     }
-    if let Some(at) = src.certificate_expiry {
+    let presented = src.tls.as_ref().and_then(|t| crate::certs::expiry_of_der(&t.own().leaf()).ok());
+    if let Some(at) = presented.map(|t| t.timestamp()) {
         gauge(
             &mut r,
             "tls_certificate_expiry_timestamp_seconds",

@@ -1,13 +1,17 @@
 //! Serving the gRPC routes on a bound listener until told to stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::Routes;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Server, ServerTlsConfig};
+use xuncha_replication::tls::HANDSHAKE_TIMEOUT;
 
 use xuncha_api::AccessLayer;
 
@@ -67,7 +71,7 @@ pub fn serve(
     listener: TcpListener,
     routes: Routes,
     access: AccessLayer,
-    tls: Option<ServerTlsConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     rpc: RpcMetrics,
 ) -> anyhow::Result<Serving> {
     let addr = listener.local_addr()?;
@@ -78,18 +82,63 @@ pub fn serve(
     // Every call answers (or starts its stream) within the deadline; a client asking for less
     // (grpc-timeout) gets less.
     // One span per RPC, a child of the caller's trace when it sent one.
-    let mut builder = Server::builder().timeout(RPC_DEADLINE).trace_fn(|req| {
+    let builder = Server::builder().timeout(RPC_DEADLINE).trace_fn(|req| {
         let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
         let span =
             tracing::info_span!("grpc", otel.name = %req.uri().path(), otel.kind = "server", rpc = %req.uri().path());
         let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
         span
     });
-    if let Some(tls) = tls {
-        builder = builder.tls_config(tls)?;
-    }
     let router = builder.layer(RpcMetricsLayer(rpc)).layer(access).add_routes(routes);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let task = tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, shutdown).await });
+    let task = match tls {
+        Some(tls) => {
+            let incoming = tls_incoming(listener, tls);
+            tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, shutdown).await })
+        }
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(async move { router.serve_with_incoming_shutdown(incoming, shutdown).await })
+        }
+    };
     Ok(Serving { addr, stop: Some(stop), task })
+}
+
+/// Connections off `listener` once their TLS handshake is done. Each handshake runs on its own
+/// task, bounded by `HANDSHAKE_TIMEOUT`, so a slow or silent client holds up no one else; the
+/// certificate presented is the one the config resolves at that handshake (re-read from its
+/// files while the node runs). Accepting stops, and the port is released, when the server ends.
+fn tls_incoming(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) -> ReceiverStream<std::io::Result<TlsStream<TcpStream>>> {
+    let (tx, rx) = mpsc::channel(64);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause instead of spinning.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = tx.closed() => return,
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
 }

@@ -13,6 +13,10 @@ use sha2::{Digest, Sha256};
 /// How often the list is re-read.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
+/// Set on a refusal for a revoked certificate: the caller's identity is refused, not what it
+/// sent, so it may try again once its certificate is renewed (which it picks up unrestarted).
+pub const REVOKED_METADATA: &str = "xuncha-certificate-revoked";
+
 /// The fingerprints currently refused. Clones share the list.
 #[derive(Clone, Debug, Default)]
 pub struct Revoked(Arc<RwLock<HashSet<String>>>);

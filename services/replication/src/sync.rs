@@ -260,9 +260,14 @@ async fn session(
     }
 }
 
-/// The city's answer when it refused a change for what it is (not for being busy or away).
+/// The city's answer when it refused a change for what it is (not for being busy or away, nor
+/// this county's certificate being revoked: that is retried like a lost link, and succeeds once
+/// the renewed certificate is in place).
 fn refusal_of(e: &anyhow::Error) -> Option<&tonic::Status> {
     let status = e.downcast_ref::<tonic::Status>()?;
+    if status.metadata().contains_key(crate::revocation::REVOKED_METADATA) {
+        return None;
+    }
     use tonic::Code::*;
     matches!(status.code(), PermissionDenied | InvalidArgument | FailedPrecondition).then_some(status)
 }

@@ -1,25 +1,31 @@
-//! Client TLS for calls between nodes (a county to the city, a replica to a replica), with the
-//! check tonic's own TLS cannot make: besides chaining to the CA and naming the node dialled,
-//! the server's certificate must not be on the revocation list, which is re-read while the node
-//! runs. A stolen city or replica key, once revoked, so cannot pose as the city to counties or
-//! as a replica to the others, from the next connection on, without a restart.
+//! A node's TLS, both sides, with what tonic's own TLS cannot do:
+//! - as a client (a county to the city, a replica to a replica), besides chaining to the CA and
+//!   naming the node dialled, the server's certificate must not be on the revocation list, which
+//!   is re-read while the node runs: a stolen city or replica key, once revoked, cannot pose as
+//!   the city or a replica from the next connection on;
+//! - the node's own certificate and key are re-read when their files change ([`OwnCert`]), so a
+//!   renewed certificate is presented from the next handshake on, without a restart.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::revocation::Revoked;
+use crate::revocation::{RELOAD_EVERY, Revoked};
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,38 +39,59 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     #[error("TLS: the CA certificate: {0}")]
     Verifier(#[from] rustls::client::VerifierBuilderError),
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
 }
 
-/// A node's client side of mTLS: its certificate and key, the CA, and the revocation list.
+/// A node's mTLS: the CA, its own certificate (re-read while it runs) and the revocation list.
 /// Clones share the configuration.
 #[derive(Clone, Debug)]
 pub struct NodeTls {
-    config: Arc<rustls::ClientConfig>,
+    client: Arc<rustls::ClientConfig>,
+    server: Arc<rustls::ServerConfig>,
+    own: Arc<OwnCert>,
 }
 
 impl NodeTls {
-    /// From PEM: the CA certificate, this node's certificate (chain) and its private key.
-    pub fn from_pem(ca: &[u8], cert: &[u8], key: &[u8], revoked: Revoked) -> Result<Self, TlsError> {
-        let pem = |what| move |e: rustls::pki_types::pem::Error| TlsError::Pem { what, reason: e.to_string() };
+    /// From the CA certificate (PEM) and this node's certificate and key files.
+    pub fn new(ca: &[u8], own: Arc<OwnCert>, revoked: Revoked) -> Result<Self, TlsError> {
         let mut roots = RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(ca) {
             roots.add(c.map_err(pem("tls.ca"))?)?;
         }
-        let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(cert).collect::<Result<_, _>>().map_err(pem("tls.cert"))?;
-        let key = PrivateKeyDer::from_pem_slice(key).map_err(pem("tls.key"))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        let roots = Arc::new(roots);
+        let provider = provider();
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+        let mut client = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NotRevoked { webpki, revoked }))
-            .with_client_auth_cert(chain, key)?;
-        config.alpn_protocols = vec![b"h2".to_vec()];
+            .with_client_cert_resolver(own.clone());
+        client.alpn_protocols = vec![b"h2".to_vec()];
         // A resumed session skips the certificate check: every connection verifies afresh, so
         // a revocation holds from the next connection on. (Connections are few and long-lived.)
-        config.resumption = rustls::client::Resumption::disabled();
-        Ok(Self { config: Arc::new(config) })
+        client.resumption = rustls::client::Resumption::disabled();
+        // Every client must present a certificate of the CA; which calls it may make, and
+        // whether it is revoked, the access layer decides per call.
+        let clients = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|e| TlsError::Pem { what: "tls.ca", reason: e.to_string() })?;
+        let mut server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(clients)
+            .with_cert_resolver(own.clone());
+        server.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Self { client: Arc::new(client), server: Arc::new(server), own })
+    }
+
+    /// The server side, for the node's listener.
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        self.server.clone()
+    }
+
+    /// The node's own certificate as presented now.
+    pub fn own(&self) -> &OwnCert {
+        &self.own
     }
 
     /// A channel to `endpoint` (its URI in `http://host:port` form: TLS is this connector's)
@@ -72,8 +99,110 @@ impl NodeTls {
     pub fn channel(&self, endpoint: Endpoint, server_name: &str) -> Result<Channel, TlsError> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|e| TlsError::Pem { what: "server name", reason: e.to_string() })?;
-        let connector = Connector { tls: tokio_rustls::TlsConnector::from(self.config.clone()), name };
+        let connector = Connector { tls: tokio_rustls::TlsConnector::from(self.client.clone()), name };
         Ok(endpoint.connect_with_connector_lazy(connector))
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn pem(what: &'static str) -> impl Fn(rustls::pki_types::pem::Error) -> TlsError {
+    move |e| TlsError::Pem { what, reason: e.to_string() }
+}
+
+/// This node's certificate and key, re-read from their files every [`RELOAD_EVERY`] when they
+/// changed. A pair that does not load (half-written, or a key that does not match the
+/// certificate) is logged and the one before kept; the next change is tried again.
+#[derive(Debug)]
+pub struct OwnCert {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    /// The files' bytes it was made from.
+    from: (Vec<u8>, Vec<u8>),
+}
+
+impl OwnCert {
+    /// Loads the pair now (an error if it does not load) and watches it until dropped.
+    pub fn watch(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsError> {
+        let from = read_pair(cert, key)?;
+        let loaded = Loaded { key: certified(&from.0, &from.1)?, from };
+        let own = Arc::new(Self { cert: cert.to_path_buf(), key: key.to_path_buf(), current: RwLock::new(loaded) });
+        let weak: Weak<Self> = Arc::downgrade(&own);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RELOAD_EVERY).await;
+                let Some(own) = weak.upgrade() else { return };
+                own.reload();
+            }
+        });
+        Ok(own)
+    }
+
+    fn reload(&self) {
+        let from = match read_pair(&self.cert, &self.key) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read this node's certificate; keeping the one loaded");
+                return;
+            }
+        };
+        if self.current.read().expect("certificate lock").from == from {
+            return;
+        }
+        match certified(&from.0, &from.1) {
+            Ok(key) => {
+                tracing::info!(cert = %self.cert.display(), "this node's certificate changed; presenting the new one");
+                *self.current.write().expect("certificate lock") = Loaded { key, from };
+            }
+            Err(e) => tracing::warn!(cert = %self.cert.display(), error = %e,
+                "this node's certificate changed but does not load (yet); keeping the one loaded"),
+        }
+    }
+
+    fn key(&self) -> Arc<CertifiedKey> {
+        self.current.read().expect("certificate lock").key.clone()
+    }
+
+    /// The certificate presented now (DER).
+    pub fn leaf(&self) -> Vec<u8> {
+        self.key().end_entity_cert().map(|c| c.to_vec()).unwrap_or_default()
+    }
+}
+
+fn read_pair(cert: &Path, key: &Path) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
+    let read = |path: &Path| std::fs::read(path).map_err(|source| TlsError::Read { path: path.to_path_buf(), source });
+    Ok((read(cert)?, read(key)?))
+}
+
+fn certified(cert: &[u8], key: &[u8]) -> Result<Arc<CertifiedKey>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert).collect::<Result<_, _>>().map_err(pem("tls.cert"))?;
+    let key = PrivateKeyDer::from_pem_slice(key).map_err(pem("tls.key"))?;
+    let certified = CertifiedKey::from_der(chain, key, &provider())?;
+    Ok(Arc::new(certified))
+}
+
+impl ResolvesServerCert for OwnCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.key())
+    }
+}
+
+impl ResolvesClientCert for OwnCert {
+    fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.key())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 
