@@ -504,3 +504,49 @@ async fn renewed_certificates_are_picked_up_without_a_restart() {
     .await;
     assert!(sync.state.borrow().push_refused.is_none(), "a revoked certificate is not a refused change");
 }
+
+/// A follower whose key leaked is renewed in place and its old certificate revoked: the calls
+/// it forwards to the leader, refused on the connection opened with the old certificate, go
+/// through again once it dials anew with the renewed one; no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_renewed_and_revoked_goes_on_without_a_restart() {
+    let fed = Federation::start(&[]).await;
+    let leader = fed.city.leader().await;
+    let follower = *fed.city.addrs.keys().find(|id| **id != leader).unwrap();
+    let office = admin(tls_channel(fed.city.addrs[&follower], Some(&fed.operator())).await.unwrap()).await;
+    let register = |name: &'static str| {
+        let mut units = UnitServiceClient::new(office.clone());
+        async move {
+            units
+                .register_unit(pb::RegisterUnitRequest {
+                    name: name.into(),
+                    kind: pb::UnitKind::CityDepartment as i32,
+                    parent: String::new(),
+                })
+                .await
+        }
+    };
+    // Forwarded to the leader over a connection opened with the follower's first certificate.
+    register("续期前的单位").await.expect("forwarded before the renewal");
+
+    // Its certificate revoked: what it forwards is refused (and it keeps dialling anew) ...
+    let list = fed.certs.join(xuncha_node::certs::REVOKED_FILE);
+    xuncha_node::certs::revoke(&list, &[fed.tls(Identity::Replica(follower)).cert]).unwrap();
+    eventually("the follower's forwarded write to be refused", Duration::from_secs(30), || async {
+        register("吊销期间的单位").await.err().filter(|s| s.message().contains("revoked"))
+    })
+    .await;
+    // ... until its renewed certificate is in place.
+    xuncha_node::certs::make_at(
+        &fed.certs,
+        &[Identity::Replica(follower)],
+        &[],
+        xuncha_node::certs::Renew::Now,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    eventually("a write forwarded by the renewed follower", Duration::from_secs(30), || async {
+        register("续期后的单位").await.ok()
+    })
+    .await;
+}

@@ -30,7 +30,7 @@ use crate::revocation::{RELOAD_EVERY, Revoked};
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why the node's client TLS could not be set up.
+/// Why the node's TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{what}: {reason}")]

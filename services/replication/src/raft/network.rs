@@ -62,6 +62,18 @@ impl Peers {
         Self { tls, overrides: Arc::new(overrides), channels: Arc::default() }
     }
 
+    /// Drops the cached channel to `addr` when `status` says this replica's certificate was
+    /// revoked there, so that the next call dials again and presents the renewed certificate
+    /// (an open connection keeps the certificate it was opened with). Returns whether it did.
+    pub fn forget_if_revoked(&self, addr: &str, expect: Expect, status: &tonic::Status) -> bool {
+        if !status.metadata().contains_key(crate::revocation::REVOKED_METADATA) {
+            return false;
+        }
+        tracing::warn!(peer = addr, "this replica's certificate was refused as revoked; dialling again");
+        self.channels.lock().expect("peer channel map").remove(&(addr.to_string(), expect));
+        true
+    }
+
     /// The address to dial for replica `id` listed at `addr`.
     pub fn addr_of(&self, id: ReplicaId, addr: &str) -> String {
         self.overrides.get(&id).cloned().unwrap_or_else(|| addr.to_string())
@@ -101,13 +113,16 @@ impl RaftNetworkFactory<TypeConfig> for Peers {
 
     async fn new_client(&mut self, target: ReplicaId, node: &ReplicaNode) -> PeerClient {
         let addr = self.addr_of(target, &node.addr);
-        PeerClient { target, client: self.client(&addr, Expect::Replica(target)).map_err(|e| e.to_string()) }
+        let client = self.client(&addr, Expect::Replica(target)).map_err(|e| e.to_string());
+        PeerClient { target, addr, peers: self.clone(), client }
     }
 }
 
 /// The raft link to one replica.
 pub struct PeerClient {
     target: ReplicaId,
+    addr: String,
+    peers: Peers,
     client: Result<RaftServiceClient<Channel>, String>,
 }
 
@@ -149,7 +164,16 @@ impl PeerClient {
         let body = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(body);
         request.set_timeout(ttl);
-        let reply = rpc(client, request).await.map_err(transport)?;
+        let reply = match rpc(client, request).await {
+            Ok(reply) => reply,
+            Err(status) => {
+                let expect = Expect::Replica(self.target);
+                if self.peers.forget_if_revoked(&self.addr, expect.clone(), &status) {
+                    self.client = self.peers.client(&self.addr, expect).map_err(|e| e.to_string());
+                }
+                return Err(transport(status));
+            }
+        };
         let result: Result<Resp, RaftError<ReplicaId, E>> =
             decode(reply.get_ref()).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))

@@ -215,7 +215,10 @@ impl CityReplica {
         let mut client = self.peers.client(leader, Expect::AnyReplica).map_err(|e| unreachable(e.to_string()))?;
         let mut request = tonic::Request::new(encode(envelope).map_err(|e| ReplicaError::Fatal(e.to_string()))?);
         crate::trace::inject_current(request.metadata_mut());
-        let reply = client.forward(request).await.map_err(|s| unreachable(s.message().to_string()))?;
+        let reply = client.forward(request).await.map_err(|s| {
+            self.peers.forget_if_revoked(leader, Expect::AnyReplica, &s);
+            unreachable(s.message().to_string())
+        })?;
         let (decided, index) =
             decode::<Committed>(reply.get_ref()).map_err(|e| ReplicaError::Fatal(e.to_string()))??;
         let wait = self.raft.wait(Some(READ_CATCH_UP));
@@ -273,10 +276,13 @@ impl CityReplica {
                     .peers
                     .client(&addr, Expect::AnyReplica)
                     .map_err(|e| ReplicaError::Unavailable(e.to_string()))?;
-                let reply =
-                    client.read_index(encode(&()).map_err(|e| ReplicaError::Fatal(e.to_string()))?).await.map_err(
-                        |s| ReplicaError::Unavailable(format!("the leader {addr} cannot be reached: {}", s.message())),
-                    )?;
+                let reply = client
+                    .read_index(encode(&()).map_err(|e| ReplicaError::Fatal(e.to_string()))?)
+                    .await
+                    .map_err(|s| {
+                        self.peers.forget_if_revoked(&addr, Expect::AnyReplica, &s);
+                        ReplicaError::Unavailable(format!("the leader {addr} cannot be reached: {}", s.message()))
+                    })?;
                 decode::<Result<Option<u64>, ReplicaError>>(reply.get_ref())
                     .map_err(|e| ReplicaError::Fatal(e.to_string()))??
             }
