@@ -71,6 +71,13 @@ impl CityCluster {
         config.tls =
             self.certs.as_ref().map(|d| xuncha_node::certs::files(d, &xuncha_node::certs::Identity::Replica(id)));
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        if config.tls.is_some() {
+            config.web_listen = Some("127.0.0.1:0".parse().unwrap());
+            config.county_names = ["anping", "qinghe"]
+                .iter()
+                .map(|c| (c.to_string(), crate::federation::county_name(c).to_string()))
+                .collect();
+        }
         config.peer_overrides = self
             .proxies
             .iter()

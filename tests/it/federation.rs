@@ -30,6 +30,15 @@ pub struct Federation {
 
 pub const COUNTIES: [&str; 2] = ["anping", "qinghe"];
 
+/// The Chinese name the test counties go by.
+pub fn county_name(code: &str) -> &'static str {
+    match code {
+        "anping" => "安平县",
+        "qinghe" => "清河县",
+        _ => "测试县",
+    }
+}
+
 impl Federation {
     pub async fn start(counties: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -59,6 +68,8 @@ impl Federation {
         config.tls = Some(certs::files(&self.certs, &Identity::County(code.to_string())));
         config.sync_wait_ms = 300;
         config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.web_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.name = county_name(code).to_string();
         config
     }
 

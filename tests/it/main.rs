@@ -20,3 +20,4 @@ mod scenario;
 mod sync;
 mod sync_random;
 mod trust;
+mod web;

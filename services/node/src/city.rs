@@ -18,6 +18,8 @@ pub struct CityHandle {
     serving: Serving,
     /// The metrics endpoint, when configured.
     pub metrics: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
+    /// The web app, when configured.
+    pub web: Option<crate::web::WebServing>,
 }
 
 impl CityHandle {
@@ -36,6 +38,9 @@ impl CityHandle {
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
+        if let Some(web) = self.web {
+            web.stop().await;
+        }
         self.serving.stop().await;
         self.replica.shutdown().await;
     }
@@ -43,6 +48,9 @@ impl CityHandle {
     /// Stops at once, as a crash would: no request in flight is finished.
     pub async fn kill(self) {
         self.serving.abort();
+        if let Some(web) = self.web {
+            web.abort();
+        }
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
@@ -123,6 +131,13 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
         }
         None => None,
     };
+    let site = crate::web::Site {
+        node: xuncha_domain::NodeId::city(),
+        name_zh: "市委巡察办".into(),
+        county_names: config.county_names.clone(),
+        sync: None,
+    };
+    let web = crate::web::start(config.web_listen, &api, site, node_tls.as_ref()).await?;
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
     let bootstrap = config.bootstrap_members()?;
     if !bootstrap.is_empty() && !replica.raft.is_initialized().await? {
@@ -135,5 +150,5 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     if marker.exists() {
         tokio::spawn(compact_restored(replica.clone(), marker));
     }
-    Ok(CityHandle { config, replica, api, serving, metrics })
+    Ok(CityHandle { config, replica, api, serving, metrics, web })
 }

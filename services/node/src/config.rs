@@ -144,6 +144,14 @@ impl TlsFiles {
 
 /// TLS, or plaintext asked for by name on a loopback address (development): never plaintext
 /// to the network by leaving `[tls]` out.
+/// The web app is served over HTTPS only: browsers hold session cookies marked Secure.
+fn check_web(tls: &Option<TlsFiles>, web: Option<SocketAddr>) -> Result<(), ConfigError> {
+    match (web, tls) {
+        (Some(_), None) => Err(invalid("web_listen", "the web app is served over HTTPS only: give [tls]")),
+        _ => Ok(()),
+    }
+}
+
 fn check_transport(tls: &Option<TlsFiles>, plaintext: bool, listen: SocketAddr) -> Result<(), ConfigError> {
     match tls {
         Some(tls) => tls.validate(),
@@ -195,6 +203,9 @@ pub struct CountyConfig {
     /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to serve the office's web app (HTTPS with the node's certificate); off when unset.
+    #[serde(default)]
+    pub web_listen: Option<SocketAddr>,
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
@@ -228,6 +239,7 @@ impl CountyConfig {
             tls: None,
             plaintext: listen.ip().is_loopback(),
             metrics_listen: None,
+            web_listen: None,
             log: LogConfig::default(),
             auth: AuthSettings::default(),
         }
@@ -253,6 +265,9 @@ impl CountyConfig {
         if let Some(addr) = env_addr(&var, "XUNCHA_METRICS_LISTEN")? {
             self.metrics_listen = Some(addr);
         }
+        if let Some(addr) = env_addr(&var, "XUNCHA_WEB_LISTEN")? {
+            self.web_listen = Some(addr);
+        }
         if let Some(v) = var("XUNCHA_CITY") {
             self.city = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         }
@@ -266,6 +281,7 @@ impl CountyConfig {
             return Err(invalid("tls", "syncing with the city needs mTLS: the county's identity is its certificate"));
         }
         check_transport(&self.tls, self.plaintext, self.listen)?;
+        check_web(&self.tls, self.web_listen)?;
         validate_auth(&self.auth)?;
         self.log.validate()
     }
@@ -307,6 +323,12 @@ pub struct CityConfig {
     /// Where to serve Prometheus metrics (`GET /metrics`, plain HTTP); off when unset.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to serve the office's web app (HTTPS with the node's certificate); off when unset.
+    #[serde(default)]
+    pub web_listen: Option<SocketAddr>,
+    /// County code → the county's name for people (c01 = "安平县"), for the web app's pages.
+    #[serde(default)]
+    pub county_names: std::collections::BTreeMap<String, String>,
     /// On one replica of a new cluster: the first members as `ID=HOST:PORT`. The replica
     /// initialises the cluster with them on first start (nothing happens once it is).
     #[serde(default)]
@@ -355,6 +377,8 @@ impl CityConfig {
             tls: None,
             plaintext: listen.ip().is_loopback(),
             metrics_listen: None,
+            web_listen: None,
+            county_names: Default::default(),
             bootstrap: Vec::new(),
             log: LogConfig::default(),
             auth: AuthSettings::default(),
@@ -383,6 +407,9 @@ impl CityConfig {
         if let Some(addr) = env_addr(&var, "XUNCHA_METRICS_LISTEN")? {
             self.metrics_listen = Some(addr);
         }
+        if let Some(addr) = env_addr(&var, "XUNCHA_WEB_LISTEN")? {
+            self.web_listen = Some(addr);
+        }
         apply_log_env(&mut self.log, &var);
         Ok(())
     }
@@ -394,6 +421,7 @@ impl CityConfig {
         self.raft.to_openraft().map_err(|e| invalid("raft", e.to_string()))?;
         self.bootstrap_members()?;
         check_transport(&self.tls, self.plaintext, self.listen)?;
+        check_web(&self.tls, self.web_listen)?;
         validate_auth(&self.auth)?;
         self.log.validate()
     }

@@ -23,6 +23,8 @@ pub struct CountyHandle {
     serving: Serving,
     /// The metrics endpoint, when configured.
     pub metrics: Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>,
+    /// The web app, when configured.
+    pub web: Option<crate::web::WebServing>,
 }
 
 impl CountyHandle {
@@ -36,6 +38,9 @@ impl CountyHandle {
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
+        if let Some(web) = self.web {
+            web.stop().await;
+        }
         if let Some(sync) = self.sync {
             sync.stop().await;
         }
@@ -46,6 +51,9 @@ impl CountyHandle {
     /// Drops everything at once, as a crash would (the database files stay as they are).
     pub async fn kill(self) {
         self.serving.abort();
+        if let Some(web) = self.web {
+            web.abort();
+        }
         if let Some((_, task)) = &self.metrics {
             task.abort();
         }
@@ -98,8 +106,15 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
         }
         _ => None,
     };
+    let site = crate::web::Site {
+        node: node.clone(),
+        name_zh: format!("{}委巡察办", if config.name.is_empty() { &config.county } else { &config.name }),
+        county_names: Default::default(),
+        sync: sync.as_ref().map(|s| s.state.clone()),
+    };
+    let web = crate::web::start(config.web_listen, &api, site, node_tls.as_ref()).await?;
     tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), syncing = sync.is_some(), "county node serving");
-    Ok(CountyHandle { node, config, engine, api, sync, serving, metrics })
+    Ok(CountyHandle { node, config, engine, api, sync, serving, metrics, web })
 }
 
 /// Rebuilds a county whose disk was lost from the city's copy of its records, into the

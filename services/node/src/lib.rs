@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod server;
 pub mod telemetry;
 pub mod up;
+pub mod web;
 
 pub use city::{CityHandle, start_city};
 pub use config::{CityConfig, ConfigError, CountyConfig, LogConfig, TlsFiles};

@@ -4,14 +4,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use xuncha_replication::tls::HANDSHAKE_TIMEOUT;
+use xuncha_replication::tls::handshakes;
 
 use xuncha_api::AccessLayer;
 
@@ -103,42 +103,11 @@ pub fn serve(
     Ok(Serving { addr, stop: Some(stop), task })
 }
 
-/// Connections off `listener` once their TLS handshake is done. Each handshake runs on its own
-/// task, bounded by `HANDSHAKE_TIMEOUT`, so a slow or silent client holds up no one else; the
-/// certificate presented is the one the config resolves at that handshake (re-read from its
-/// files while the node runs). Accepting stops, and the port is released, when the server ends.
+/// Connections off `listener` once their TLS handshake is done (see [`handshakes`]).
 fn tls_incoming(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-) -> ReceiverStream<std::io::Result<TlsStream<TcpStream>>> {
-    let (tx, rx) = mpsc::channel(64);
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: pause instead of spinning.
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = tx.closed() => return,
-            };
-            let _ = tcp.set_nodelay(true);
-            let (acceptor, tx) = (acceptor.clone(), tx.clone());
-            tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
-                    }
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    ReceiverStream::new(rx)
+) -> impl tokio_stream::Stream<Item = std::io::Result<TlsStream<TcpStream>>> {
+    use tokio_stream::StreamExt;
+    ReceiverStream::new(handshakes(listener, tls)).map(|(stream, _)| Ok(stream))
 }

@@ -49,14 +49,17 @@ pub struct Endpoint {
     pub key: PathBuf,
     /// Its Prometheus metrics (`http://<this>/metrics`).
     pub metrics: String,
+    /// Its web app for office staff (`https://host:port/`), signed by `ca`.
+    #[serde(default)]
+    pub web: String,
 }
 
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct UpOptions {
     pub data: PathBuf,
-    /// City replicas get ports base+1..3 (metrics base+201..), counties base+101, base+102, ...
-    /// (metrics base+301, ...); 0 picks free ports.
+    /// City replicas get ports base+1..3 (metrics base+201.., web app base+401..), counties
+    /// base+101, base+102, ... (metrics base+301, ..., web app base+501, ...); 0 picks free ports.
     pub base_port: u16,
     pub counties: usize,
 }
@@ -89,12 +92,18 @@ impl Federation {
 pub const CITY_REPLICAS: u64 = 3;
 
 /// Starts three city replicas, initialises the cluster on a fresh start, and waits for a leader.
-async fn start_city_cluster(opts: &UpOptions, certs: &Path) -> anyhow::Result<Vec<CityHandle>> {
+async fn start_city_cluster(
+    opts: &UpOptions,
+    certs: &Path,
+    county_names: &[(&str, &str)],
+) -> anyhow::Result<Vec<CityHandle>> {
     let mut city = Vec::new();
     for id in 1..=CITY_REPLICAS {
         let mut config = CityConfig::new(id, &opts.data.join(format!("city-{id}")), port(opts.base_port, id as u16));
         config.tls = Some(certs::files(certs, &Identity::Replica(id)));
         config.metrics_listen = Some(port(opts.base_port, 200 + id as u16));
+        config.web_listen = Some(port(opts.base_port, 400 + id as u16));
+        config.county_names = county_names.iter().map(|(c, n)| (c.to_string(), n.to_string())).collect();
         city.push(start_city(config).await?);
     }
     let members: BTreeMap<u64, ReplicaNode> =
@@ -129,16 +138,18 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
     identities.push(Identity::Operator("up".into()));
     certs::make(&certs_dir, &identities, &[]).context("making development certificates")?;
     let operator = certs::files(&certs_dir, &Identity::Operator("up".into()));
-    let endpoint = |name: String, role: &str, grpc: String, metrics: Option<SocketAddr>| Endpoint {
-        name,
-        role: role.into(),
-        grpc,
-        ca: operator.ca.clone(),
-        cert: operator.cert.clone(),
-        key: operator.key.clone(),
-        metrics: metrics.map(|a| a.to_string()).unwrap_or_default(),
-    };
-    let city = start_city_cluster(opts, &certs_dir).await?;
+    let endpoint =
+        |name: String, role: &str, grpc: String, metrics: Option<SocketAddr>, web: Option<String>| Endpoint {
+            name,
+            role: role.into(),
+            grpc,
+            ca: operator.ca.clone(),
+            cert: operator.cert.clone(),
+            key: operator.key.clone(),
+            metrics: metrics.map(|a| a.to_string()).unwrap_or_default(),
+            web: web.unwrap_or_default(),
+        };
+    let city = start_city_cluster(opts, &certs_dir, &running).await?;
     let city_addrs: Vec<String> = city.iter().map(|c| c.addr().to_string()).collect();
     let mut endpoints: Vec<Endpoint> = city
         .iter()
@@ -148,6 +159,7 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
                 "city",
                 c.addr().to_string(),
                 c.metrics.as_ref().map(|m| m.0),
+                c.web.as_ref().map(|w| w.url()),
             )
         })
         .collect();
@@ -163,6 +175,7 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         config.city = city_addrs.clone();
         config.tls = Some(certs::files(&certs_dir, &Identity::County(code.to_string())));
         config.metrics_listen = Some(port(opts.base_port, 301 + i as u16));
+        config.web_listen = Some(port(opts.base_port, 501 + i as u16));
         let node = start_county(config).await?;
         let made = demo::seed_county(&node.api, name, 1000 + i as u64)
             .await
@@ -173,6 +186,7 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
             "county",
             node.addr().to_string(),
             node.metrics.as_ref().map(|m| m.0),
+            node.web.as_ref().map(|w| w.url()),
         ));
         counties.push(node);
     }
@@ -224,8 +238,12 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     let fed = start_federation(&opts).await?;
     println!("xuncha federation is up; endpoints in {}", opts.data.join("endpoints.json").display());
     for e in &fed.endpoints {
-        println!("  {:<16} {:<7} {}", e.name, e.role, e.grpc);
+        println!("  {:<16} {:<7} grpc {:<16} web {}", e.name, e.role, e.grpc, e.web);
     }
+    println!(
+        "web app: the certificates are the development CA's; trust {} in the browser",
+        fed.endpoints[0].ca.display()
+    );
     println!("demo accounts and passwords (development only): {}", demo_accounts_path(&opts.data).display());
     println!("try: xuncha --node county-anping login head; xuncha --node county-anping round list    (Ctrl-C stops)");
     tokio::signal::ctrl_c().await?;

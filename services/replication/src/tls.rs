@@ -89,6 +89,17 @@ impl NodeTls {
         self.server.clone()
     }
 
+    /// The server side for browsers (the web app): the node's own certificate, re-read as it
+    /// changes, and no client certificate asked for (people sign in with their accounts).
+    pub fn web_server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let mut web = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(self.own.clone());
+        web.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(web))
+    }
+
     /// The node's own certificate as presented now.
     pub fn own(&self) -> &OwnCert {
         &self.own
@@ -289,4 +300,44 @@ impl tower::Service<http::Uri> for Connector {
             Ok(TokioIo::new(stream))
         })
     }
+}
+
+/// Connections off `listener` once their TLS handshake under `tls` is done, with the peer's
+/// address. Each handshake runs on its own task, bounded by `HANDSHAKE_TIMEOUT`, so a slow or
+/// silent client holds up no one else. Accepting stops, and the port is released, when the
+/// receiver is dropped.
+pub fn handshakes(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+) -> tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, std::net::SocketAddr)> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause instead of spinning.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = tx.closed() => return,
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send((stream, peer)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    rx
 }

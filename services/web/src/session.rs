@@ -1,0 +1,140 @@
+//! Who is signed in, and the checks every form goes through.
+//!
+//! The session token the accounts hand out lives in a `__Host-` cookie (HttpOnly, Secure,
+//! SameSite=Strict, Path=/). Forms carry a CSRF token: for a signed-in person, an HMAC of the
+//! session token (so it needs no store and dies with the session); for the sign-in form, a
+//! random value also set as a cookie (double submit). Posts from another origin are refused.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use xuncha_domain::{NodeId, Principal};
+
+use crate::App;
+
+/// The session cookie's name on `node`: browsers share cookies across the ports of one host, so
+/// each node (a replica, a county) keeps its own.
+pub fn cookie_name(node: &NodeId) -> String {
+    match node.county_code() {
+        Some(code) => format!("__Host-xuncha-{code}"),
+        None => "__Host-xuncha-city".to_string(),
+    }
+}
+
+/// The sign-in form's double-submit cookie beside the session cookie.
+pub fn login_cookie_name(session_cookie: &str) -> String {
+    format!("{session_cookie}-login")
+}
+
+/// A cookie as every cookie of the app is set: host-only, HTTPS-only, out of scripts' reach,
+/// never sent with a request another site starts.
+pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let mut c = Cookie::build((name, value)).path("/").secure(true).http_only(true).same_site(SameSite::Strict);
+    if let Some(s) = max_age {
+        c = c.max_age(cookie::time::Duration::seconds(s));
+    }
+    HeaderValue::from_str(&c.build().to_string()).expect("cookie values are ASCII")
+}
+
+/// The value of cookie `name` in the request's headers.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+fn mac(session_token: &str) -> Hmac<Sha256> {
+    let mut m = Hmac::<Sha256>::new_from_slice(session_token.as_bytes()).expect("HMAC takes any key");
+    m.update(b"xuncha-web-csrf-v1");
+    m
+}
+
+/// The CSRF token of a session's forms.
+pub fn csrf_token(session_token: &str) -> String {
+    hex::encode(mac(session_token).finalize().into_bytes())
+}
+
+/// Whether `given` is the session's CSRF token (compared in constant time).
+pub fn csrf_matches(session_token: &str, given: &str) -> bool {
+    hex::decode(given).is_ok_and(|bytes| mac(session_token).verify_slice(&bytes).is_ok())
+}
+
+/// A new random value for the sign-in form's double submit.
+pub fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// Whether a post came from this app's own pages: a browser names the origin of every post;
+/// one naming another origin is a cross-site request.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Non-browser clients (and old browsers) send none; the CSRF token still holds.
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    origin == format!("https://{host}")
+}
+
+/// The signed-in person behind the request's session cookie, with the token (for CSRF).
+pub struct Signed {
+    pub who: Principal,
+    pub token: String,
+}
+
+impl Signed {
+    pub fn csrf(&self) -> String {
+        csrf_token(&self.token)
+    }
+}
+
+/// Not signed in (or the session ended): back to the sign-in page.
+pub struct SignInFirst;
+
+impl IntoResponse for SignInFirst {
+    fn into_response(self) -> Response {
+        Redirect::to("/login").into_response()
+    }
+}
+
+impl FromRequestParts<App> for Signed {
+    type Rejection = SignInFirst;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = cookie_value(&parts.headers, &app.cookie).ok_or(SignInFirst)?;
+        let who = app.api.auth().authenticate(&token).await.map_err(|_| SignInFirst)?;
+        Ok(Signed { who, token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csrf_token_belongs_to_its_session_only() {
+        let a = csrf_token("xs_aaaa");
+        assert!(csrf_matches("xs_aaaa", &a));
+        assert!(!csrf_matches("xs_bbbb", &a));
+        assert!(!csrf_matches("xs_aaaa", "not hex"));
+        assert!(!csrf_matches("xs_aaaa", ""));
+    }
+
+    #[test]
+    fn session_cookies_are_host_only_https_only_and_strict() {
+        let c = set_cookie("__Host-xuncha-city", "v", None);
+        let c = c.to_str().unwrap();
+        for part in ["Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+            assert!(c.contains(part), "{c} lacks {part}");
+        }
+        assert!(!c.contains("Domain"), "{c}");
+    }
+}
