@@ -3,6 +3,7 @@
 
 mod auth;
 mod backup;
+mod browser;
 mod city;
 mod city_cluster;
 mod county_round;

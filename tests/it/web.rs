@@ -209,6 +209,7 @@ async fn a_clerk_signs_in_and_creates_a_round_through_the_city_web_app() {
     let (status, page) = post(with(round("8", "2027-02-01"), &csrf)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(page.contains("role=\"alert\"") && page.contains("2027年第一轮巡察"), "{page}");
+    assert!(visible_text(&page).contains("撤离日期2027-02-01早于进驻日期"), "{page}");
     let held = node.replica.engine.read(|s| s.rounds.len()).await;
     assert_eq!(held, 0, "a refused form changes nothing");
 
@@ -238,7 +239,7 @@ fn term_value(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_county_serves_its_pages_while_the_city_is_out_of_reach() {
-    let fed = Federation::start(&["anping"]).await;
+    let fed = Federation::start(&["anping", "qinghe"]).await;
     let county = fed.county("anping");
     let raw = tls_channel(county.addr(), Some(&fed.operator())).await.unwrap();
     admin(raw).await;
@@ -246,7 +247,21 @@ async fn a_county_serves_its_pages_while_the_city_is_out_of_reach() {
     let browser = Browser::new(&fed, &url);
     let (status, page) = browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("总览"), "{page}");
+    assert!(page.contains("总览") && page.contains("安平县委巡察办"), "{page}");
+    // One county's session opens nothing at another county's node, even under its cookie name.
+    let qinghe = fed.county("qinghe");
+    admin(tls_channel(qinghe.addr(), Some(&fed.operator())).await.unwrap()).await;
+    let token = county.api.auth().login(ADMIN, ADMIN_PASSWORD, None).await.unwrap().token;
+    let other = qinghe.web.as_ref().unwrap().url();
+    let r = Browser::new(&fed, &other)
+        .raw
+        .get(&other)
+        .header("cookie", format!("__Host-xuncha-qinghe={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/login");
 
     fed.offline("anping", true);
     let text = eventually("the county to show the city out of reach", Duration::from_secs(60), || async {

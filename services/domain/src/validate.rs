@@ -94,10 +94,10 @@ pub fn check_round_dates(d: &RoundDates) -> DomainResult<()> {
     date("dates.leave_on", d.leave_on)?;
     date("dates.feedback_on", d.feedback_on)?;
     ensure(d.enter_on <= d.leave_on, || {
-        DomainError::invalid("dates.leave_on", format!("leave {} is before enter {}", d.leave_on, d.enter_on))
+        DomainError::invalid("dates.leave_on", format!("撤离日期{}早于进驻日期{}", d.leave_on, d.enter_on))
     })?;
     ensure(d.leave_on <= d.feedback_on, || {
-        DomainError::invalid("dates.feedback_on", format!("feedback {} is before leave {}", d.feedback_on, d.leave_on))
+        DomainError::invalid("dates.feedback_on", format!("反馈日期{}早于撤离日期{}", d.feedback_on, d.leave_on))
     })
 }
 

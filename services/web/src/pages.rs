@@ -128,19 +128,24 @@ pub(crate) fn refusal(e: &ApiError) -> String {
 }
 
 fn domain_refusal(d: &DomainError) -> String {
-    format!("{}:{}", field_zh(&d.field), d.reason)
+    let field = field_zh(&d.field);
+    // A reason that names its field already needs no prefix.
+    if d.reason.starts_with(&field) { d.reason.clone() } else { format!("{field}:{}", d.reason) }
 }
 
 /// The Chinese name of a request field, as the forms label it.
 fn field_zh(field: &str) -> String {
-    let head = field.split(['.', '[']).next().unwrap_or(field);
+    // The most specific part names it: `dates.leave_on` is the leave date.
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let head = last.split('[').next().unwrap_or(last);
     let zh = match head {
         "username" => "登录名",
         "password" => "密码",
         "name" => "名称",
         "number" => "轮次序号",
         "term" => "届次",
-        "dates" | "enter_on" => "进驻日期",
+        "dates" => "日期",
+        "enter_on" => "进驻日期",
         "leave_on" => "撤离日期",
         "feedback_on" => "反馈日期",
         "group_size" => "每组人数",
@@ -188,7 +193,8 @@ async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let expected = session::cookie_value(&headers, &session::login_cookie_name(&app.cookie));
-    if !session::same_origin(&headers) || expected.is_none_or(|e| e.is_empty() || e != f.csrf) {
+    if !session::same_origin(&headers) || expected.as_ref().is_none_or(|e| e.is_empty() || *e != f.csrf) {
+        tracing::info!(origin = ?headers.get(header::ORIGIN), "a sign-in form was refused: stale or from another origin");
         let why = Some("登录表单已过期,请重新输入。".to_string());
         return login_form(&app, f.username, why, StatusCode::FORBIDDEN);
     }
