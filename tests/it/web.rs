@@ -278,3 +278,44 @@ async fn a_county_serves_its_pages_while_the_city_is_out_of_reach() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rectification_ledger_lists_items_overdue_first_and_filters_them() {
+    let fed = Federation::start(&["anping"]).await;
+    let county = fed.county("anping");
+    let accounts = xuncha_node::demo::seed_county(&county.api, "安平县", 1000).await.unwrap();
+    let head = accounts.iter().find(|a| a.username == "head").expect("the demo's office head");
+    let today = county.api.today();
+    let (held, late) = county
+        .engine
+        .read(move |s| {
+            let late = s.rectifications.values().filter(|i| i.status.is_pending() && i.deadline < today).count();
+            (s.rectifications.len(), late)
+        })
+        .await;
+    assert!(held > 0 && late > 0, "the demo has items, some overdue: {held} {late}");
+
+    let browser = Browser::new(&fed, &county.web.as_ref().unwrap().url());
+    let (status, _) = browser.sign_in(&head.username, &head.password).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, page) = browser.get("/rectification").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains(&format!("共{held}项,逾期未完成{late}项")), "{text}");
+    assert_eq!(page.matches("<tr class=\"overdue\">").count(), late.min(100), "overdue rows highlighted");
+    let first_row = &page[page.find("<tbody>").unwrap()..];
+    assert!(
+        first_row.trim_start_matches("<tbody>").trim_start().starts_with("<tr class=\"overdue\">"),
+        "overdue first"
+    );
+    assert!(!has_uuid(&text), "{text}");
+    assert!(text.contains("未开始"), "statuses in Chinese: {text}");
+    for english in ["open", "in_progress", "signed_off", "long_term"] {
+        assert!(!text.contains(english), "{english} shown: {text}");
+    }
+
+    let (_, _, only) = browser.get("/rectification?overdue=1").await;
+    let rows = only.matches("<tr").count() - 1; // the header row
+    assert_eq!(rows, late.min(100));
+    assert_eq!(only.matches("<tr class=\"overdue\">").count(), rows);
+}

@@ -142,8 +142,6 @@ impl TlsFiles {
     }
 }
 
-/// TLS, or plaintext asked for by name on a loopback address (development): never plaintext
-/// to the network by leaving `[tls]` out.
 /// The web app is served over HTTPS only: browsers hold session cookies marked Secure.
 fn check_web(tls: &Option<TlsFiles>, web: Option<SocketAddr>) -> Result<(), ConfigError> {
     match (web, tls) {
@@ -152,6 +150,8 @@ fn check_web(tls: &Option<TlsFiles>, web: Option<SocketAddr>) -> Result<(), Conf
     }
 }
 
+/// TLS, or plaintext asked for by name on a loopback address (development): never plaintext
+/// to the network by leaving `[tls]` out.
 fn check_transport(tls: &Option<TlsFiles>, plaintext: bool, listen: SocketAddr) -> Result<(), ConfigError> {
     match tls {
         Some(tls) => tls.validate(),
@@ -475,6 +475,17 @@ mod tests {
         CityConfig::load(&path).unwrap();
         let wide = CountyConfig::new("c01", Path::new("d"), "0.0.0.0:7101".parse().unwrap());
         assert!(wide.validate().unwrap_err().to_string().starts_with("tls:"));
+    }
+
+    #[test]
+    fn the_web_app_needs_tls() {
+        let mut c = CountyConfig::new("c01", Path::new("d"), default_county_listen());
+        c.web_listen = Some("127.0.0.1:7501".parse().unwrap());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.starts_with("web_listen:") && err.contains("HTTPS"), "{err}");
+        let mut city = CityConfig::new(1, Path::new("d"), default_city_listen());
+        city.web_listen = c.web_listen;
+        assert!(city.validate().unwrap_err().to_string().starts_with("web_listen:"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::Peer;
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -27,6 +27,7 @@ pub(crate) fn routes(app: App) -> Router {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/rounds", get(rounds_page).post(create_round))
+        .route("/rectification", get(rectification_page))
         .route("/assets/{file}", get(assets::serve))
         .fallback(not_found)
         .layer(middleware::map_response(assets::security_headers))
@@ -49,6 +50,9 @@ impl Frame {
         let mut menu = vec![("/", "总览", true)];
         if who.holds(Permission::RoundRead) {
             menu.push(("/rounds", "轮次", true));
+        }
+        if who.holds(Permission::RectificationRead) {
+            menu.push(("/rectification", "整改台账", true));
         }
         for m in &mut menu {
             m.2 = m.0 == current;
@@ -456,4 +460,88 @@ async fn run(app: &App, who: &Principal, command: Command) -> Result<xuncha_doma
     let session =
         who.session.clone().ok_or_else(|| ApiError::Internal("a page was served without a session".into()))?;
     app.api.execute(Caller::Session(session), command).await
+}
+
+// ---- 整改台账 ----
+
+struct RectificationRow {
+    round: String,
+    unit: String,
+    problem: String,
+    measures: Vec<String>,
+    responsible: String,
+    deadline: String,
+    status: &'static str,
+    overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "rectification.html")]
+struct RectificationPage {
+    frame: Frame,
+    rows: Vec<RectificationRow>,
+    only_overdue: bool,
+    total: usize,
+    overdue: usize,
+    page: usize,
+    pages: usize,
+}
+
+/// Rows per page of a ledger table.
+const PAGE_ROWS: usize = 100;
+
+#[derive(Deserialize)]
+struct LedgerQuery {
+    #[serde(default)]
+    overdue: Option<String>,
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+async fn rectification_page(State(app): State<App>, signed: Signed, Query(q): Query<LedgerQuery>) -> Response {
+    if !signed.who.holds(Permission::RectificationRead) {
+        return forbidden("您没有查看整改台账的权限。");
+    }
+    let frame = Frame::of(&app, &signed, "/rectification").await;
+    let who = signed.who.clone();
+    let today = app.api.today();
+    let only_overdue = q.overdue.is_some_and(|v| v == "1");
+    let page_no = q.page.unwrap_or(1).max(1);
+    let (rows, total, overdue) = app
+        .api
+        .engine()
+        .read(move |s| {
+            let late = |i: &xuncha_domain::model::RectificationItem| i.status.is_pending() && i.deadline < today;
+            let mut items: Vec<_> =
+                s.rectifications.values().filter(|i| who.may(s, Permission::RectificationRead, *i)).collect();
+            let overdue = items.iter().filter(|i| late(i)).count();
+            if only_overdue {
+                items.retain(|i| late(i));
+            }
+            // Overdue first, then by deadline: what needs chasing comes to the top.
+            items.sort_by_key(|i| (!late(i), i.deadline));
+            let total = items.len();
+            let rows = items
+                .into_iter()
+                .skip((page_no - 1) * PAGE_ROWS)
+                .take(PAGE_ROWS)
+                .map(|i| RectificationRow {
+                    round: s.rounds.get(&i.round).map(|r| zh::round_ref(r.number)).unwrap_or_default(),
+                    unit: s.units.get(&i.unit).map(|u| u.name.clone()).unwrap_or_default(),
+                    problem: s.findings.get(&i.finding).map(|f| f.title.clone()).unwrap_or_default(),
+                    measures: i.measures.clone(),
+                    responsible: match &i.responsible_person {
+                        Some(p) => format!("{}({p})", i.responsible_unit),
+                        None => i.responsible_unit.clone(),
+                    },
+                    deadline: zh::date(i.deadline),
+                    status: i.status.label_zh(),
+                    overdue: late(i),
+                })
+                .collect();
+            (rows, total, overdue)
+        })
+        .await;
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    page(RectificationPage { frame, rows, only_overdue, total, overdue, page: page_no, pages })
 }
