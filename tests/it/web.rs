@@ -319,3 +319,55 @@ async fn the_rectification_ledger_lists_items_overdue_first_and_filters_them() {
     assert_eq!(rows, late.min(100));
     assert_eq!(only.matches("<tr class=\"overdue\">").count(), rows);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_password_is_changed_on_the_web_before_anything_else() {
+    use xuncha_proto::v1::account_service_client::AccountServiceClient;
+    let fed = Federation::start(&["anping"]).await;
+    let county = fed.county("anping");
+    let raw = tls_channel(county.addr(), Some(&fed.operator())).await.unwrap();
+    let head = admin(raw.clone()).await;
+    staff(&head, raw, "sunli", "孙丽", vec![grant("office_clerk", pb::ScopeKind::County, "anping")]).await;
+    let reset = "Reset-By-Admin-2026";
+    AccountServiceClient::new(head)
+        .reset_password(pb::ResetPasswordRequest { account: "sunli".into(), new_password: reset.into() })
+        .await
+        .unwrap();
+
+    let browser = Browser::new(&fed, &county.web.as_ref().unwrap().url());
+    let (status, page) = browser.sign_in("sunli", reset).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("您的密码已被重置"), "sent to change it first: {page}");
+    let (_, _, rounds) = browser.get("/rounds").await;
+    assert!(rounds.contains("您的密码已被重置"), "every page leads there: {rounds}");
+
+    let csrf = csrf_of(&page);
+    let form = |old: &'static str, new: &'static str, repeat: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("old_password", old.into()),
+            ("new_password", new.into()),
+            ("repeat", repeat.into()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        let b = &browser;
+        async move {
+            let r = b.http.post(format!("{}/password", b.base)).form(&f).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (status, page) = post(form("wrong-old-password", "New-Secret-2026-x", "New-Secret-2026-x")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(visible_text(&page).contains("原密码:原密码不正确") || page.contains("原密码不正确"), "{page}");
+    let (status, page) = post(form("Reset-By-Admin-2026", "New-Secret-2026-x", "New-Secret-2026-y")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("两次输入的新密码不一致"), "{page}");
+    let (status, page) = post(form("Reset-By-Admin-2026", "New-Secret-2026-x", "New-Secret-2026-x")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("密码已修改"), "{page}");
+    let (status, _, rounds) = browser.get("/rounds").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(rounds.contains("<h1>轮次</h1>"), "{rounds}");
+    assert!(county.api.auth().login("sunli", "New-Secret-2026-x", None).await.is_ok());
+}

@@ -26,6 +26,7 @@ pub(crate) fn routes(app: App) -> Router {
         .route("/", get(overview))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/password", get(password_page).post(change_password))
         .route("/rounds", get(rounds_page).post(create_round))
         .route("/rectification", get(rectification_page))
         .route("/assets/{file}", get(assets::serve))
@@ -156,6 +157,8 @@ fn field_zh(field: &str) -> String {
         "report_due_months" => "整改报告期限",
         "round" => "轮次",
         "permission" => "权限",
+        "old_password" => "原密码",
+        "new_password" => "新密码",
         _ => return field.to_string(),
     };
     zh.to_string()
@@ -544,4 +547,53 @@ async fn rectification_page(State(app): State<App>, signed: Signed, Query(q): Qu
         .await;
     let pages = total.div_ceil(PAGE_ROWS).max(1);
     page(RectificationPage { frame, rows, only_overdue, total, overdue, page: page_no, pages })
+}
+
+// ---- 修改密码 ----
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    frame: Frame,
+    must: bool,
+    error: Option<String>,
+    done: bool,
+}
+
+async fn password_page(State(app): State<App>, signed: Signed) -> Response {
+    let frame = Frame::of(&app, &signed, "/password").await;
+    page(PasswordPage { frame, must: signed.who.must_change_password, error: None, done: false })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    old_password: String,
+    new_password: String,
+    repeat: String,
+}
+
+async fn change_password(
+    State(app): State<App>,
+    signed: Signed,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Err(r) = check_form(&headers, &signed, &f.csrf) {
+        return *r;
+    }
+    let frame = Frame::of(&app, &signed, "/password").await;
+    let must = signed.who.must_change_password;
+    if f.new_password != f.repeat {
+        let error = Some("两次输入的新密码不一致。".to_string());
+        return (StatusCode::UNPROCESSABLE_ENTITY, page(PasswordPage { frame, must, error, done: false }))
+            .into_response();
+    }
+    match app.api.auth().change_password(&signed.who, &f.old_password, &f.new_password).await {
+        Ok(()) => page(PasswordPage { frame, must: false, error: None, done: true }),
+        Err(e) => {
+            let error = Some(refusal(&e));
+            (StatusCode::UNPROCESSABLE_ENTITY, page(PasswordPage { frame, must, error, done: false })).into_response()
+        }
+    }
 }

@@ -96,12 +96,19 @@ impl Signed {
     }
 }
 
-/// Not signed in (or the session ended): back to the sign-in page.
-pub struct SignInFirst;
+/// Not signed in (or the session ended): back to the sign-in page; or a password to change
+/// first.
+pub enum SignInFirst {
+    Login,
+    ChangePassword,
+}
 
 impl IntoResponse for SignInFirst {
     fn into_response(self) -> Response {
-        Redirect::to("/login").into_response()
+        match self {
+            SignInFirst::Login => Redirect::to("/login").into_response(),
+            SignInFirst::ChangePassword => Redirect::to("/password").into_response(),
+        }
     }
 }
 
@@ -109,8 +116,12 @@ impl FromRequestParts<App> for Signed {
     type Rejection = SignInFirst;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let token = cookie_value(&parts.headers, &app.cookie).ok_or(SignInFirst)?;
-        let who = app.api.auth().authenticate(&token).await.map_err(|_| SignInFirst)?;
+        let token = cookie_value(&parts.headers, &app.cookie).ok_or(SignInFirst::Login)?;
+        let who = app.api.auth().authenticate(&token).await.map_err(|_| SignInFirst::Login)?;
+        // A reset password must be changed before anything else (as the API insists too).
+        if who.must_change_password && !matches!(parts.uri.path(), "/password" | "/logout") {
+            return Err(SignInFirst::ChangePassword);
+        }
         Ok(Signed { who, token })
     }
 }
