@@ -11,12 +11,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use xuncha_proto::v1 as pb;
-use xuncha_proto::v1::unit_service_client::UnitServiceClient;
 
 use crate::federation::Federation;
-use crate::fixtures::{ADMIN, ADMIN_PASSWORD, STAFF_PASSWORD, admin, eventually, grant, staff, tls_channel};
-use crate::web::has_uuid;
+use crate::fixtures::{ADMIN, ADMIN_PASSWORD, STAFF_PASSWORD, admin, eventually, tls_channel};
+use crate::web::{city_with_clerk, has_uuid};
 
 /// A headless Chromium under its own chromedriver; both end when this is dropped.
 struct Chromium {
@@ -132,19 +130,8 @@ async fn a_clerk_creates_a_round_in_chromium_and_a_county_works_while_the_city_i
         return;
     };
     let fed = Federation::start(&["anping"]).await;
-    let leader = fed.city.leader().await;
+    let (leader, url) = city_with_clerk(&fed).await;
     let city = fed.city.node(leader);
-    let raw = tls_channel(city.addr(), Some(&fed.operator())).await.unwrap();
-    let head = admin(raw.clone()).await;
-    UnitServiceClient::new(head.clone())
-        .create_term(pb::CreateTermRequest {
-            name: "十四届市委".into(),
-            window: Some(pb::DateWindow { from: "2026-01-01".into(), to: "2030-12-31".into() }),
-        })
-        .await
-        .unwrap();
-    staff(&head, raw, "wangli", "王丽", vec![grant("office_clerk", pb::ScopeKind::City, "")]).await;
-    let url = city.web.as_ref().unwrap().url();
 
     browser.sign_in(&url, "wangli", STAFF_PASSWORD).await;
     let overview = browser.wait_for_text("安平县").await;

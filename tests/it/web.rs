@@ -107,9 +107,9 @@ pub fn has_uuid(text: &str) -> bool {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_clerk_signs_in_and_creates_a_round_through_the_city_web_app() {
-    let fed = Federation::start(&["anping"]).await;
+/// Readies the city for a clerk: a term to plan rounds in, and 王丽 (`wangli`, 巡察办干部 of the
+/// city office, password `STAFF_PASSWORD`). Returns the leader's id and its web app's address.
+pub async fn city_with_clerk(fed: &Federation) -> (u64, String) {
     let leader = fed.city.leader().await;
     let node = fed.city.node(leader);
     let raw = tls_channel(node.addr(), Some(&fed.operator())).await.unwrap();
@@ -122,7 +122,14 @@ async fn a_clerk_signs_in_and_creates_a_round_through_the_city_web_app() {
         .await
         .unwrap();
     staff(&head, raw, "wangli", "王丽", vec![grant("office_clerk", pb::ScopeKind::City, "")]).await;
-    let url = node.web.as_ref().expect("the replica serves the web app").url();
+    (leader, node.web.as_ref().expect("the replica serves the web app").url())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clerk_signs_in_and_creates_a_round_through_the_city_web_app() {
+    let fed = Federation::start(&["anping"]).await;
+    let (leader, url) = city_with_clerk(&fed).await;
+    let node = fed.city.node(leader);
     let browser = Browser::new(&fed, &url);
 
     // Not signed in: every page leads to the sign-in form, which sets its double-submit cookie.
