@@ -22,3 +22,4 @@ mod sync;
 mod sync_random;
 mod trust;
 mod web;
+mod web_office;

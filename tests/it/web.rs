@@ -57,6 +57,21 @@ impl Browser {
         (r.status(), r.text().await.unwrap())
     }
 
+    /// A download: its status, headers and bytes.
+    pub async fn get_bytes(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, r.bytes().await.unwrap().to_vec())
+    }
+
+    /// Posts a file as a form with a file field does (multipart), with the CSRF token.
+    pub async fn post_file(&self, path: &str, csrf: &str, file_name: &str, bytes: Vec<u8>) -> (StatusCode, String) {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string());
+        let form = reqwest::multipart::Form::new().text("csrf", csrf.to_string()).part("file", part);
+        let r = self.http.post(format!("{}{path}", self.base)).multipart(form).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
     /// Posts as a page of another site would (its origin named).
     pub async fn post_from(&self, origin: &str, path: &str, form: &[(&str, &str)]) -> StatusCode {
         let r =

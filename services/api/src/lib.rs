@@ -8,6 +8,7 @@ pub mod backend;
 pub mod city;
 pub mod conv;
 pub mod error;
+pub mod exports;
 pub mod identity;
 mod services;
 pub mod streaming;

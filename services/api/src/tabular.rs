@@ -228,18 +228,23 @@ impl SheetWriter {
         file.rewind()?;
         Ok(file)
     }
+
+    /// The finished workbook's bytes, for a file small enough to hold in memory.
+    pub fn into_bytes(self) -> Result<Vec<u8>, ExportError> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        self.finish()?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 /// Writes one small sheet whole, into memory (see [`SheetWriter`] for large ones).
 pub fn write_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, ExportError> {
-    use std::io::Read;
     let mut sheet = SheetWriter::new(sheet_name, header)?;
     for row in rows {
         sheet.push(row)?;
     }
-    let mut bytes = Vec::new();
-    sheet.finish()?.read_to_end(&mut bytes)?;
-    Ok(bytes)
+    sheet.into_bytes()
 }
 
 /// Columns a string takes: CJK characters are two wide.

@@ -79,8 +79,8 @@ pub fn ensure(cond: bool, err: impl FnOnce() -> DomainError) -> DomainResult<()>
 /// A required text field: trimmed, not empty, at most `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> DomainResult<String> {
     let v = value.trim();
-    ensure(!v.is_empty(), || DomainError::invalid(field, "must not be empty"))?;
-    ensure(v.chars().count() <= max, || DomainError::invalid(field, format!("must be at most {max} characters")))?;
+    ensure(!v.is_empty(), || DomainError::invalid(field, "不能为空"))?;
+    ensure(v.chars().count() <= max, || DomainError::invalid(field, format!("不能超过{max}个字")))?;
     Ok(v.to_string())
 }
 

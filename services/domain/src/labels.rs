@@ -29,6 +29,11 @@ pub trait Labelled: Sized + Copy + 'static {
         Self::VARIANTS.iter().find(|(_, zh, en)| *zh == t || *en == norm).map(|(v, _, _)| *v)
     }
 
+    /// The accepted values in Chinese, for people: "男、女".
+    fn choices_zh() -> String {
+        Self::VARIANTS.iter().map(|(_, zh, _)| *zh).collect::<Vec<_>>().join("、")
+    }
+
     /// The accepted values, for error messages.
     fn choices() -> String {
         Self::VARIANTS.iter().map(|(_, zh, en)| format!("{zh}/{en}")).collect::<Vec<_>>().join(", ")

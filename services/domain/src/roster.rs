@@ -65,10 +65,7 @@ pub fn validate_draft(
     p.work_unit = required_text(&f("work_unit"), &draft.work_unit, 80)?;
     let youngest = today.year() - 18;
     ensure((1940..=youngest).contains(&draft.birth_year), || {
-        DomainError::invalid(
-            f("birth_year"),
-            format!("{} is not a plausible birth year (1940-{youngest})", draft.birth_year),
-        )
+        DomainError::invalid(f("birth_year"), format!("出生年份{}不合理(应在1940至{youngest}年之间)", draft.birth_year))
     })?;
     let known_unit = |field: String, u: &UnitId| -> DomainResult<()> {
         ensure(state.units.contains_key(u), || DomainError::not_found(field, format!("unit {u}")))
@@ -89,9 +86,7 @@ pub fn validate_draft(
     }
     p.unavailable = windows;
     if draft.from_county.is_some() {
-        ensure(me_is_city, || {
-            DomainError::invalid(f("from_county"), "only the city pool records persons seconded from a county")
-        })?;
+        ensure(me_is_city, || DomainError::invalid(f("from_county"), "只有市级人才库登记从县里抽调的人员"))?;
     }
     Ok(p)
 }
@@ -158,7 +153,7 @@ pub fn update_person(d: &mut Decision, c: &UpdatePerson) -> DomainResult<()> {
 
 pub fn import_persons(d: &mut Decision, c: &ImportPersons) -> DomainResult<()> {
     d.authorize(Permission::PoolManage, &Position::node(d.me))?;
-    ensure(!c.persons.is_empty(), || DomainError::invalid("persons", "the import has no rows"))?;
+    ensure(!c.persons.is_empty(), || DomainError::invalid("persons", "导入的文件没有数据行"))?;
     let mut validated = Vec::with_capacity(c.persons.len());
     let mut seen = BTreeSet::new();
     for (i, draft) in c.persons.iter().enumerate() {
@@ -170,7 +165,7 @@ pub fn import_persons(d: &mut Decision, c: &ImportPersons) -> DomainResult<()> {
             ));
         }
         ensure(seen.insert((p.name.clone(), p.birth_year, p.work_unit.clone())), || {
-            DomainError::invalid(format!("persons[{i}]"), format!("{} appears twice in the import", p.name))
+            DomainError::invalid(format!("persons[{i}]"), format!("{}在导入中重复出现", p.name))
         })?;
         validated.push(p);
     }
@@ -225,19 +220,19 @@ pub fn parse_roster(
                 index.insert(en, i);
             }
             None if h.is_empty() => {}
-            None => errors.push(RowError { row: 1, column: h.to_string(), reason: "unknown column".into() }),
+            None => errors.push(RowError { row: 1, column: h.to_string(), reason: "不认识的列名".into() }),
         }
     }
     for (en, zh, required) in ROSTER_COLUMNS {
         if *required && !index.contains_key(en) {
-            errors.push(RowError { row: 1, column: zh.to_string(), reason: "required column is missing".into() });
+            errors.push(RowError { row: 1, column: zh.to_string(), reason: "缺少必填的列".into() });
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     if rows.is_empty() {
-        return Err(vec![RowError { row: 2, column: String::new(), reason: "the file has no data rows".into() }]);
+        return Err(vec![RowError { row: 2, column: String::new(), reason: "文件没有数据行".into() }]);
     }
     let units_by_name: BTreeMap<&str, UnitId> = state.units.values().map(|u| (u.name.as_str(), u.id)).collect();
     let mut drafts = Vec::new();
@@ -255,12 +250,12 @@ pub fn parse_roster(
         }
         let name = cell("name").to_string();
         if name.is_empty() {
-            err("name", "must not be empty".into());
+            err("name", "不能为空".into());
         }
         let gender = match cell("gender") {
             "" => None,
             g => Gender::parse_label(g).or_else(|| {
-                err("gender", format!("'{g}' is not one of {}", Gender::choices()));
+                err("gender", format!("“{g}”不是可选的性别({})", Gender::choices_zh()));
                 None
             }),
         };
@@ -270,32 +265,32 @@ pub fn parse_roster(
             match year.parse::<i32>() {
                 Ok(y) if year.len() == 4 => y,
                 _ => {
-                    err("birth_year", format!("'{t}' is not a year (e.g. 1978)"));
+                    err("birth_year", format!("“{t}”不是年份(例如1978)"));
                     0
                 }
             }
         };
         let rank = Rank::parse_label(cell("rank"));
         if rank.is_none() {
-            err("rank", format!("'{}' is not one of {}", cell("rank"), Rank::choices()));
+            err("rank", format!("“{}”不是可选的职级({})", cell("rank"), Rank::choices_zh()));
         }
         let source = PoolSource::parse_label(cell("source"));
         if source.is_none() {
-            err("source", format!("'{}' is not one of {}", cell("source"), PoolSource::choices()));
+            err("source", format!("“{}”不是可选的来源({})", cell("source"), PoolSource::choices_zh()));
         }
         let work_unit = cell("work_unit").to_string();
         let mut specialties = BTreeSet::new();
         for s in split_list(cell("specialties")) {
             match Specialty::parse_label(s) {
                 Some(x) => _ = specialties.insert(x),
-                None => err("specialties", format!("'{s}' is not one of {}", Specialty::choices())),
+                None => err("specialties", format!("“{s}”不是可选的专长({})", Specialty::choices_zh())),
             }
         }
         let leader_qualified = match cell("leader") {
             "" | "否" | "no" | "false" | "0" | "N" | "n" => false,
             "是" | "yes" | "true" | "1" | "Y" | "y" => true,
             other => {
-                err("leader", format!("'{other}' is not 是 or 否"));
+                err("leader", format!("“{other}”应填“是”或“否”"));
                 false
             }
         };
@@ -303,7 +298,7 @@ pub fn parse_roster(
         for u in split_list(cell("conflicts")) {
             match units_by_name.get(u) {
                 Some(id) => _ = declared_conflicts.insert(*id),
-                None => err("conflicts", format!("unit '{u}' is not registered")),
+                None => err("conflicts", format!("单位“{u}”尚未登记")),
             }
         }
         let from_county = match cell("from_county") {
@@ -346,15 +341,13 @@ pub fn parse_roster(
             .any(|x| x.name == draft.name && x.birth_year == draft.birth_year && x.work_unit == draft.work_unit)
         {
             errors.push(RowError {
-                row: row_no,
-                column: "姓名".into(),
-                reason: format!("{} is already in the pool", draft.name),
+                row: row_no, column: "姓名".into(), reason: format!("{}已在人才库中", draft.name)
             });
         } else if !seen.insert((draft.name.clone(), draft.birth_year, draft.work_unit.clone())) {
             errors.push(RowError {
                 row: row_no,
                 column: "姓名".into(),
-                reason: format!("{} appears twice in the file", draft.name),
+                reason: format!("{}在文件中重复出现", draft.name),
             });
         }
         if errors.len() == row_start {

@@ -146,7 +146,7 @@ pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
     ensure(c.number >= 1, || DomainError::invalid("number", "round numbers start at 1"))?;
     check_dates(&c.dates)?;
     ensure(term.window.contains(c.dates.enter_on), || {
-        DomainError::invalid("dates.enter_on", format!("{} is outside the term {}", c.dates.enter_on, term.window))
+        DomainError::invalid("dates.enter_on", format!("进驻日期{}不在届期{}之内", c.dates.enter_on, term.window))
     })?;
     ensure(!d.state.rounds.values().any(|r| r.term == c.term && r.number == c.number), || {
         DomainError::exists("number", format!("round {} of {}", c.number, term.name))
@@ -288,15 +288,12 @@ fn check_composition(
     let size = round.group_size;
     let n = members.len() as u32;
     ensure(n >= size.min && n <= size.max, || {
-        DomainError::invalid(
-            "members",
-            format!("a group of this round needs {}-{} members besides the leader, got {n}", size.min, size.max),
-        )
+        DomainError::invalid("members", format!("本轮每组除组长外应有{}至{}名组员,现有{n}名", size.min, size.max))
     })?;
     let mut seen = BTreeSet::new();
     seen.insert(leader);
     for (i, m) in members.iter().enumerate() {
-        ensure(seen.insert(*m), || DomainError::invalid(format!("members[{i}]"), "listed twice (or is the leader)"))?;
+        ensure(seen.insert(*m), || DomainError::invalid(format!("members[{i}]"), "重复选择(或已是组长)"))?;
     }
     let all = bookings(d.state);
     let targets: Vec<&Target> = group.map(|g| d.state.targets_of_group(g).collect()).unwrap_or_default();
@@ -308,7 +305,7 @@ fn check_composition(
             d.state.persons.get(&id).ok_or_else(|| DomainError::not_found(field.as_str(), format!("person {id}")))?;
         if field == "leader" {
             ensure(p.leader_qualified, || {
-                DomainError::precondition(field.as_str(), format!("{} is not in the leader pool (组长库)", p.name))
+                DomainError::precondition(field.as_str(), format!("{}不在组长库中", p.name))
             })?;
         }
         may_staff(d.state, d.me, p, &window).map_err(|e| DomainError::precondition(field.as_str(), e))?;
@@ -319,20 +316,18 @@ fn check_composition(
             if let Some(unit) = d.state.units.get(&t.unit)
                 && let Some(r) = recusal_reason(d.state, p, unit, window.from)
             {
-                return Err(DomainError::precondition(field.as_str(), format!("must recuse (回避): {r}")));
+                return Err(DomainError::precondition(field.as_str(), format!("需回避:{r}")));
             }
         }
         if let Some(b) = overlapping_bookings(&all, id, &window, group, d.me).first() {
             return Err(DomainError::precondition(
                 field.as_str(),
-                format!("{} is already booked in {} ({}), which overlaps {}", p.name, b.label, b.window, window),
+                format!("{}已被{}抽调({}),与本轮({})时间重叠", p.name, b.label, b.window, window),
             ));
         }
         has_specialist |= p.specialties.iter().any(|s| s.is_finance_or_audit());
     }
-    ensure(has_specialist, || {
-        DomainError::precondition("members", "a group needs at least one finance or audit specialist (财务/审计)")
-    })
+    ensure(has_specialist, || DomainError::precondition("members", "每组至少需要一名财务或审计专长的人员"))
 }
 
 pub fn form_group(d: &mut Decision, c: &FormGroup) -> DomainResult<()> {
@@ -407,7 +402,7 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
         if let Some(person) = person
             && let Some(r) = recusal_reason(d.state, person, unit, round.dates.enter_on)
         {
-            return Err(DomainError::precondition("unit", format!("{} must recuse (回避): {r}", group.name)));
+            return Err(DomainError::precondition("unit", format!("{}需回避:{r}", group.name)));
         }
     }
     let mut inherited = Vec::new();

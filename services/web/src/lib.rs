@@ -38,6 +38,17 @@ impl Site {
     pub fn is_city(&self) -> bool {
         self.node.is_city()
     }
+
+    /// A node as the office calls it: 市委巡察办, a county's configured name, this node's own.
+    pub fn node_name(&self, node: &NodeId) -> String {
+        if *node == self.node {
+            return self.name_zh.clone();
+        }
+        match node.county_code() {
+            Some(code) => self.county_names.get(code).cloned().unwrap_or_else(|| code.to_string()),
+            None => "市委巡察办".to_string(),
+        }
+    }
 }
 
 /// Shared by every handler.

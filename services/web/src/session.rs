@@ -5,12 +5,16 @@
 //! session token (so it needs no store and dies with the session); for the sign-in form, a
 //! random value also set as a cookie (double submit). Posts from another origin are refused.
 
-use axum::extract::FromRequestParts;
+use std::collections::BTreeMap;
+
+use axum::extract::{Form, FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use xuncha_domain::{NodeId, Principal};
 
@@ -123,6 +127,92 @@ impl FromRequestParts<App> for Signed {
             return Err(SignInFirst::ChangePassword);
         }
         Ok(Signed { who, token })
+    }
+}
+
+/// A form posted by a signed-in person from this app's own pages, with the session's CSRF
+/// token: checked before the handler runs, so no form can forget it.
+pub struct Posted<T> {
+    pub signed: Signed,
+    pub form: T,
+}
+
+/// A form with no fields but its CSRF token (退出).
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+#[derive(Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+fn stale_form() -> Response {
+    crate::pages::forbidden("表单已过期或来自其他网站,请刷新页面后重试。")
+}
+
+fn unreadable_form(why: impl std::fmt::Display) -> Response {
+    tracing::info!(%why, "a form post was unreadable");
+    crate::pages::bad_request("表单内容不完整或格式不对,请刷新页面后重试。")
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<App> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, app).await.map_err(IntoResponse::into_response)?;
+        if !same_origin(&parts.headers) {
+            return Err(stale_form());
+        }
+        let Form(WithCsrf { csrf, form }) =
+            Form::<WithCsrf<T>>::from_request(Request::from_parts(parts, body), app).await.map_err(unreadable_form)?;
+        if !csrf_matches(&signed.token, &csrf) {
+            return Err(stale_form());
+        }
+        Ok(Posted { signed, form })
+    }
+}
+
+/// A file posted with a form (multipart), checked like [`Posted`].
+pub struct Upload {
+    pub signed: Signed,
+    /// The file's name as the browser gave it, and its bytes.
+    pub file: Option<(String, Vec<u8>)>,
+}
+
+impl FromRequest<App> for Upload {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, app).await.map_err(IntoResponse::into_response)?;
+        if !same_origin(&parts.headers) {
+            return Err(stale_form());
+        }
+        let mut multipart =
+            Multipart::from_request(Request::from_parts(parts, body), app).await.map_err(unreadable_form)?;
+        let mut fields = BTreeMap::new();
+        let mut file = None;
+        while let Some(field) = multipart.next_field().await.map_err(unreadable_form)? {
+            let name = field.name().unwrap_or_default().to_string();
+            match field.file_name().map(str::to_string) {
+                Some(file_name) => {
+                    let bytes = field.bytes().await.map_err(unreadable_form)?;
+                    file = Some((file_name, bytes.to_vec()));
+                }
+                None => {
+                    let text = field.text().await.map_err(unreadable_form)?;
+                    fields.insert(name, text);
+                }
+            }
+        }
+        if !csrf_matches(&signed.token, fields.get("csrf").map(String::as_str).unwrap_or_default()) {
+            return Err(stale_form());
+        }
+        Ok(Upload { signed, file })
     }
 }
 

@@ -2,7 +2,6 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use xuncha_domain::authz::{Scope, permits};
 use xuncha_domain::labels::Labelled;
-use xuncha_domain::rectification::is_overdue;
 use xuncha_domain::{DomainError, NodeId, Permission, Principal};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::ledger_service_server::LedgerService;
@@ -12,6 +11,7 @@ use super::{bad, ok, principal};
 use crate::backend::Api;
 use crate::conv::{ToPb, opt_text};
 use crate::error::ApiError;
+use crate::exports;
 use crate::streaming::chunks_of;
 use crate::tabular::{ExportError, SheetWriter};
 
@@ -126,7 +126,7 @@ impl LedgerService for LedgerApi {
         let today = api.today();
         let (file_name, sheet_name, header) = match table {
             pb::ExportTable::Ledger => (format!("台账-{node}-{today}.xlsx"), "台账", LEDGER_COLUMNS.as_slice()),
-            _ => (format!("整改台账-{node}-{today}.xlsx"), "整改台账", RECTIFICATION_COLUMNS.as_slice()),
+            _ => (format!("整改台账-{node}-{today}.xlsx"), "整改台账", exports::RECTIFICATION_COLUMNS.as_slice()),
         };
         let mut sheet = SheetWriter::new(sheet_name, header).map_err(export_failed)?;
         // The workbook is written row by row to a temporary file, then streamed from it: memory
@@ -152,7 +152,7 @@ impl LedgerService for LedgerApi {
                     }
                 }
                 _ => {
-                    api.engine().read(|s| rectification_rows(s, &who, today, &mut sheet)).await.map_err(export_failed)?;
+                    api.engine().read(|s| exports::rectification_rows(s, &who, today, &exports::node_label, &mut sheet)).await.map_err(export_failed)?;
                 }
             }
             let rows = sheet.rows();
@@ -179,22 +179,6 @@ const EXPORT_PAGE: u32 = 1000;
 
 const LEDGER_COLUMNS: [&str; 9] = ["时间", "节点", "操作人", "角色", "对象", "事项", "原因", "动作", "对象编号"];
 
-const RECTIFICATION_COLUMNS: [&str; 13] = [
-    "节点",
-    "轮次",
-    "被巡察单位",
-    "问题",
-    "问题类别",
-    "类型",
-    "整改措施",
-    "责任单位",
-    "责任人",
-    "整改期限",
-    "状态",
-    "逾期",
-    "销号",
-];
-
 fn export_failed(e: ExportError) -> ApiError {
     match e {
         ExportError::TooManyRows => ApiError::Domain(DomainError::precondition("table", e.to_string())),
@@ -216,36 +200,4 @@ fn ledger_row(e: &xuncha_domain::LedgerEvent) -> Vec<String> {
         e.action.clone(),
         e.subject_id.clone(),
     ]
-}
-
-/// Writes the rectification items `who` may read, by node, round, unit and deadline.
-fn rectification_rows(
-    s: &xuncha_domain::State,
-    who: &Principal,
-    today: chrono::NaiveDate,
-    sheet: &mut SheetWriter,
-) -> Result<(), ExportError> {
-    let name = |u| s.units.get(&u).map(|x: &xuncha_domain::model::Unit| x.name.clone()).unwrap_or_default();
-    let mut items: Vec<_> =
-        s.rectifications.values().filter(|i| who.may(s, Permission::RectificationRead, *i)).collect();
-    items.sort_by_key(|i| (i.meta.owner.clone(), i.round, i.unit, i.deadline));
-    for i in items {
-        let finding = s.findings.get(&i.finding);
-        sheet.push(&[
-            i.meta.owner.to_string(),
-            s.rounds.get(&i.round).map(|r| r.name.clone()).unwrap_or_default(),
-            name(i.unit),
-            finding.map(|f| f.title.clone()).unwrap_or_default(),
-            finding.and_then(|f| s.categories.get(&f.category)).map(|c| c.name.clone()).unwrap_or_default(),
-            i.kind.label_zh().to_string(),
-            i.measures.join(";"),
-            i.responsible_unit.clone(),
-            i.responsible_person.clone().unwrap_or_default(),
-            i.deadline.to_string(),
-            i.status.label_zh().to_string(),
-            if is_overdue(i, today) { format!("逾期{}天", (today - i.deadline).num_days()) } else { String::new() },
-            i.sign_off.as_ref().map(|x| format!("{} {}", x.on, x.by)).unwrap_or_default(),
-        ])?;
-    }
-    Ok(())
 }

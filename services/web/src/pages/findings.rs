@@ -1,0 +1,256 @@
+//! 问题与线索: the findings of the rounds the person may see, by category, with the leads
+//! handed over from them (移交 → 接收 → 结果); recording a finding against a target, and
+//! each step of a lead's handover.
+
+use super::*;
+use xuncha_domain::finding::{AcknowledgeLead, HandOverLead, RecordFinding, ReportLeadResult};
+use xuncha_domain::ids::{FindingId, LeadId, TargetId};
+use xuncha_domain::model::LeadStatus;
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/findings", get(findings_page).post(record_finding))
+        .route("/findings/hand-over", post(hand_over))
+        .route("/findings/acknowledge", post(acknowledge))
+        .route("/findings/result", post(report_result))
+}
+
+struct LeadRow {
+    id: String,
+    receiver: String,
+    summary: String,
+    status: &'static str,
+    handed_over_on: String,
+    acknowledged_by: String,
+    result: String,
+    may_acknowledge: bool,
+    may_report: bool,
+}
+
+struct FindingRow {
+    id: String,
+    round: String,
+    unit: String,
+    category: String,
+    title: String,
+    description: String,
+    status: &'static str,
+    leads: Vec<LeadRow>,
+    may_hand_over: bool,
+}
+
+struct Choice {
+    value: String,
+    label: String,
+}
+
+#[derive(Default, Deserialize)]
+struct FindingForm {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Template)]
+#[template(path = "findings.html")]
+struct FindingsPage {
+    frame: Frame,
+    rows: Vec<FindingRow>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    targets: Vec<Choice>,
+    categories: Vec<Choice>,
+    form: FindingForm,
+    error: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+async fn findings_page(State(app): State<App>, signed: Signed, Query(q): Query<PageQuery>) -> Response {
+    render(&app, &signed, q.page.unwrap_or(1), FindingForm::default(), None, None).await
+}
+
+async fn render(
+    app: &App,
+    signed: &Signed,
+    page_no: usize,
+    form: FindingForm,
+    error: Option<String>,
+    done: Option<String>,
+) -> Response {
+    if !signed.who.holds(Permission::FindingRead) {
+        return forbidden("您没有查看问题与线索的权限。");
+    }
+    let frame = Frame::of(app, signed, "/findings").await;
+    let who = signed.who.clone();
+    let page_no = page_no.max(1);
+    let me = app.site.node.clone();
+    let (rows, total, targets, categories) = app
+        .api
+        .engine()
+        .read(move |s| {
+            let mut findings: Vec<_> =
+                s.findings.values().filter(|f| who.may(s, Permission::FindingRead, *f)).collect();
+            let round_no = |f: &&xuncha_domain::model::Finding| s.rounds.get(&f.round).map(|r| r.number);
+            findings.sort_by_key(|f| (std::cmp::Reverse(round_no(f)), f.unit, f.title.clone()));
+            let total = findings.len();
+            let rows = findings
+                .into_iter()
+                .skip((page_no - 1) * PAGE_ROWS)
+                .take(PAGE_ROWS)
+                .map(|f| {
+                    let leads = s
+                        .leads
+                        .values()
+                        .filter(|l| l.finding == f.id && who.may(s, Permission::LeadRead, *l))
+                        .map(|l| LeadRow {
+                            id: l.id.to_string(),
+                            receiver: l.receiver.label_zh(),
+                            summary: l.summary.clone(),
+                            status: l.status.label_zh(),
+                            handed_over_on: zh::date(l.handed_over_on),
+                            acknowledged_by: l.acknowledged_by.clone().unwrap_or_default(),
+                            result: l.result.clone().unwrap_or_default(),
+                            may_acknowledge: l.status == LeadStatus::HandedOver
+                                && who.may(s, Permission::LeadReceive, l),
+                            may_report: l.status == LeadStatus::Acknowledged && who.may(s, Permission::LeadReceive, l),
+                        })
+                        .collect();
+                    FindingRow {
+                        id: f.id.to_string(),
+                        round: s.rounds.get(&f.round).map(|r| zh::round_ref(r.number)).unwrap_or_default(),
+                        unit: s.units.get(&f.unit).map(|u| u.name.clone()).unwrap_or_default(),
+                        category: s.categories.get(&f.category).map(|c| c.name.clone()).unwrap_or_default(),
+                        title: f.title.clone(),
+                        description: f.description.clone(),
+                        status: f.status.label_zh(),
+                        leads,
+                        may_hand_over: who.may(s, Permission::LeadHandOver, f),
+                    }
+                })
+                .collect();
+            // Where the person may record: the targets of rounds still on site or giving feedback.
+            let mut targets: Vec<_> = s
+                .targets
+                .values()
+                .filter(|t| t.meta.owner == me && who.may(s, Permission::FindingRecord, *t))
+                .filter_map(|t| {
+                    let round = s.rounds.get(&t.round)?;
+                    let unit = s.units.get(&t.unit)?;
+                    let group = s.groups.get(&t.group).map(|g| g.name.as_str()).unwrap_or_default();
+                    let label = format!("{} · {}({group})", zh::round_ref(round.number), unit.name);
+                    Some((std::cmp::Reverse(round.number), label, t.id))
+                })
+                .collect();
+            targets.sort();
+            let targets = targets.into_iter().map(|(_, label, id)| Choice { value: id.to_string(), label }).collect();
+            let mut categories: Vec<_> = s.categories.values().filter(|c| c.active).collect();
+            categories.sort_by(|a, b| (a.group, &a.code).cmp(&(b.group, &b.code)));
+            let categories = categories
+                .into_iter()
+                .map(|c| Choice { value: c.code.clone(), label: format!("{}:{}", c.group.label_zh(), c.name) })
+                .collect();
+            (rows, total, targets, categories)
+        })
+        .await;
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let pages = total.div_ceil(PAGE_ROWS).max(1);
+    let body = page(FindingsPage { frame, rows, total, page: page_no, pages, targets, categories, form, error, done });
+    (status, body).into_response()
+}
+
+async fn after(app: &App, signed: &Signed, outcome: Result<String, ApiError>) -> Response {
+    match outcome {
+        Ok(done) => render(app, signed, 1, FindingForm::default(), None, Some(done)).await,
+        Err(e) => render(app, signed, 1, FindingForm::default(), Some(refusal(&e)), None).await,
+    }
+}
+
+fn invalid(field: &str, why: &str) -> ApiError {
+    ApiError::Domain(DomainError::invalid(field, why))
+}
+
+async fn record_finding(State(app): State<App>, posted: Posted<FindingForm>) -> Response {
+    let Posted { signed, form: f } = posted;
+    let outcome = async {
+        let target = TargetId::parse("target", &f.target).map_err(|_| invalid("target", "请选择被巡察单位"))?;
+        let command = Command::RecordFinding(RecordFinding {
+            target,
+            category: f.category.trim().to_string(),
+            tags: Default::default(),
+            title: f.title.trim().to_string(),
+            description: f.description.trim().to_string(),
+        });
+        run(&app, &signed.who, command).await?;
+        Ok(format!("已记录问题「{}」。", f.title.trim()))
+    }
+    .await;
+    match outcome {
+        Ok(done) => render(&app, &signed, 1, FindingForm::default(), None, Some(done)).await,
+        Err(e) => render(&app, &signed, 1, f, Some(refusal(&e)), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct HandOverForm {
+    #[serde(default)]
+    finding: String,
+    #[serde(default)]
+    summary: String,
+}
+
+async fn hand_over(State(app): State<App>, posted: Posted<HandOverForm>) -> Response {
+    let Posted { signed, form: f } = posted;
+    let outcome = async {
+        let finding = FindingId::parse("finding", &f.finding).map_err(|_| invalid("finding", "请选择问题"))?;
+        let command =
+            Command::HandOverLead(HandOverLead { finding, summary: f.summary.trim().to_string(), receiver: None });
+        run(&app, &signed.who, command).await?;
+        Ok("已按问题类别移交线索。".to_string())
+    }
+    .await;
+    after(&app, &signed, outcome).await
+}
+
+#[derive(Deserialize)]
+struct LeadForm {
+    #[serde(default)]
+    lead: String,
+    #[serde(default)]
+    text: String,
+}
+
+async fn acknowledge(State(app): State<App>, posted: Posted<LeadForm>) -> Response {
+    let Posted { signed, form: f } = posted;
+    let outcome = async {
+        let lead = LeadId::parse("lead", &f.lead).map_err(|_| invalid("lead", "请选择线索"))?;
+        run(&app, &signed.who, Command::AcknowledgeLead(AcknowledgeLead { lead, by: f.text.trim().to_string() }))
+            .await?;
+        Ok("已登记接收。".to_string())
+    }
+    .await;
+    after(&app, &signed, outcome).await
+}
+
+async fn report_result(State(app): State<App>, posted: Posted<LeadForm>) -> Response {
+    let Posted { signed, form: f } = posted;
+    let outcome = async {
+        let lead = LeadId::parse("lead", &f.lead).map_err(|_| invalid("lead", "请选择线索"))?;
+        run(&app, &signed.who, Command::ReportLeadResult(ReportLeadResult { lead, result: f.text.trim().to_string() }))
+            .await?;
+        Ok("已登记办理结果。".to_string())
+    }
+    .await;
+    after(&app, &signed, outcome).await
+}

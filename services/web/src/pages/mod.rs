@@ -1,0 +1,215 @@
+//! The pages: each handler reads what the signed-in person may see, or carries out a form
+//! through the same commands the gRPC services run, and renders a template.
+
+use crate::Peer;
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+use xuncha_api::ApiError;
+use xuncha_domain::ids::TermId;
+use xuncha_domain::labels::Labelled;
+use xuncha_domain::model::{GroupSize, RoundDates, RoundStatus};
+use xuncha_domain::round::CreateRound;
+use xuncha_domain::{Caller, Command, DomainError, Permission, Principal};
+
+use crate::session::{self, NoFields, Posted, Signed};
+
+mod account;
+mod findings;
+mod groups;
+mod overview;
+mod pool;
+mod rectification;
+mod rounds;
+use crate::{App, assets, zh};
+
+pub(crate) fn routes(app: App) -> Router {
+    Router::new()
+        .route("/", get(overview::overview))
+        .merge(account::routes())
+        .merge(rounds::routes())
+        .merge(groups::routes())
+        .merge(findings::routes())
+        .merge(rectification::routes())
+        .merge(pool::routes())
+        .route("/assets/{file}", get(assets::serve))
+        .fallback(not_found)
+        .layer(middleware::map_response(assets::security_headers))
+        .with_state(app)
+}
+
+/// What every page's frame shows: the node, the person, the menu they may use.
+pub(crate) struct Frame {
+    pub site_name: String,
+    pub person: String,
+    pub csrf: String,
+    pub menu: Vec<(&'static str, &'static str, bool)>,
+    /// A county cut off from the city: since when, and how many changes wait.
+    pub offline: Option<String>,
+}
+
+impl Frame {
+    async fn of(app: &App, signed: &Signed, current: &str) -> Frame {
+        let who = &signed.who;
+        let mut menu = vec![("/", "总览", true)];
+        if who.holds(Permission::RoundRead) {
+            menu.push(("/rounds", "轮次", true));
+        }
+        if who.holds(Permission::FindingRead) {
+            menu.push(("/findings", "问题与线索", true));
+        }
+        if who.holds(Permission::PoolRead) {
+            menu.push(("/pool", "人才库", true));
+        }
+        if who.holds(Permission::RectificationRead) {
+            menu.push(("/rectification", "整改台账", true));
+        }
+        for m in &mut menu {
+            m.2 = m.0 == current;
+        }
+        Frame {
+            site_name: app.site.name_zh.clone(),
+            person: who.display_name.clone(),
+            csrf: signed.csrf(),
+            menu,
+            offline: offline_banner(app).await,
+        }
+    }
+}
+
+/// On a county that syncs: while the city is out of reach, a line saying since when and how
+/// many of the county's changes wait to go up.
+async fn offline_banner(app: &App) -> Option<String> {
+    let connected = app.site.sync.as_ref()?.borrow().connected;
+    if connected {
+        return None;
+    }
+    let statuses = app.api.engine().store().peer_statuses().await.ok()?;
+    let city = statuses.iter().find(|p| p.node.is_city());
+    let waiting = city.map(|c| c.lag).unwrap_or(0);
+    let since = match city.and_then(|c| c.last_contact) {
+        Some(t) => format!("上次联系:{}", zh::moment(t)),
+        None => "尚未与市委巡察办联系过".to_string(),
+    };
+    Some(format!("与市委巡察办的连接已中断,本县工作照常进行。{since};待上报的变更:{waiting}条。"))
+}
+
+fn page(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "页面生成出错,请联系运维人员").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(
+    source = "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>{{ title }}</title>\
+              <link rel=\"stylesheet\" href=\"/assets/app.css\"><main><p>{{ why }}</p><p><a href=\"/\">返回总览</a></p></main>",
+    ext = "html"
+)]
+struct MessagePage<'a> {
+    title: &'a str,
+    why: &'a str,
+}
+
+/// A short page saying why a request went no further.
+fn message(status: StatusCode, title: &str, why: &str) -> Response {
+    (status, page(MessagePage { title, why })).into_response()
+}
+
+async fn not_found() -> Response {
+    message(StatusCode::NOT_FOUND, "未找到", "没有这个页面。")
+}
+
+pub(crate) fn forbidden(why: &str) -> Response {
+    message(StatusCode::FORBIDDEN, "无权访问", why)
+}
+
+pub(crate) fn bad_request(why: &str) -> Response {
+    message(StatusCode::BAD_REQUEST, "无法处理", why)
+}
+
+/// Rows per page of a ledger table.
+pub(crate) const PAGE_ROWS: usize = 100;
+
+/// A file to save: an XLSX workbook under its Chinese name (RFC 6266 `filename*`).
+pub(crate) fn xlsx_download(file_name: &str, bytes: Vec<u8>) -> Response {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let disposition = format!(
+        "attachment; filename=\"export.xlsx\"; filename*=UTF-8''{}",
+        utf8_percent_encode(file_name, NON_ALPHANUMERIC)
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A refusal as people read it: the field in Chinese, then the reason.
+pub(crate) fn refusal(e: &ApiError) -> String {
+    match e {
+        ApiError::Domain(d) => domain_refusal(d),
+        ApiError::Violations { violations, .. } => {
+            violations.iter().map(|(f, r)| format!("{}:{r}", field_zh(f))).collect::<Vec<_>>().join(";")
+        }
+        ApiError::Unavailable { .. } => "市委巡察办的服务暂时不可用,请稍后再试。".into(),
+        ApiError::Throttled { retry_after } => format!("尝试次数过多,请{}秒后再试。", retry_after.as_secs().max(1)),
+        ApiError::Internal(_) => "系统出错,操作未完成,请联系运维人员。".into(),
+    }
+}
+
+fn domain_refusal(d: &DomainError) -> String {
+    let field = field_zh(&d.field);
+    // A reason that names its field already needs no prefix.
+    if d.reason.starts_with(&field) { d.reason.clone() } else { format!("{field}:{}", d.reason) }
+}
+
+/// The Chinese name of a request field, as the forms label it.
+fn field_zh(field: &str) -> String {
+    // The most specific part names it: `dates.leave_on` is the leave date.
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let head = last.split('[').next().unwrap_or(last);
+    let zh = match head {
+        "username" => "登录名",
+        "password" => "密码",
+        "name" => "名称",
+        "number" => "轮次序号",
+        "term" => "届次",
+        "dates" => "日期",
+        "enter_on" => "进驻日期",
+        "leave_on" => "撤离日期",
+        "feedback_on" => "反馈日期",
+        "group_size" => "每组人数",
+        "report_due_months" => "整改报告期限",
+        "round" => "轮次",
+        "permission" => "权限",
+        "old_password" => "原密码",
+        "new_password" => "新密码",
+        _ => return field.to_string(),
+    };
+    zh.to_string()
+}
+
+/// Carries out `command` as the signed-in person.
+async fn run(app: &App, who: &Principal, command: Command) -> Result<xuncha_domain::Outcome, ApiError> {
+    let session =
+        who.session.clone().ok_or_else(|| ApiError::Internal("a page was served without a session".into()))?;
+    app.api.execute(Caller::Session(session), command).await
+}
+
+pub(crate) fn parse_date(field: &str, text: &str) -> Result<NaiveDate, DomainError> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| DomainError::invalid(field, "请填写日期(年-月-日)"))
+}

@@ -1,0 +1,320 @@
+//! A county office's daily work through its web app over real HTTPS, on a county seeded with
+//! the demo's records: the talent pool (filters, an XLSX import refused row by row, export read
+//! back), forming a group from the staffing suggestion with a recusal refused in Chinese,
+//! findings recorded while the city is out of reach, and the 整改台账's progress, 销号, 督办
+//! with escalation and export.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use xuncha_api::tabular::{read_xlsx, write_xlsx};
+use xuncha_domain::common::DateWindow;
+use xuncha_domain::model::{NoticeLevel, RectificationStatus, Specialty};
+use xuncha_domain::term::CreateTerm;
+use xuncha_domain::{Caller, Command};
+use xuncha_node::CountyHandle;
+
+use crate::federation::Federation;
+use crate::fixtures::eventually;
+use crate::scenario::days_from_today;
+use crate::web::{Browser, csrf_of, has_uuid, visible_text};
+
+/// The demo's county, and its office head signed in at the county's web app (and as a caller
+/// of the county's API, for set-up the pages do not cover).
+async fn demo_county<'f>(fed: &'f Federation, code: &str, name: &str) -> (&'f CountyHandle, Browser, Caller) {
+    let county = fed.county(code);
+    let accounts = xuncha_node::demo::seed_county(&county.api, name, 7).await.unwrap();
+    let head = accounts.iter().find(|a| a.username == "head").expect("the demo's office head");
+    let browser = Browser::new(fed, &county.web.as_ref().unwrap().url());
+    let (status, page) = browser.sign_in(&head.username, &head.password).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let signed = county.api.auth().login(&head.username, &head.password, None).await.unwrap();
+    (county, browser, Caller::Session(xuncha_api::auth::session_key(&signed.token)))
+}
+
+/// The value of every input on `html` whose name starts with `prefix` and that is checked.
+fn checked(html: &str, prefix: &str) -> Vec<String> {
+    html.split("<input")
+        .skip(1)
+        .map(|tag| tag.split('>').next().unwrap())
+        .filter(|tag| tag.contains(" checked"))
+        .filter_map(|tag| {
+            let name = tag.split("name=\"").nth(1)?.split('"').next()?;
+            name.starts_with(prefix).then(|| {
+                if prefix == "leader" { tag.split("value=\"").nth(1).unwrap().split('"').next().unwrap() } else { name }
+                    .to_string()
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pool_filters_imports_with_bad_rows_named_and_exports() {
+    let fed = Federation::start(&["anping"]).await;
+    let (county, browser, _) = demo_county(&fed, "anping", "安平县").await;
+    let (held, finance) = county
+        .engine
+        .read(|s| {
+            let active = s.persons.values().filter(|p| p.active);
+            let finance = active.clone().filter(|p| p.specialties.contains(&Specialty::Finance)).count();
+            (active.count(), finance)
+        })
+        .await;
+
+    let (status, _, page) = browser.get("/pool").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains(&format!("共{held}人")), "{text}");
+    assert!(!has_uuid(&text), "{text}");
+    let (_, _, page) = browser.get("/pool?specialty=%E8%B4%A2%E5%8A%A1").await; // 财务
+    assert!(visible_text(&page).contains(&format!("共{finance}人")), "filtered by specialty");
+    let (_, _, page) = browser.get("/pool?age_min=200").await;
+    assert!(page.contains("没有符合条件的人员"), "an age filter that nobody meets");
+
+    // A file with a bad row: every problem named by row and column, nobody imported.
+    let header = ["姓名", "性别", "出生年份", "职级", "来源", "工作单位", "专长", "组长库"];
+    let row = |name: &str, year: &str, rank: &str| {
+        [name, "女", year, rank, "巡察办", "县审计局", "审计", "否"].map(String::from).to_vec()
+    };
+    let bad = write_xlsx("人才库", &header, &[row("赵新", "1985", "科员"), row("钱新", "十九八五", "处长")]).unwrap();
+    let csrf = csrf_of(&page);
+    let (status, page) = browser.post_file("/pool/import", &csrf, "新入库.xlsx", bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains("有2处问题,未导入任何人员"), "{text}");
+    assert!(text.contains("第3行") && text.contains("出生年份") && text.contains("职级"), "{text}");
+    assert!(text.contains("“十九八五”不是年份"), "the reason in Chinese: {text}");
+    let now = county.engine.read(|s| s.persons.values().filter(|p| p.active).count()).await;
+    assert_eq!(now, held, "a refused file imports nobody");
+
+    let good = write_xlsx("人才库", &header, &[row("赵新", "1985", "科员"), row("钱新", "1986", "副科")]).unwrap();
+    let (status, page) = browser.post_file("/pool/import", &csrf, "新入库.xlsx", good).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已从「新入库.xlsx」导入2人"), "{page}");
+
+    // The export holds what the page lists, in the import's columns.
+    let (status, headers, bytes) = browser.get_bytes("/pool.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-disposition"].to_str().unwrap().contains("attachment"));
+    let table = read_xlsx(&bytes).unwrap();
+    assert_eq!(table.header[..3], ["姓名", "性别", "出生年份"]);
+    assert_eq!(table.rows.len(), held + 2);
+    assert!(table.rows.iter().any(|r| r[0] == "钱新" && r[2] == "1986" && r[3] == "副科"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_is_formed_from_the_suggestion_and_a_recusal_is_refused_in_chinese() {
+    let fed = Federation::start(&["anping"]).await;
+    let (county, browser, head) = demo_county(&fed, "anping", "安平县").await;
+    // A term running from today (the demo's ends in 2026), a new round in it to staff, and a
+    // unit of the county with a pool member working in it.
+    let today = county.api.today();
+    let window = DateWindow { from: today, to: today + chrono::Duration::days(5 * 365) };
+    county.api.execute(head, Command::CreateTerm(CreateTerm { name: "十五届县委".into(), window })).await.unwrap();
+    let (term, unit, unit_name, insider, insider_name) = county
+        .engine
+        .read(|s| {
+            let p = s.persons.values().find(|p| p.active && p.home_unit.is_some()).expect("someone works in a unit");
+            let u = &s.units[&p.home_unit.unwrap()];
+            let term = s.terms.values().find(|t| t.name == "十五届县委").unwrap();
+            (term.id.to_string(), u.id, u.name.clone(), p.id, p.name.clone())
+        })
+        .await;
+    let (_, _, page) = browser.get("/rounds").await;
+    let csrf = csrf_of(&page);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("term", term.as_str()),
+        ("number", "7"),
+        ("name", "十四届县委第七轮巡察"),
+        ("enter_on", &days_from_today(30)),
+        ("leave_on", &days_from_today(60)),
+        ("feedback_on", &days_from_today(90)),
+    ];
+    let (status, page) = browser.post("/rounds", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let round = county.engine.read(|s| s.rounds.values().find(|r| r.number == 7).unwrap().id).await;
+
+    let step2 =
+        format!("/groups?round={round}&name=%E7%AC%AC%E4%B8%80%E5%B7%A1%E5%AF%9F%E7%BB%84&unit_{unit}=1&suggest=1");
+    let (status, _, page) = browser.get(&step2).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains("第二步") && text.contains("组长库成员"), "the suggestion with its reasons: {text}");
+    assert!(text.contains(&format!("需回避:{insider_name}在{unit_name}工作")), "{text}");
+    assert!(!has_uuid(&text), "{text}");
+    let leader = checked(&page, "leader");
+    let members = checked(&page, "member_");
+    assert_eq!(leader.len(), 1, "a leader suggested");
+    assert!(!members.is_empty() && !members.contains(&format!("member_{insider}")), "{members:?}");
+
+    // Choosing the insider is refused before anything is saved, in Chinese.
+    let csrf = csrf_of(&page);
+    let unit_key = format!("unit_{unit}");
+    let round_text = round.to_string();
+    let base = vec![
+        ("csrf", csrf.clone()),
+        ("round", round_text.clone()),
+        ("name", "第一巡察组".to_string()),
+        ("kind", "常规巡察".to_string()),
+        ("leader", leader[0].clone()),
+        (unit_key.as_str(), "1".to_string()),
+    ];
+    let mut with_insider = base.clone();
+    let insider_key = format!("member_{insider}");
+    with_insider.push((insider_key.as_str(), "1".into()));
+    for m in &members[1..] {
+        with_insider.push((m.as_str(), "1".into()));
+    }
+    let refs = |f: &[(&str, String)]| f.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<Vec<_>>();
+    let post = |f: Vec<(String, String)>| {
+        let b = &browser;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post("/groups", &pairs).await
+        }
+    };
+    let (status, page) = post(refs(&with_insider)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains(&format!("未保存。需回避:{insider_name}在{unit_name}工作")), "{text}");
+    assert!(checked(&page, "member_").contains(&insider_key), "the person's choices are kept");
+    assert_eq!(county.engine.read(move |s| s.groups_of_round(round).count()).await, 0, "nothing saved");
+
+    // The suggestion as it stands is saved: the group and its target.
+    let mut suggested = base.clone();
+    for m in &members {
+        suggested.push((m.as_str(), "1".into()));
+    }
+    let (status, page) = post(refs(&suggested)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已组建第一巡察组"), "{page}");
+    let (groups, targets) = county
+        .engine
+        .read(move |s| {
+            let g: Vec<_> = s.groups_of_round(round).map(|g| (g.name.clone(), g.members.len())).collect();
+            let t: Vec<_> = s.targets_of_round(round).map(|t| t.unit).collect();
+            (g, t)
+        })
+        .await;
+    assert_eq!(groups, vec![("第一巡察组".to_string(), members.len())]);
+    assert_eq!(targets, vec![unit]);
+    assert!(visible_text(&page).contains(&unit_name), "the group's target listed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_county_records_findings_offline_and_works_its_rectification_ledger() {
+    let fed = Federation::start(&["anping"]).await;
+    let (county, browser, _) = demo_county(&fed, "anping", "安平县").await;
+
+    // Cut off from the city, the county records a finding; it reaches the city once back.
+    fed.offline("anping", true);
+    eventually("the county to see the city out of reach", Duration::from_secs(60), || async {
+        let (_, _, page) = browser.get("/findings").await;
+        page.contains("连接已中断").then_some(())
+    })
+    .await;
+    let (_, _, page) = browser.get("/findings").await;
+    let text = visible_text(&page);
+    assert!(text.contains("问题与线索") && !has_uuid(&text), "{text}");
+    let target = page.split("name=\"target\"").nth(1).unwrap().split("<option value=\"").nth(2).unwrap();
+    let target = target.split('"').next().unwrap().to_string();
+    let category = page.split("name=\"category\"").nth(1).unwrap().split("<option value=\"").nth(2).unwrap();
+    let category = category.split('"').next().unwrap().to_string();
+    let csrf = csrf_of(&page);
+    let finding = |title: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("target", target.clone()),
+            ("category", category.clone()),
+            ("title", title.to_string()),
+            ("description", "2026年以来3笔公务接待无公函".to_string()),
+        ]
+    };
+    let post = |path: &'static str, f: Vec<(&'static str, String)>| {
+        let b = &browser;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post(path, &pairs).await
+        }
+    };
+    let (status, page) = post("/findings", finding("")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty title is refused: {page}");
+    assert!(visible_text(&page).contains("不能为空"), "{page}");
+    let (status, page) = post("/findings", finding("公务接待无公函")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已记录问题「公务接待无公函」"), "{page}");
+    let id = county
+        .engine
+        .read(|s| s.findings.values().find(|f| f.title == "公务接待无公函").map(|f| f.id))
+        .await
+        .expect("the finding is saved at the county");
+    fed.offline("anping", false);
+    let leader = fed.city.leader().await;
+    let city = fed.city.node(leader);
+    eventually("the finding to reach the city", Duration::from_secs(60), || async {
+        city.replica.engine.read(move |s| s.findings.contains_key(&id).then_some(())).await
+    })
+    .await;
+
+    // The ledger: progress on a pending item, 销号 of a done one, 督办 then 约谈 on one item.
+    let (pending, done, held) = county
+        .engine
+        .read(|s| {
+            let pending = s.rectifications.values().find(|i| i.status == RectificationStatus::Open).unwrap().id;
+            let done = s.rectifications.values().find(|i| i.status == RectificationStatus::Done).unwrap().id;
+            (pending, done, s.rectifications.len())
+        })
+        .await;
+    let (_, _, page) = browser.get("/rectification").await;
+    let csrf = csrf_of(&page);
+    let form = |pairs: &[(&'static str, String)]| {
+        let mut f = vec![("csrf", csrf.clone())];
+        f.extend_from_slice(pairs);
+        f
+    };
+    let (status, page) = post(
+        "/rectification/progress",
+        form(&[("item", pending.to_string()), ("status", "整改中".into()), ("note", "已制定整改方案".into())]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已记录整改进展"), "{page}");
+    let (status, page) = post("/rectification/sign-off", form(&[("item", done.to_string())])).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已销号"), "{page}");
+    let notice = |text: &'static str| {
+        form(&[("item", pending.to_string()), ("text", text.into()), ("respond_by", "2099-01-31".into())])
+    };
+    let (status, page) = post("/rectification/notice", notice("请于月底前报送整改进展")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已发出督办"), "{page}");
+    let (status, page) = post("/rectification/notice", notice("逾期未改,约谈主要负责人")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已发出约谈"), "escalated: {page}");
+    let (states, levels) = county
+        .engine
+        .read(move |s| {
+            let states = (s.rectifications[&pending].status, s.rectifications[&done].status);
+            let mut notices: Vec<_> = s
+                .notices
+                .values()
+                .filter(|n| n.subject == xuncha_domain::model::NoticeSubject::Rectification(pending))
+                .map(|n| (n.level, n.escalates.is_some()))
+                .collect();
+            notices.sort();
+            (states, notices)
+        })
+        .await;
+    assert_eq!(states, (RectificationStatus::InProgress, RectificationStatus::SignedOff));
+    assert_eq!(levels, vec![(NoticeLevel::Supervision, false), (NoticeLevel::Admonition, true)]);
+
+    // The export holds every item the page counts.
+    let (status, _, bytes) = browser.get_bytes("/rectification.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = read_xlsx(&bytes).unwrap();
+    assert_eq!(table.rows.len(), held);
+    assert_eq!(table.header[1], "轮次");
+    assert!(table.rows.iter().all(|r| r[0] == "安平县委巡察办"), "the node by its name: {:?}", table.rows[0]);
+    assert!(table.rows.iter().any(|r| r[10] == "已销号"));
+}
