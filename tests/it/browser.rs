@@ -1,7 +1,9 @@
 //! The web app in a real headless Chromium (Debian's `chromium` and `chromium-driver`), driven
 //! over WebDriver: sign in as a clerk, create a round through the form, see a refusal in
-//! Chinese, sign in at a county while the city is out of reach; no UUID in any page's visible
-//! text. Screenshots land in `target/screenshots/` for review.
+//! Chinese, sign in at a county while the city is out of reach; at a county, import a pool file
+//! with a bad row, form a group from the suggestion and be refused a recusal, download the
+//! 整改台账, record a finding while cut off; another county's node refuses the session; no UUID
+//! in any page's visible text. Screenshots land in `target/screenshots/` for review.
 //!
 //! Without `chromedriver` on the PATH the tests say so and pass, unless
 //! `XUNCHA_REQUIRE_BROWSER` is set (CI sets it, after installing the browser).
@@ -15,12 +17,15 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use crate::federation::Federation;
 use crate::fixtures::{ADMIN, ADMIN_PASSWORD, STAFF_PASSWORD, admin, eventually, tls_channel};
 use crate::web::{city_with_clerk, has_uuid};
+use crate::web_office::demo_county;
 
 /// A headless Chromium under its own chromedriver; both end when this is dropped.
 struct Chromium {
     client: Client,
     driver: tokio::process::Child,
     _profile: tempfile::TempDir,
+    /// Where the browser saves downloads.
+    downloads: tempfile::TempDir,
 }
 
 impl Chromium {
@@ -43,6 +48,7 @@ impl Chromium {
             .spawn()
             .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -54,7 +60,11 @@ impl Chromium {
                     "--ignore-certificate-errors",
                     "--window-size=1366,900", "--lang=zh-CN",
                     format!("--user-data-dir={}", profile.path().display()),
-                ]
+                ],
+                "prefs": {
+                    "download.default_directory": downloads.path().display().to_string(),
+                    "download.prompt_for_download": false,
+                }
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
@@ -64,7 +74,7 @@ impl Chromium {
             async move { ClientBuilder::new(connector).capabilities(caps).connect(&url).await.ok() }
         })
         .await;
-        Some(Self { client, driver, _profile: profile })
+        Some(Self { client, driver, _profile: profile, downloads })
     }
 
     async fn stop(mut self) {
@@ -115,6 +125,33 @@ impl Chromium {
         let input = self.client.find(Locator::Css(&format!("[name={field}]"))).await.unwrap();
         input.clear().await.unwrap();
         input.send_keys(value).await.unwrap();
+    }
+}
+
+impl Chromium {
+    /// Waits for the browser to finish saving a file ending in `suffix`; its bytes.
+    async fn downloaded(&self, suffix: &str) -> (String, Vec<u8>) {
+        eventually(&format!("a {suffix} download"), Duration::from_secs(30), || async {
+            let entries = std::fs::read_dir(self.downloads.path()).ok()?;
+            entries.filter_map(Result::ok).find_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.ends_with(suffix).then(|| (name, std::fs::read(e.path()).unwrap()))
+            })
+        })
+        .await
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    async fn visit(&self, url: &str) -> String {
+        self.client.goto(url).await.unwrap();
+        eventually(&format!("{url} to load"), Duration::from_secs(30), || async {
+            let t = self.text().await;
+            (!t.is_empty()).then_some(t)
+        })
+        .await
     }
 }
 
@@ -179,5 +216,112 @@ async fn a_clerk_creates_a_round_in_chromium_and_a_county_works_while_the_city_i
     assert!(banner.contains("安平县委巡察办"), "{banner}");
     assert!(!has_uuid(&banner), "{banner}");
     browser.screenshot("county-offline").await;
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium() {
+    let Some(browser) = Chromium::start().await else {
+        return;
+    };
+    let fed = Federation::start(&["anping", "qinghe"]).await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let url = demo.county.web.as_ref().unwrap().url();
+    browser.sign_in(&url, &demo.head.username, &demo.head.password).await;
+
+    // 人才库: a file with a bad row is refused, the row named.
+    let header = ["姓名", "性别", "出生年份", "职级", "来源", "工作单位", "专长", "组长库"];
+    let row = |name: &str, year: &str| {
+        [name, "男", year, "科员", "巡察办", "县审计局", "审计", "否"].map(String::from).to_vec()
+    };
+    let file = tempfile::Builder::new().suffix(".xlsx").tempfile().unwrap();
+    let bytes =
+        xuncha_api::tabular::write_xlsx("人才库", &header, &[row("孙新", "1984"), row("李新", "19八4")]).unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    browser.visit(&format!("{url}pool")).await;
+    let input = browser.client.find(Locator::Css("input[type=file]")).await.unwrap();
+    input.send_keys(&file.path().display().to_string()).await.unwrap();
+    browser.click("form[action='/pool/import'] button[type=submit]").await;
+    let refused = browser.wait_for_text("未导入任何人员").await;
+    assert!(refused.contains("第3行") && refused.contains("出生年份"), "{refused}");
+    assert!(!has_uuid(&refused), "{refused}");
+    browser.screenshot("pool-import-refused").await;
+
+    // 巡察组: the suggestion with its reasons; the insider chosen is refused in Chinese.
+    let round = demo.new_round().await;
+    let (unit, unit_name, insider, insider_name) = demo.insider().await;
+    browser.visit(&format!("{url}groups?round={round}")).await;
+    browser.fill("name", "第一巡察组").await;
+    browser.click(&format!("input[name=unit_{unit}]")).await;
+    browser.click("#step1 button[type=submit]").await;
+    let suggestion = browser.wait_for_text("第二步").await;
+    assert!(suggestion.contains("组长库成员") && suggestion.contains("需回避"), "{suggestion}");
+    assert!(!has_uuid(&suggestion), "{suggestion}");
+    browser.screenshot("group-suggestion").await;
+    browser.click(&format!("input[name=member_{insider}]")).await;
+    browser.click("#step2 button[type=submit]").await;
+    let alert = browser.client.wait().for_element(Locator::Css("[role=alert]")).await.unwrap().text().await.unwrap();
+    assert!(alert.contains(&format!("需回避:{insider_name}在{unit_name}工作")), "{alert}");
+    browser.screenshot("group-recusal-refused").await;
+    assert_eq!(demo.county.engine.read(move |s| s.groups_of_round(round).count()).await, 0);
+    browser.click(&format!("input[name=member_{insider}]")).await;
+    browser.click("#step2 button[type=submit]").await;
+    let formed = browser.wait_for_text("已组建第一巡察组").await;
+    assert!(formed.contains(&unit_name), "{formed}");
+    assert_eq!(demo.county.engine.read(move |s| s.groups_of_round(round).count()).await, 1);
+
+    // 整改台账: the export is saved by the browser and reads back whole.
+    let ledger = browser.visit(&format!("{url}rectification")).await;
+    assert!(!has_uuid(&ledger), "{ledger}");
+    browser.screenshot("rectification").await;
+    browser.click("a[href='/rectification.xlsx']").await;
+    let (name, bytes) = browser.downloaded(".xlsx").await;
+    assert!(name.starts_with("整改台账"), "{name}");
+    let table = xuncha_api::tabular::read_xlsx(&bytes).unwrap();
+    let held = demo.county.engine.read(|s| s.rectifications.len()).await;
+    assert_eq!(table.rows.len(), held);
+
+    // Cut off from the city, a finding is recorded and kept.
+    fed.offline("anping", true);
+    eventually("the county's banner", Duration::from_secs(60), || async {
+        let t = browser.visit(&format!("{url}findings")).await;
+        t.contains("与市委巡察办的连接已中断").then_some(())
+    })
+    .await;
+    browser.click("select[name=target] option:nth-child(2)").await;
+    browser.click("select[name=category] option:nth-child(2)").await;
+    browser.fill("title", "村务公开不及时").await;
+    browser.fill("description", "2026年第三季度财务收支未公开").await;
+    browser.click("form[action='/findings'] button[type=submit]").await;
+    let recorded = eventually("the finding recorded", Duration::from_secs(30), || async {
+        if let Ok(alert) = browser.client.find(Locator::Css("[role=alert]")).await {
+            panic!("refused: {}", alert.text().await.unwrap_or_default());
+        }
+        let t = browser.text().await;
+        t.contains("已记录问题「村务公开不及时」").then_some(t)
+    })
+    .await;
+    assert!(!has_uuid(&recorded), "{recorded}");
+    browser.screenshot("finding-recorded-offline").await;
+    let kept = demo.county.engine.read(|s| s.findings.values().any(|f| f.title == "村务公开不及时")).await;
+    assert!(kept);
+
+    // No main page shows an id.
+    for page in ["", "rounds", "pool", "findings", "rectification"] {
+        let text = browser.visit(&format!("{url}{page}")).await;
+        assert!(!has_uuid(&text), "/{page}: {text}");
+    }
+
+    // Another county's node does not know this county's session: its pages ask to sign in,
+    // and this county's office head cannot sign in there.
+    let qinghe = fed.county("qinghe").web.as_ref().unwrap().url();
+    browser.visit(&format!("{qinghe}pool")).await;
+    let current = browser.client.current_url().await.unwrap();
+    assert_eq!(current.path(), "/login", "{current}");
+    browser.fill("username", &demo.head.username).await;
+    browser.fill("password", &demo.head.password).await;
+    browser.click("form.login button[type=submit]").await;
+    let refused = browser.wait_for_text("用户名或密码错误").await;
+    assert!(!refused.contains("人才库"), "{refused}");
     browser.stop().await;
 }

@@ -19,17 +19,64 @@ use crate::fixtures::eventually;
 use crate::scenario::days_from_today;
 use crate::web::{Browser, csrf_of, has_uuid, visible_text};
 
-/// The demo's county, and its office head signed in at the county's web app (and as a caller
-/// of the county's API, for set-up the pages do not cover).
-async fn demo_county<'f>(fed: &'f Federation, code: &str, name: &str) -> (&'f CountyHandle, Browser, Caller) {
+/// A county seeded with the demo's records, and its office head.
+pub struct DemoCounty<'f> {
+    pub county: &'f CountyHandle,
+    pub head: xuncha_node::demo::DemoAccount,
+    /// The head as a caller of the county's API, for set-up the pages do not cover.
+    pub caller: Caller,
+}
+
+pub async fn demo_county<'f>(fed: &'f Federation, code: &str, name: &str) -> DemoCounty<'f> {
     let county = fed.county(code);
     let accounts = xuncha_node::demo::seed_county(&county.api, name, 7).await.unwrap();
-    let head = accounts.iter().find(|a| a.username == "head").expect("the demo's office head");
-    let browser = Browser::new(fed, &county.web.as_ref().unwrap().url());
-    let (status, page) = browser.sign_in(&head.username, &head.password).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
+    let head = accounts.into_iter().find(|a| a.username == "head").expect("the demo's office head");
     let signed = county.api.auth().login(&head.username, &head.password, None).await.unwrap();
-    (county, browser, Caller::Session(xuncha_api::auth::session_key(&signed.token)))
+    DemoCounty { county, head, caller: Caller::Session(xuncha_api::auth::session_key(&signed.token)) }
+}
+
+impl DemoCounty<'_> {
+    /// The head signed in at the county's web app.
+    async fn browser(&self, fed: &Federation) -> Browser {
+        let browser = Browser::new(fed, &self.county.web.as_ref().unwrap().url());
+        let (status, page) = browser.sign_in(&self.head.username, &self.head.password).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        browser
+    }
+
+    /// A term running from today for five years (the demo's ends in 2026), and a round 7 of it
+    /// a month ahead; the round's id.
+    pub async fn new_round(&self) -> xuncha_domain::ids::RoundId {
+        let today = self.county.api.today();
+        let window = DateWindow { from: today, to: today + chrono::Duration::days(5 * 365) };
+        let term = CreateTerm { name: "十五届县委".into(), window };
+        self.county.api.execute(self.caller.clone(), Command::CreateTerm(term)).await.unwrap();
+        let term = self.county.engine.read(|s| s.terms.values().find(|t| t.name == "十五届县委").unwrap().id).await;
+        let day = |n| today + chrono::Duration::days(n);
+        let round = xuncha_domain::round::CreateRound {
+            term,
+            number: 7,
+            name: "十五届县委第七轮巡察".into(),
+            dates: xuncha_domain::model::RoundDates { enter_on: day(30), leave_on: day(60), feedback_on: day(90) },
+            report_due_months: None,
+            group_size: None,
+        };
+        self.county.api.execute(self.caller.clone(), Command::CreateRound(round)).await.unwrap();
+        self.county.engine.read(|s| s.rounds.values().find(|r| r.number == 7).unwrap().id).await
+    }
+
+    /// A unit with a pool member working in it: (unit, its name, the person, their name).
+    pub async fn insider(&self) -> (xuncha_domain::ids::UnitId, String, xuncha_domain::ids::PersonId, String) {
+        self.county
+            .engine
+            .read(|s| {
+                let p =
+                    s.persons.values().find(|p| p.active && p.home_unit.is_some()).expect("someone works in a unit");
+                let u = &s.units[&p.home_unit.unwrap()];
+                (u.id, u.name.clone(), p.id, p.name.clone())
+            })
+            .await
+    }
 }
 
 /// The value of every input on `html` whose name starts with `prefix` and that is checked.
@@ -51,7 +98,8 @@ fn checked(html: &str, prefix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_pool_filters_imports_with_bad_rows_named_and_exports() {
     let fed = Federation::start(&["anping"]).await;
-    let (county, browser, _) = demo_county(&fed, "anping", "安平县").await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let (county, browser) = (demo.county, demo.browser(&fed).await);
     let (held, finance) = county
         .engine
         .read(|s| {
@@ -105,21 +153,16 @@ async fn the_pool_filters_imports_with_bad_rows_named_and_exports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_group_is_formed_from_the_suggestion_and_a_recusal_is_refused_in_chinese() {
     let fed = Federation::start(&["anping"]).await;
-    let (county, browser, head) = demo_county(&fed, "anping", "安平县").await;
-    // A term running from today (the demo's ends in 2026), a new round in it to staff, and a
-    // unit of the county with a pool member working in it.
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let (county, browser) = (demo.county, demo.browser(&fed).await);
+    // A new round to staff (made through the form, in a term that runs from today), and a unit
+    // of the county with a pool member working in it.
     let today = county.api.today();
     let window = DateWindow { from: today, to: today + chrono::Duration::days(5 * 365) };
-    county.api.execute(head, Command::CreateTerm(CreateTerm { name: "十五届县委".into(), window })).await.unwrap();
-    let (term, unit, unit_name, insider, insider_name) = county
-        .engine
-        .read(|s| {
-            let p = s.persons.values().find(|p| p.active && p.home_unit.is_some()).expect("someone works in a unit");
-            let u = &s.units[&p.home_unit.unwrap()];
-            let term = s.terms.values().find(|t| t.name == "十五届县委").unwrap();
-            (term.id.to_string(), u.id, u.name.clone(), p.id, p.name.clone())
-        })
-        .await;
+    let term = CreateTerm { name: "十五届县委".into(), window };
+    county.api.execute(demo.caller.clone(), Command::CreateTerm(term)).await.unwrap();
+    let term = county.engine.read(|s| s.terms.values().find(|t| t.name == "十五届县委").unwrap().id.to_string()).await;
+    let (unit, unit_name, insider, insider_name) = demo.insider().await;
     let (_, _, page) = browser.get("/rounds").await;
     let csrf = csrf_of(&page);
     let form = [
@@ -200,12 +243,49 @@ async fn a_group_is_formed_from_the_suggestion_and_a_recusal_is_refused_in_chine
     assert_eq!(groups, vec![("第一巡察组".to_string(), members.len())]);
     assert_eq!(targets, vec![unit]);
     assert!(visible_text(&page).contains(&unit_name), "the group's target listed");
+
+    // The round's next step (批准), then its dates amended: refused without a reason.
+    let (_, _, page) = browser.get("/rounds").await;
+    assert!(visible_text(&page).contains("批准"), "the next step offered");
+    let csrf = csrf_of(&page);
+    let (status, page) =
+        browser.post("/rounds/advance", &[("csrf", &csrf), ("round", &round_text), ("to", "approved")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("轮次已批准"), "{page}");
+    let status_now = county.engine.read(move |s| s.rounds[&round].status).await;
+    assert_eq!(status_now, xuncha_domain::model::RoundStatus::Approved);
+    let (enter, leave, feedback) = (days_from_today(31), days_from_today(61), days_from_today(91));
+    let dates = |reason: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("round", round_text.clone()),
+            ("enter_on", enter.clone()),
+            ("leave_on", leave.clone()),
+            ("feedback_on", feedback.clone()),
+            ("reason", reason.to_string()),
+        ]
+    };
+    let post_dates = |f: Vec<(&'static str, String)>| {
+        let b = &browser;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post("/rounds/dates", &pairs).await
+        }
+    };
+    let (status, page) = post_dates(dates("")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(visible_text(&page).contains("变更计划须填写调整原因"), "{page}");
+    let (status, page) = post_dates(dates("市委统一调整进驻时间")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let moved = county.engine.read(move |s| s.rounds[&round].dates.enter_on.to_string()).await;
+    assert_eq!(moved, enter);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_county_records_findings_offline_and_works_its_rectification_ledger() {
     let fed = Federation::start(&["anping"]).await;
-    let (county, browser, _) = demo_county(&fed, "anping", "安平县").await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let (county, browser) = (demo.county, demo.browser(&fed).await);
 
     // Cut off from the city, the county records a finding; it reaches the city once back.
     fed.offline("anping", true);

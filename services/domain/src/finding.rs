@@ -129,19 +129,16 @@ pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
     d.authorize(Permission::FindingRecord, target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
-    require_groups_entered(round, "findings are recorded once groups entered")?;
+    require_groups_entered(round, "巡察组进驻后才能记录问题")?;
     ensure(target.feedback_on.is_none(), || {
-        DomainError::precondition(
-            "target",
-            "feedback was already given to this unit; record new findings in a later round",
-        )
+        DomainError::precondition("target", "已向该单位反馈,新发现的问题请在以后的轮次记录")
     })?;
     let category = d
         .state
         .categories
         .get(c.category.trim())
         .filter(|x| x.active)
-        .ok_or_else(|| DomainError::invalid("category", format!("'{}' is not a known category", c.category)))?;
+        .ok_or_else(|| DomainError::invalid("category", format!("没有“{}”这个问题类别", c.category)))?;
     let mut tags = BTreeSet::new();
     for (i, t) in c.tags.iter().enumerate() {
         tags.insert(required_text(&format!("tags[{i}]"), t, 32)?);
@@ -184,7 +181,7 @@ pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
         (Some(r), _) => r.clone(),
         (None, Some(cat)) => route_for(cat),
         (None, None) => {
-            return Err(DomainError::invalid("receiver", "the finding's category is unknown; name the receiver"));
+            return Err(DomainError::invalid("receiver", "问题类别不明,请指定线索接收单位"));
         }
     };
     let target = target_of(d, "finding", finding.target)?;
@@ -224,7 +221,7 @@ pub fn acknowledge_lead(d: &mut Decision, c: &AcknowledgeLead) -> DomainResult<(
     let lead = lead_of(d, c.lead)?;
     d.authorize(Permission::LeadReceive, lead)?;
     ensure(lead.status == LeadStatus::HandedOver, || {
-        DomainError::precondition("lead", format!("the lead is {}", lead.status.label_zh()))
+        DomainError::precondition("lead", format!("该线索{}", lead.status.label_zh()))
     })?;
     let by = required_text("by", &c.by, 64)?;
     let mut next = lead.clone();
@@ -239,10 +236,7 @@ pub fn report_lead_result(d: &mut Decision, c: &ReportLeadResult) -> DomainResul
     let lead = lead_of(d, c.lead)?;
     d.authorize(Permission::LeadReceive, lead)?;
     ensure(lead.status == LeadStatus::Acknowledged, || {
-        DomainError::precondition(
-            "lead",
-            format!("the lead is {}; it must be acknowledged first", lead.status.label_zh()),
-        )
+        DomainError::precondition("lead", format!("该线索{},须先登记接收", lead.status.label_zh()))
     })?;
     let result = required_text("result", &c.result, 2000)?;
     let mut next = lead.clone();
@@ -257,7 +251,7 @@ pub fn release_lead(d: &mut Decision, c: &ReleaseLead) -> DomainResult<()> {
     d.require_county("releasing a lead to the city")?;
     let lead = lead_of(d, c.lead)?;
     d.authorize(Permission::LeadRelease, lead)?;
-    ensure(!lead.released_to_city, || DomainError::precondition("lead", "the lead is already released to the city"))?;
+    ensure(!lead.released_to_city, || DomainError::precondition("lead", "该线索已报送市委巡察办"))?;
     let mut next = lead.clone();
     next.meta = d.next_meta(&lead.meta);
     next.released_to_city = true;

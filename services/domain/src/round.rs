@@ -110,18 +110,14 @@ fn plan_change(
             let reason = required_text("reason", reason, 500).map_err(|_| {
                 DomainError::precondition(
                     "reason",
-                    format!(
-                        "round '{}' is {}; its plan changes only by an amendment with a reason",
-                        round.name,
-                        round.status.label_zh()
-                    ),
+                    format!("「{}」{},变更计划须填写调整原因", round.name, round.status.label_zh()),
                 )
             })?;
             Ok(Some(Amendment { at: d.at, actor: d.actor(), reason, change }))
         }
         _ => Err(DomainError::precondition(
             "round",
-            format!("round '{}' is {}; its plan can no longer change", round.name, round.status.label_zh()),
+            format!("「{}」{},计划不能再变更", round.name, round.status.label_zh()),
         )),
     }
 }
@@ -235,9 +231,9 @@ pub fn advance_round(d: &mut Decision, c: &AdvanceRound) -> DomainResult<()> {
     match (from, c.to) {
         (RoundStatus::Draft, RoundStatus::Approved) => {
             let groups: Vec<&Group> = d.state.groups_of_round(round.id).collect();
-            ensure(!groups.is_empty(), || bad(format!("'{}' has no groups yet", round.name)))?;
+            ensure(!groups.is_empty(), || bad(format!("「{}」还没有组建巡察组", round.name)))?;
             for g in &groups {
-                ensure(d.state.targets_of_group(g.id).next().is_some(), || bad(format!("{} has no targets", g.name)))?;
+                ensure(d.state.targets_of_group(g.id).next().is_some(), || bad(format!("{}还没有巡察对象", g.name)))?;
                 check_composition(d, round, Some(g.id), g.leader, &g.members)?;
             }
         }
@@ -250,22 +246,19 @@ pub fn advance_round(d: &mut Decision, c: &AdvanceRound) -> DomainResult<()> {
                 .values()
                 .filter(|f| f.round == round.id && d.state.items_of_finding(f.id).next().is_none())
                 .count();
-            ensure(unanswered == 0, || bad(format!("{unanswered} findings have no rectification item yet")))?;
+            ensure(unanswered == 0, || bad(format!("还有{unanswered}个问题没有整改事项")))?;
             let open: Vec<&RectificationItem> = d
                 .state
                 .items_of_round(round.id)
                 .filter(|i| !matches!(i.status, RectificationStatus::SignedOff | RectificationStatus::LongTerm))
                 .collect();
-            ensure(open.is_empty(), || bad(format!("{} rectification items are not signed off yet", open.len())))?;
+            ensure(open.is_empty(), || bad(format!("还有{}项整改事项未销号", open.len())))?;
         }
         (_, RoundStatus::FeedbackGiven | RoundStatus::Rectifying) => {
-            return Err(DomainError::invalid(
-                "to",
-                "feedback given and rectifying are reached by giving feedback to every target and adding rectification items",
-            ));
+            return Err(DomainError::invalid("to", "“已反馈”和“整改中”由向每个巡察对象反馈、录入整改事项自动进入"));
         }
         _ => {
-            return Err(bad(format!("'{}' is {}; it cannot move to {}", round.name, from.label_zh(), c.to.label_zh())));
+            return Err(bad(format!("「{}」{},不能改为{}", round.name, from.label_zh(), c.to.label_zh())));
         }
     }
     let mut next = round.clone();
@@ -478,7 +471,7 @@ pub fn target_of<'s>(d: &Decision<'s>, field: &str, id: TargetId) -> DomainResul
 pub fn require_groups_entered(round: &Round, why: &str) -> DomainResult<()> {
     ensure(
         matches!(round.status, RoundStatus::InProgress | RoundStatus::FeedbackGiven | RoundStatus::Rectifying),
-        || DomainError::precondition("target", format!("round '{}' is {}; {why}", round.name, round.status.label_zh())),
+        || DomainError::precondition("target", format!("「{}」{},{why}", round.name, round.status.label_zh())),
     )
 }
 
@@ -487,10 +480,8 @@ pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
     d.authorize(Permission::FeedbackGive, target)?;
     d.require_owned("target", &target.meta)?;
     let round = round_of(d, "target", target.round)?;
-    require_groups_entered(round, "feedback comes after the groups entered")?;
-    ensure(target.feedback_on.is_none(), || {
-        DomainError::precondition("target", "feedback was already given to this unit")
-    })?;
+    require_groups_entered(round, "巡察组进驻后才能反馈")?;
+    ensure(target.feedback_on.is_none(), || DomainError::precondition("target", "已向该单位反馈过"))?;
     ensure(c.on >= round.dates.enter_on, || {
         DomainError::invalid("on", format!("{} is before the group entered ({})", c.on, round.dates.enter_on))
     })?;

@@ -145,8 +145,11 @@ async fn render(
                 .targets
                 .values()
                 .filter(|t| t.meta.owner == me && who.may(s, Permission::FindingRecord, *t))
+                .filter(|t| t.feedback_on.is_none())
                 .filter_map(|t| {
                     let round = s.rounds.get(&t.round)?;
+                    // Findings are recorded while the groups are on site.
+                    xuncha_domain::round::require_groups_entered(round, "").ok()?;
                     let unit = s.units.get(&t.unit)?;
                     let group = s.groups.get(&t.group).map(|g| g.name.as_str()).unwrap_or_default();
                     let label = format!("{} · {}({group})", zh::round_ref(round.number), unit.name);

@@ -1,9 +1,32 @@
-//! 轮次.
+//! 轮次: the rounds, a new one, each round's next step in its lifecycle (批准, 进驻, 结束) and
+//! its dates amended with a reason once approved.
 
 use super::*;
+use xuncha_domain::ids::RoundId;
+use xuncha_domain::round::{AdvanceRound, ChangeRoundDates};
 
 pub(super) fn routes() -> Router<App> {
-    Router::new().route("/rounds", get(rounds_page).post(create_round))
+    Router::new()
+        .route("/rounds", get(rounds_page).post(create_round))
+        .route("/rounds/advance", post(advance))
+        .route("/rounds/dates", post(change_dates))
+}
+
+/// The step a person may take a round to next, with the button's words.
+fn next_step(
+    s: &xuncha_domain::State,
+    who: &Principal,
+    r: &xuncha_domain::model::Round,
+) -> Option<(&'static str, &'static str)> {
+    let (to, permission, label) = match r.status {
+        RoundStatus::Draft => (RoundStatus::Approved, Permission::RoundApprove, "批准"),
+        RoundStatus::Approved => (RoundStatus::InProgress, Permission::RoundPlan, "开始进驻"),
+        RoundStatus::FeedbackGiven | RoundStatus::Rectifying => {
+            (RoundStatus::Closed, Permission::RoundApprove, "结束本轮")
+        }
+        _ => return None,
+    };
+    who.may(s, permission, r).then_some((to.code(), label))
 }
 
 struct RoundRow {
@@ -15,6 +38,11 @@ struct RoundRow {
     leave_on: String,
     feedback_on: String,
     status: &'static str,
+    /// The lifecycle step offered: (status code, button words).
+    next: Option<(&'static str, &'static str)>,
+    may_amend: bool,
+    /// The dates as the amendment form fills them (ISO).
+    dates_iso: [String; 3],
 }
 
 struct TermOption {
@@ -83,6 +111,9 @@ async fn render_rounds(
                     leave_on: zh::date(r.dates.leave_on),
                     feedback_on: zh::date(r.dates.feedback_on),
                     status: r.status.label_zh(),
+                    next: next_step(s, &who, r),
+                    may_amend: !matches!(r.status, RoundStatus::Closed) && who.may(s, Permission::RoundPlan, r),
+                    dates_iso: [r.dates.enter_on, r.dates.leave_on, r.dates.feedback_on].map(|d| d.to_string()),
                 })
                 .collect();
             let terms = s
@@ -130,4 +161,67 @@ async fn create_round(State(app): State<App>, posted: Posted<RoundForm>) -> Resp
         }
         Err(e) => render_rounds(&app, &signed, f, Some(refusal(&e)), None).await,
     }
+}
+
+fn round_of_form(text: &str) -> Result<RoundId, ApiError> {
+    RoundId::parse("round", text).map_err(|_| ApiError::Domain(DomainError::invalid("round", "请从列表中选择轮次")))
+}
+
+async fn after(app: &App, signed: &Signed, outcome: Result<String, ApiError>) -> Response {
+    match outcome {
+        Ok(done) => render_rounds(app, signed, RoundForm::default(), None, Some(done)).await,
+        Err(e) => render_rounds(app, signed, RoundForm::default(), Some(refusal(&e)), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct AdvanceForm {
+    #[serde(default)]
+    round: String,
+    #[serde(default)]
+    to: String,
+}
+
+async fn advance(State(app): State<App>, posted: Posted<AdvanceForm>) -> Response {
+    let Posted { signed, form: f } = posted;
+    let outcome = async {
+        let round = round_of_form(&f.round)?;
+        let to = RoundStatus::parse_label(&f.to)
+            .ok_or_else(|| ApiError::Domain(DomainError::invalid("to", "请选择轮次的下一步")))?;
+        run(&app, &signed.who, Command::AdvanceRound(AdvanceRound { round, to })).await?;
+        Ok(format!("轮次已{}。", to.label_zh().trim_start_matches('已')))
+    }
+    .await;
+    after(&app, &signed, outcome).await
+}
+
+#[derive(Deserialize)]
+struct DatesForm {
+    #[serde(default)]
+    round: String,
+    #[serde(default)]
+    enter_on: String,
+    #[serde(default)]
+    leave_on: String,
+    #[serde(default)]
+    feedback_on: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn change_dates(State(app): State<App>, posted: Posted<DatesForm>) -> Response {
+    let Posted { signed, form: f } = posted;
+    let outcome = async {
+        let round = round_of_form(&f.round)?;
+        let dates = RoundDates {
+            enter_on: parse_date("enter_on", &f.enter_on).map_err(ApiError::Domain)?,
+            leave_on: parse_date("leave_on", &f.leave_on).map_err(ApiError::Domain)?,
+            feedback_on: parse_date("feedback_on", &f.feedback_on).map_err(ApiError::Domain)?,
+        };
+        let reason = Some(f.reason.trim().to_string()).filter(|r| !r.is_empty());
+        run(&app, &signed.who, Command::ChangeRoundDates(ChangeRoundDates { round, dates, reason })).await?;
+        Ok("已调整轮次日期。".to_string())
+    }
+    .await;
+    after(&app, &signed, outcome).await
 }
