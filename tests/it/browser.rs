@@ -307,10 +307,23 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     assert!(kept);
 
     // No main page shows an id.
-    for page in ["", "rounds", "pool", "findings", "rectification"] {
+    for page in ["", "rounds", "pool", "findings", "rectification", "ledger"] {
         let text = browser.visit(&format!("{url}{page}")).await;
         assert!(!has_uuid(&text), "/{page}: {text}");
     }
+    browser.screenshot("ledger").await;
+    fed.offline("anping", false);
+
+    // The city's overview charts the county once its records arrive.
+    let (_, city_url) = city_with_clerk(&fed).await;
+    browser.sign_in(&city_url, "wangli", STAFF_PASSWORD).await;
+    let overview = eventually("the county in the city's charts", Duration::from_secs(60), || async {
+        let t = browser.visit(&city_url).await;
+        (t.contains("各地整改事项状态") && t.contains("安平县")).then_some(t)
+    })
+    .await;
+    assert!(!has_uuid(&overview), "{overview}");
+    browser.screenshot("city-overview-charts").await;
 
     // Another county's node does not know this county's session: its pages ask to sign in,
     // and this county's office head cannot sign in there.

@@ -2,7 +2,8 @@
 //! the demo's records: the talent pool (filters, an XLSX import refused row by row, export read
 //! back), forming a group from the staffing suggestion with a recusal refused in Chinese,
 //! findings recorded while the city is out of reach, and the 整改台账's progress, 销号, 督办
-//! with escalation and export.
+//! with escalation and export, the 台账 with its filters, chain check and export, and the
+//! city's overview of the county.
 
 use std::time::Duration;
 
@@ -15,9 +16,11 @@ use xuncha_domain::{Caller, Command};
 use xuncha_node::CountyHandle;
 
 use crate::federation::Federation;
+use crate::fixtures::STAFF_PASSWORD;
 use crate::fixtures::eventually;
 use crate::scenario::days_from_today;
-use crate::web::{Browser, csrf_of, has_uuid, visible_text};
+use crate::web::{Browser, city_with_clerk, csrf_of, has_uuid, visible_text};
+use xuncha_store::LedgerFilter;
 
 /// A county seeded with the demo's records, and its office head.
 pub struct DemoCounty<'f> {
@@ -397,4 +400,93 @@ async fn a_county_records_findings_offline_and_works_its_rectification_ledger() 
     assert_eq!(table.header[1], "轮次");
     assert!(table.rows.iter().all(|r| r[0] == "安平县委巡察办"), "the node by its name: {:?}", table.rows[0]);
     assert!(table.rows.iter().any(|r| r[10] == "已销号"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_ledger_filters_by_kind_person_and_period_checks_its_chains_and_exports() {
+    let fed = Federation::start(&["anping"]).await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let (county, browser) = (demo.county, demo.browser(&fed).await);
+    let store = county.engine.store();
+    let all = store.ledger_page(&LedgerFilter { limit: 100_000, ..LedgerFilter::default() }).await.unwrap();
+    let rounds = all.iter().filter(|e| e.subject_kind == xuncha_domain::record::Kind::Round).count();
+    assert!(rounds > 0 && all.len() > rounds);
+
+    let (status, _, page) = browser.get("/ledger").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(!has_uuid(&text), "{text}");
+    assert_eq!(page.matches("<tr>").count() - 1, all.len().min(100), "a page of 100");
+    // By record kind: only round events.
+    let (_, _, page) = browser.get("/ledger?kind=%E8%BD%AE%E6%AC%A1").await; // 轮次
+    let body = &page[page.find("<tbody>").unwrap()..];
+    assert_eq!(body.matches("<tr>").count(), rounds.min(100));
+    assert_eq!(body.matches("<td>轮次</td>").count(), rounds.min(100), "every row a round's");
+    // By person: the office head's own changes.
+    let head = county.engine.read(|s| s.accounts.values().find(|a| a.username == "head").unwrap().id.to_string()).await;
+    let theirs = all.iter().filter(|e| e.actor.account.map(|a| a.to_string()) == Some(head.clone())).count();
+    let (_, _, page) = browser.get(&format!("/ledger?person={head}")).await;
+    assert_eq!(page[page.find("<tbody>").unwrap()..].matches("<tr>").count(), theirs.min(100));
+    // A period before anything happened holds nothing; a bad date is refused in Chinese.
+    let (_, _, page) = browser.get("/ledger?from=2000-01-01&to=2000-12-31").await;
+    assert!(page.contains("没有符合条件的记录"), "{page}");
+    let (status, _, page) = browser.get("/ledger?from=2000-13-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(visible_text(&page).contains("请填写日期"), "{page}");
+    // The chains check out.
+    let (_, _, page) = browser.get("/ledger?verify=1").await;
+    assert!(visible_text(&page).contains("链条完整") && !page.contains("断裂"), "{page}");
+    // The export holds every event the filters select, without ids.
+    let (status, _, bytes) = browser.get_bytes("/ledger.xlsx?kind=%E8%BD%AE%E6%AC%A1").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = read_xlsx(&bytes).unwrap();
+    assert_eq!(table.header, ["时间", "节点", "操作人", "角色", "对象", "事项", "原因"]);
+    assert_eq!(table.rows.len(), rounds);
+    assert!(table.rows.iter().all(|r| r[1] == "安平县委巡察办" && r[4] == "轮次" && !r.iter().any(|c| has_uuid(c))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_city_overview_charts_each_countys_coverage_and_rectification() {
+    let fed = Federation::start(&["anping"]).await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let (leader, url) = city_with_clerk(&fed).await;
+    let city = fed.city.node(leader);
+    let items = demo.county.engine.read(|s| s.rectifications.len()).await;
+    eventually("the county's records to reach the city", Duration::from_secs(60), || async {
+        let held = city
+            .replica
+            .engine
+            .read(|s| s.rectifications.values().filter(|i| i.meta.owner.county_code() == Some("anping")).count())
+            .await;
+        (held == items).then_some(())
+    })
+    .await;
+    let browser = Browser::new(&fed, &url);
+    let (status, _) = browser.sign_in("wangli", STAFF_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, page) = browser.get("/").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("<svg") && page.contains("各地巡察全覆盖进度") && page.contains("各地整改事项状态"),
+        "{page}"
+    );
+    let text = visible_text(&page);
+    assert!(text.contains("安平县") && !has_uuid(&text), "{text}");
+    // The county's figures equal the ones taken from its records.
+    let (covered, planned, overdue) = demo
+        .county
+        .engine
+        .read(|s| {
+            let today = xuncha_domain::common::office_date(chrono::Utc::now());
+            let term = s.terms.values().next().unwrap();
+            let c = xuncha_domain::oversight::coverage(s, term);
+            let late = s.rectifications.values().filter(|i| i.status.is_pending() && i.deadline < today).count();
+            (c.covered, c.planned, late)
+        })
+        .await;
+    let row = &page[page.find("<td>安平县").expect("the county's row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains(&format!("({covered}/{planned})")), "{row}");
+    assert!(row.contains(&format!("<td class=\"num\">{overdue}</td>")), "{row}");
+    assert!(page.contains(&format!("{items}项,逾期{overdue}")), "the chart's figure for the county");
 }

@@ -1,5 +1,6 @@
 //! Rows of the tables people export (XLSX), shared by the gRPC export and the web app.
 
+use xuncha_domain::authz::{Scope, permits};
 use xuncha_domain::labels::Labelled;
 use xuncha_domain::rectification::is_overdue;
 use xuncha_domain::{NodeId, Permission, Principal};
@@ -63,4 +64,44 @@ pub fn rectification_rows(
         ])?;
     }
     Ok(())
+}
+
+/// The columns of an exported 台账.
+pub const LEDGER_COLUMNS: [&str; 9] = ["时间", "节点", "操作人", "角色", "对象", "事项", "原因", "动作", "对象编号"];
+
+/// The counties a ledger reader may see: `None` for all (a city-wide grant or the node's own
+/// office on a county), else the counties their `ledger.read` grants name.
+pub fn ledger_counties(who: &Principal, me: &NodeId) -> Option<Vec<String>> {
+    let grants = || who.grants.iter().filter(|g| permits(g.role, Permission::LedgerRead));
+    if grants().any(|g| g.scope == Scope::City) {
+        return None;
+    }
+    let counties: Vec<xuncha_domain::ids::CountyCode> = grants()
+        .filter_map(|g| match &g.scope {
+            Scope::County(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    // On a county node its own office reads its whole ledger; everyone else only their counties.
+    if me.county_code().is_some_and(|c| counties.iter().any(|x| *x == c)) {
+        None
+    } else {
+        Some(counties.iter().map(ToString::to_string).collect())
+    }
+}
+
+/// One event as a ledger export row (times in the office's zone, UTC+8).
+pub fn ledger_row(e: &xuncha_domain::LedgerEvent) -> Vec<String> {
+    let office = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    vec![
+        e.at.with_timezone(&office).format("%Y-%m-%d %H:%M:%S").to_string(),
+        e.node.to_string(),
+        e.actor.display_name.clone(),
+        e.actor.role.map(|r| r.label_zh().to_string()).unwrap_or_default(),
+        e.subject_kind.label_zh().to_string(),
+        e.summary.clone(),
+        e.reason.clone().unwrap_or_default(),
+        e.action.clone(),
+        e.subject_id.clone(),
+    ]
 }

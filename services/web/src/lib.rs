@@ -8,6 +8,7 @@
 //! embedded in the binary: a county cut off from the city still serves its pages.
 
 mod assets;
+mod charts;
 mod pages;
 mod session;
 pub mod zh;

@@ -1,8 +1,6 @@
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
-use xuncha_domain::authz::{Scope, permits};
-use xuncha_domain::labels::Labelled;
-use xuncha_domain::{DomainError, NodeId, Permission, Principal};
+use xuncha_domain::{DomainError, NodeId, Principal};
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::ledger_service_server::LedgerService;
 use xuncha_store::{LedgerCursor, LedgerFilter};
@@ -21,27 +19,6 @@ const DEFAULT_PAGE: u32 = 500;
 /// The largest page a caller may ask for (docs/limits.md); more comes with `offset`.
 pub const MAX_PAGE: u32 = 1000;
 
-/// The counties a ledger reader may see: `None` for all (a city-wide grant or the node's own
-/// office on a county), else the counties their `ledger.read` grants name.
-fn ledger_counties(who: &Principal, me: &NodeId) -> Option<Vec<String>> {
-    let grants = || who.grants.iter().filter(|g| permits(g.role, Permission::LedgerRead));
-    if grants().any(|g| g.scope == Scope::City) {
-        return None;
-    }
-    let counties: Vec<xuncha_domain::ids::CountyCode> = grants()
-        .filter_map(|g| match &g.scope {
-            Scope::County(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
-    // On a county node its own office reads its whole ledger; everyone else only their counties.
-    if me.county_code().is_some_and(|c| counties.iter().any(|x| *x == c)) {
-        None
-    } else {
-        Some(counties.iter().map(ToString::to_string).collect())
-    }
-}
-
 impl LedgerApi {
     async fn events(&self, filter: &LedgerFilter) -> Result<Vec<xuncha_domain::LedgerEvent>, ApiError> {
         Ok(self.0.engine().store().ledger_page(filter).await?)
@@ -56,7 +33,7 @@ impl LedgerService for LedgerApi {
     ) -> Result<Response<pb::VerifyLedgerResponse>, Status> {
         // An operator certificate (no person) sees every chain; a person those of their counties.
         let counties = match r.extensions().get::<Principal>() {
-            Some(who) => ledger_counties(who, self.0.engine().node()),
+            Some(who) => exports::ledger_counties(who, self.0.engine().node()),
             None => None,
         };
         let (reports, unchained) = self.0.engine().store().verify_ledger().await.map_err(ApiError::from)?;
@@ -101,7 +78,7 @@ impl LedgerService for LedgerApi {
             subject_id: opt_text(&q.subject_id),
             action_prefix: opt_text(&q.action_prefix),
             actor_account: opt_text(&q.actor),
-            counties: ledger_counties(&who, self.0.engine().node()),
+            counties: exports::ledger_counties(&who, self.0.engine().node()),
             since: None,
             until: None,
             after: None,
@@ -125,7 +102,9 @@ impl LedgerService for LedgerApi {
         let node = api.engine().node().to_string().replace('/', "-");
         let today = api.today();
         let (file_name, sheet_name, header) = match table {
-            pb::ExportTable::Ledger => (format!("台账-{node}-{today}.xlsx"), "台账", LEDGER_COLUMNS.as_slice()),
+            pb::ExportTable::Ledger => {
+                (format!("台账-{node}-{today}.xlsx"), "台账", exports::LEDGER_COLUMNS.as_slice())
+            }
             _ => (format!("整改台账-{node}-{today}.xlsx"), "整改台账", exports::RECTIFICATION_COLUMNS.as_slice()),
         };
         let mut sheet = SheetWriter::new(sheet_name, header).map_err(export_failed)?;
@@ -136,14 +115,14 @@ impl LedgerService for LedgerApi {
             yield pb::ExportChunk { file_name, ..Default::default() };
             match table {
                 pb::ExportTable::Ledger => {
-                    let counties = ledger_counties(&who, api.engine().node());
+                    let counties = exports::ledger_counties(&who, api.engine().node());
                     // One read transaction: every page sees the same ledger while writes go on.
                     let mut view = api.engine().store().read_view().await.map_err(ApiError::from)?;
                     let mut filter = LedgerFilter { counties, limit: EXPORT_PAGE, ..LedgerFilter::default() };
                     loop {
                         let page = view.ledger_page(&filter).await.map_err(ApiError::from)?;
                         for e in &page {
-                            sheet.push(&ledger_row(e)).map_err(export_failed)?;
+                            sheet.push(&exports::ledger_row(e)).map_err(export_failed)?;
                         }
                         match page.last() {
                             Some(last) if page.len() as u32 == EXPORT_PAGE => filter.after = Some(LedgerCursor::of(last)),
@@ -177,27 +156,9 @@ type ExportStream = std::pin::Pin<Box<dyn Stream<Item = Result<pb::ExportChunk, 
 /// Ledger events read per page while exporting.
 const EXPORT_PAGE: u32 = 1000;
 
-const LEDGER_COLUMNS: [&str; 9] = ["时间", "节点", "操作人", "角色", "对象", "事项", "原因", "动作", "对象编号"];
-
 fn export_failed(e: ExportError) -> ApiError {
     match e {
         ExportError::TooManyRows => ApiError::Domain(DomainError::precondition("table", e.to_string())),
         other => ApiError::Internal(other.to_string()),
     }
-}
-
-/// One event as a ledger export row (times in the office's zone, UTC+8).
-fn ledger_row(e: &xuncha_domain::LedgerEvent) -> Vec<String> {
-    let office = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    vec![
-        e.at.with_timezone(&office).format("%Y-%m-%d %H:%M:%S").to_string(),
-        e.node.to_string(),
-        e.actor.display_name.clone(),
-        e.actor.role.map(|r| r.label_zh().to_string()).unwrap_or_default(),
-        e.subject_kind.label_zh().to_string(),
-        e.summary.clone(),
-        e.reason.clone().unwrap_or_default(),
-        e.action.clone(),
-        e.subject_id.clone(),
-    ]
 }

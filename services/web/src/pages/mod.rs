@@ -23,6 +23,7 @@ use crate::session::{self, NoFields, Posted, Signed};
 mod account;
 mod findings;
 mod groups;
+mod ledger;
 mod overview;
 mod pool;
 mod rectification;
@@ -36,6 +37,7 @@ pub(crate) fn routes(app: App) -> Router {
         .merge(rounds::routes())
         .merge(groups::routes())
         .merge(findings::routes())
+        .merge(ledger::routes())
         .merge(rectification::routes())
         .merge(pool::routes())
         .route("/assets/{file}", get(assets::serve))
@@ -69,6 +71,9 @@ impl Frame {
         }
         if who.holds(Permission::RectificationRead) {
             menu.push(("/rectification", "整改台账", true));
+        }
+        if who.holds(Permission::LedgerRead) {
+            menu.push(("/ledger", "台账", true));
         }
         for m in &mut menu {
             m.2 = m.0 == current;
