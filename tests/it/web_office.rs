@@ -490,3 +490,104 @@ async fn the_city_overview_charts_each_countys_coverage_and_rectification() {
     assert!(row.contains(&format!("<td class=\"num\">{overdue}</td>")), "{row}");
     assert!(page.contains(&format!("{items}项,逾期{overdue}")), "the chart's figure for the county");
 }
+
+/// Takes a step on the assignment `id` through the form at `path`, as the page's forms post it.
+async fn act(browser: &Browser, id: &str, path: &str, pairs: &[(&str, &str)]) -> (StatusCode, String) {
+    let (_, _, page) = browser.get("/linkage").await;
+    let csrf = csrf_of(&page);
+    let mut form = vec![("csrf", csrf.as_str()), ("assignment", id)];
+    form.extend_from_slice(pairs);
+    browser.post(path, &form).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn linked_assignments_go_down_and_reports_come_up_through_the_web_apps() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let city = fed.city.node(leader);
+    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
+    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let county = demo.browser(&fed).await;
+    let at_city = Browser::new(&fed, &city.web.as_ref().unwrap().url());
+    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The city's assignment reaches the county, which sees it in Chinese.
+    eventually("the assignment to reach the county", Duration::from_secs(60), || async {
+        demo.county.engine.read(|s| (!s.assignments.is_empty()).then_some(())).await
+    })
+    .await;
+    let page = eventually("the assignment at the county", Duration::from_secs(60), || async {
+        let (_, _, page) = county.get("/linkage").await;
+        page.contains("对照市委第七轮巡察7个联动单位").then_some(page)
+    })
+    .await;
+    let text = visible_text(&page);
+    assert!(text.contains("已下达") && !has_uuid(&text), "{text}");
+    let id = demo.county.engine.read(|s| s.assignments.keys().next().unwrap().to_string()).await;
+    let ok = |(status, page): (StatusCode, String), says: &str| {
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(visible_text(&page).contains(says), "{says}: {page}");
+    };
+    ok(act(&county, &id, "/linkage/respond", &[("accept", "1")]).await, "已接收联动任务");
+    ok(
+        act(&county, &id, "/linkage/progress", &[("percent", "50"), ("note", "已进驻7个对应单位")]).await,
+        "已报送进度50%",
+    );
+    let report = [("summary", "对7个对应单位开展联动巡察"), ("units_inspected", "7"), ("problems_found", "12")];
+    ok(act(&county, &id, "/linkage/report", &report).await, "已报送联动巡察报告");
+
+    // At the city: a return needs comments; the county resubmits; the city accepts.
+    eventually("the report at the city", Duration::from_secs(60), || async {
+        let (_, _, page) = at_city.get("/linkage").await;
+        (page.contains("对7个对应单位开展联动巡察") && page.contains("审核通过")).then_some(())
+    })
+    .await;
+    let (status, page) = act(&at_city, &id, "/linkage/review", &[("accept", "0"), ("comments", "")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(visible_text(&page).contains("退回报告须填写意见"), "{page}");
+    ok(
+        act(&at_city, &id, "/linkage/review", &[("accept", "0"), ("comments", "请补充问题线索移交情况")]).await,
+        "报告已退回",
+    );
+    eventually("the return at the county", Duration::from_secs(60), || async {
+        let (_, _, page) = county.get("/linkage").await;
+        page.contains("请补充问题线索移交情况").then_some(())
+    })
+    .await;
+    ok(act(&county, &id, "/linkage/report", &report).await, "已报送联动巡察报告");
+    eventually("the second report at the city", Duration::from_secs(60), || async {
+        let (_, _, page) = at_city.get("/linkage").await;
+        page.contains("已重新报送").then_some(())
+    })
+    .await;
+    ok(act(&at_city, &id, "/linkage/review", &[("accept", "1")]).await, "报告已审核通过");
+    let (_, _, page) = at_city.get("/linkage").await;
+    let text = visible_text(&page);
+    assert!(text.contains("已审核通过") && text.contains("安平县") && !has_uuid(&text), "{text}");
+
+    // A new plan for round 7 and an assignment from it, through the city's forms.
+    let r7 = city.replica.engine.read(|s| s.rounds.values().find(|r| r.number == 7).unwrap().id).await;
+    let (_, _, step2) = at_city.get(&format!("/linkage?round={r7}")).await;
+    let unit = step2.split("name=\"unit_").nth(1).expect("the round's targets offered").split('"').next().unwrap();
+    let (csrf, round) = (csrf_of(&step2), r7.to_string());
+    let unit_key = format!("unit_{unit}");
+    let form = [("csrf", csrf.as_str()), ("round", round.as_str()), ("name", "专项联动方案"), (unit_key.as_str(), "1")];
+    let (status, page) = at_city.post("/linkage/plan", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已印发「专项联动方案」"), "{page}");
+    let plan =
+        city.replica.engine.read(|s| s.linkage_plans.values().find(|p| p.name == "专项联动方案").unwrap().id).await;
+    let (plan, due) = (plan.to_string(), days_from_today(20));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("plan", plan.as_str()),
+        ("county", "anping"),
+        ("tasks", "对本地对应单位开展专项联动巡察"),
+        ("due_on", due.as_str()),
+    ];
+    let (status, page) = at_city.post("/linkage/issue", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已向安平县下达联动任务"), "{page}");
+}

@@ -82,14 +82,12 @@ pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> 
     let round = round_of(d, "round", c.round)?;
     d.authorize(Permission::LinkageIssue, round)?;
     d.require_owned("round", &round.meta)?;
-    ensure(round.status != RoundStatus::Closed, || DomainError::precondition("round", "the round is closed"))?;
+    ensure(round.status != RoundStatus::Closed, || DomainError::precondition("round", "该轮次已结束"))?;
     let name = required_text("name", &c.name, 80)?;
-    ensure(!c.linked_units.is_empty(), || {
-        DomainError::invalid("linked_units", "name the city units inspected in linkage")
-    })?;
+    ensure(!c.linked_units.is_empty(), || DomainError::invalid("linked_units", "请选择联动巡察的市直单位"))?;
     for (i, u) in c.linked_units.iter().enumerate() {
         ensure(d.state.targets_of_round(round.id).any(|t| t.unit == *u), || {
-            DomainError::invalid(format!("linked_units[{i}]"), format!("unit {u} is not a target of {}", round.name))
+            DomainError::invalid(format!("linked_units[{i}]"), format!("该单位不是{}的巡察对象", round.name))
         })?;
     }
     let plan = LinkagePlan {
@@ -117,10 +115,10 @@ pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<(
         .get(&c.plan)
         .ok_or_else(|| DomainError::not_found("plan", format!("linkage plan {}", c.plan)))?;
     ensure(!d.state.assignments.values().any(|a| a.plan == plan.id && a.county == c.county), || {
-        DomainError::exists("county", format!("an assignment of '{}' for {}", plan.name, c.county))
+        DomainError::exists("county", format!("「{}」已向{}下达过联动任务", plan.name, c.county))
     })?;
     let tasks = required_text("tasks", &c.tasks, 4000)?;
-    ensure(c.due_on >= d.today, || DomainError::invalid("due_on", format!("{} is in the past", c.due_on)))?;
+    ensure(c.due_on >= d.today, || DomainError::invalid("due_on", format!("完成期限{}已过", c.due_on)))?;
     let counterpart_units =
         plan.linked_units.iter().filter_map(|u| d.state.units.get(u)).map(|u| u.name.clone()).collect();
     let a = LinkedAssignment {
@@ -183,11 +181,11 @@ pub fn respond_assignment(d: &mut Decision, c: &RespondAssignment) -> DomainResu
     let a = my_assignment(d, c.assignment)?;
     d.authorize(Permission::LinkageRespond, a)?;
     ensure(!d.state.assignment_responses.contains_key(&a.id), || {
-        DomainError::precondition("assignment", "the assignment was already answered")
+        DomainError::precondition("assignment", "该联动任务已答复过")
     })?;
     let reason = optional_text("reason", c.reason.as_deref().unwrap_or(""), 1000)?;
     if !c.accept {
-        ensure(reason.is_some(), || DomainError::invalid("reason", "declining needs a reason"))?;
+        ensure(reason.is_some(), || DomainError::invalid("reason", "拒绝须说明理由"))?;
     }
     let r = AssignmentResponse {
         id: a.id,
@@ -213,10 +211,8 @@ fn accepted_response<'s>(d: &Decision<'s>, a: &LinkedAssignment) -> DomainResult
         .state
         .assignment_responses
         .get(&a.id)
-        .ok_or_else(|| DomainError::precondition("assignment", "accept the assignment first"))?;
-    ensure(r.decision == AssignmentDecision::Accepted, || {
-        DomainError::precondition("assignment", "the assignment was declined")
-    })?;
+        .ok_or_else(|| DomainError::precondition("assignment", "请先接收联动任务"))?;
+    ensure(r.decision == AssignmentDecision::Accepted, || DomainError::precondition("assignment", "该联动任务已拒绝"))?;
     Ok(r)
 }
 
@@ -224,9 +220,9 @@ pub fn report_progress(d: &mut Decision, c: &ReportAssignmentProgress) -> Domain
     let a = my_assignment(d, c.assignment)?;
     d.authorize(Permission::LinkageRespond, a)?;
     let r = accepted_response(d, a)?;
-    ensure(c.percent <= 100, || DomainError::invalid("percent", "must be 0 to 100"))?;
+    ensure(c.percent <= 100, || DomainError::invalid("percent", "应在0到100之间"))?;
     ensure(c.percent >= r.progress_percent, || {
-        DomainError::invalid("percent", format!("progress was already {}%", r.progress_percent))
+        DomainError::invalid("percent", format!("进度已是{}%,不能回退", r.progress_percent))
     })?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 2000)?;
     let mut next = r.clone();
@@ -247,12 +243,12 @@ pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<(
         Some(rep) => match a.reviews.iter().find(|v| v.revision == rep.revision) {
             Some(v) if v.outcome == ReviewOutcome::Returned => rep.revision + 1,
             Some(_) => {
-                return Err(DomainError::precondition("assignment", "the report was already accepted"));
+                return Err(DomainError::precondition("assignment", "报告已审核通过"));
             }
             None => {
                 return Err(DomainError::precondition(
                     "assignment",
-                    format!("report revision {} is awaiting the city's review", rep.revision),
+                    format!("第{}稿报告正在等待市委巡察办审核", rep.revision),
                 ));
             }
         },
@@ -285,15 +281,18 @@ pub fn review_report(d: &mut Decision, c: &ReviewLinkedReport) -> DomainResult<(
         .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {}", c.assignment)))?;
     d.authorize(Permission::LinkageReview, a)?;
     d.require_owned("assignment", &a.meta)?;
-    let report = d.state.assignment_responses.get(&a.id).and_then(|r| r.report.as_ref()).ok_or_else(|| {
-        DomainError::precondition("assignment", format!("{} has not submitted a report yet", a.county))
-    })?;
+    let report = d
+        .state
+        .assignment_responses
+        .get(&a.id)
+        .and_then(|r| r.report.as_ref())
+        .ok_or_else(|| DomainError::precondition("assignment", format!("{}尚未报送报告", a.county)))?;
     ensure(!a.reviews.iter().any(|v| v.revision == report.revision), || {
-        DomainError::precondition("assignment", format!("revision {} was already reviewed", report.revision))
+        DomainError::precondition("assignment", format!("第{}稿已审核过", report.revision))
     })?;
     let comments = optional_text("comments", c.comments.as_deref().unwrap_or(""), 4000)?;
     if !c.accept {
-        ensure(comments.is_some(), || DomainError::invalid("comments", "returning a report needs comments"))?;
+        ensure(comments.is_some(), || DomainError::invalid("comments", "退回报告须填写意见"))?;
     }
     let outcome = if c.accept { ReviewOutcome::Accepted } else { ReviewOutcome::Returned };
     let mut next = a.clone();
@@ -404,7 +403,7 @@ pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult
             ));
         }
     } else {
-        ensure(reason.is_some(), || DomainError::invalid("reason", "declining needs a reason"))?;
+        ensure(reason.is_some(), || DomainError::invalid("reason", "拒绝须说明理由"))?;
     }
     let decision = SecondmentDecision {
         id: req.id,

@@ -231,7 +231,7 @@ pub fn is_overdue(item: &RectificationItem, today: NaiveDate) -> bool {
 
 pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
     let text = required_text("text", &c.text, 2000)?;
-    ensure(c.respond_by >= d.today, || DomainError::invalid("respond_by", format!("{} is in the past", c.respond_by)))?;
+    ensure(c.respond_by >= d.today, || DomainError::invalid("respond_by", format!("回复期限{}已过", c.respond_by)))?;
     let addressee_label = match &c.addressee {
         Addressee::County(code) => {
             d.require_city("pressing a county office")?;

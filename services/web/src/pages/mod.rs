@@ -24,6 +24,7 @@ mod account;
 mod findings;
 mod groups;
 mod ledger;
+mod linkage;
 mod overview;
 mod pool;
 mod rectification;
@@ -38,6 +39,7 @@ pub(crate) fn routes(app: App) -> Router {
         .merge(groups::routes())
         .merge(findings::routes())
         .merge(ledger::routes())
+        .merge(linkage::routes())
         .merge(rectification::routes())
         .merge(pool::routes())
         .route("/assets/{file}", get(assets::serve))
@@ -62,6 +64,9 @@ impl Frame {
         let mut menu = vec![("/", "总览", true)];
         if who.holds(Permission::RoundRead) {
             menu.push(("/rounds", "轮次", true));
+        }
+        if who.holds(Permission::LinkageRead) {
+            menu.push(("/linkage", "上下联动", true));
         }
         if who.holds(Permission::FindingRead) {
             menu.push(("/findings", "问题与线索", true));
@@ -230,6 +235,16 @@ fn field_zh(field: &str) -> String {
         "to" => "下一步",
         "content" => "文件",
         "persons" => "人员",
+        "plan" => "联动方案",
+        "county" => "县(市、区)",
+        "tasks" => "任务要求",
+        "due_on" => "完成期限",
+        "linked_units" => "联动单位",
+        "assignment" => "联动任务",
+        "percent" => "进度",
+        "comments" => "审核意见",
+        "units_inspected" => "巡察单位数",
+        "problems_found" => "发现问题数",
         _ => return field.to_string(),
     };
     zh.to_string()
