@@ -591,3 +591,51 @@ async fn linked_assignments_go_down_and_reports_come_up_through_the_web_apps() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(visible_text(&page).contains("已向安平县下达联动任务"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_term_plan_shows_coverage_and_takes_new_terms_and_units() {
+    let fed = Federation::start(&["anping"]).await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let (county, browser) = (demo.county, demo.browser(&fed).await);
+    let (covered, planned) = county
+        .engine
+        .read(|s| {
+            let c = xuncha_domain::oversight::coverage(s, s.terms.values().next().unwrap());
+            (c.covered, c.planned)
+        })
+        .await;
+    let (status, _, page) = browser.get("/plan").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains("十四届县委") && text.contains(&format!("规划巡察{planned}个单位")), "{text}");
+    assert!(text.contains(&format!("已覆盖{covered}个")) && !has_uuid(&text), "{text}");
+
+    let csrf = csrf_of(&page);
+    let (status, page) = browser
+        .post("/plan/term", &[("csrf", &csrf), ("name", "十五届县委"), ("from", "2027-01-01"), ("to", "2026-12-31")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(visible_text(&page).contains("晚于结束日期"), "{page}");
+    let (status, page) = browser
+        .post("/plan/term", &[("csrf", &csrf), ("name", "十五届县委"), ("from", "2027-01-01"), ("to", "2031-12-31")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已新建届次「十五届县委」"), "{page}");
+    let (status, page) =
+        browser.post("/plan/unit", &[("csrf", &csrf), ("name", "安平县医疗保障局"), ("kind", "县直部门")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (term, unit) = county
+        .engine
+        .read(|s| {
+            let t = s.terms.values().find(|t| t.name == "十五届县委").unwrap().id;
+            let u = s.units.values().find(|u| u.name == "安平县医疗保障局").unwrap().id;
+            (t, u)
+        })
+        .await;
+    let (term_text, add) = (term.to_string(), format!("add_{unit}"));
+    let (status, page) = browser.post("/plan/units", &[("csrf", &csrf), ("term", &term_text), (&add, "1")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("增加1个单位"), "{page}");
+    let planned = county.engine.read(move |s| s.terms[&term].planned_units.contains(&unit)).await;
+    assert!(planned);
+}

@@ -53,7 +53,7 @@ pub struct DateWindow {
 impl DateWindow {
     pub fn new(field: &str, from: NaiveDate, to: NaiveDate) -> DomainResult<Self> {
         if from > to {
-            return Err(DomainError::invalid(field, format!("starts {from} after it ends {to}")));
+            return Err(DomainError::invalid(field, format!("开始日期{from}晚于结束日期{to}")));
         }
         Ok(Self { from, to })
     }

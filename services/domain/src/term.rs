@@ -35,7 +35,7 @@ pub struct RegisterUnit {
 pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
     d.authorize(Permission::PlanManage, &Position::node(d.me))?;
     let name = required_text("name", &c.name, 64)?;
-    ensure(c.window.from < c.window.to, || DomainError::invalid("window", "a term must end after it starts"))?;
+    ensure(c.window.from < c.window.to, || DomainError::invalid("window", "届期的结束日期应晚于开始日期"))?;
     ensure(!d.state.terms.values().any(|t| &t.meta.owner == d.me && t.name == name), || {
         DomainError::exists("name", format!("term '{name}'"))
     })?;

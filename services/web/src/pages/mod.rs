@@ -26,6 +26,7 @@ mod groups;
 mod ledger;
 mod linkage;
 mod overview;
+mod plan;
 mod pool;
 mod rectification;
 mod rounds;
@@ -40,6 +41,7 @@ pub(crate) fn routes(app: App) -> Router {
         .merge(findings::routes())
         .merge(ledger::routes())
         .merge(linkage::routes())
+        .merge(plan::routes())
         .merge(rectification::routes())
         .merge(pool::routes())
         .route("/assets/{file}", get(assets::serve))
@@ -62,6 +64,9 @@ impl Frame {
     async fn of(app: &App, signed: &Signed, current: &str) -> Frame {
         let who = &signed.who;
         let mut menu = vec![("/", "总览", true)];
+        if who.holds(Permission::PlanRead) {
+            menu.push(("/plan", "规划", true));
+        }
         if who.holds(Permission::RoundRead) {
             menu.push(("/rounds", "轮次", true));
         }
@@ -235,6 +240,11 @@ fn field_zh(field: &str) -> String {
         "to" => "下一步",
         "content" => "文件",
         "persons" => "人员",
+        "starts_on" => "开始日期",
+        "ends_on" => "结束日期",
+        "window" => "届期",
+        "unit_kind" => "单位类别",
+        "units" => "单位",
         "plan" => "联动方案",
         "county" => "县(市、区)",
         "tasks" => "任务要求",
