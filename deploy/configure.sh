@@ -51,18 +51,23 @@ data_dir = "/data"
 listen = "0.0.0.0:7001"
 advertise = "city-$id:7001"
 metrics_listen = "0.0.0.0:9100"
+web_listen = "0.0.0.0:7400"
+county_names = { anping = "安平县", qinghe = "清河县", changle = "长乐县" }
 $bootstrap
 TOML
       tls "city-$id"; } > "$etc/nodes/city-$id/config.toml"
     node "city-$id"
 done
+declare -A county_name=([anping]="安平县" [qinghe]="清河县" [changle]="长乐县")
 for county in anping qinghe changle; do
     mkdir -p "$etc/nodes/county-$county"
     { cat <<TOML
 county = "$county"
+name = "${county_name[$county]}"
 data_dir = "/data"
 listen = "0.0.0.0:7101"
 metrics_listen = "0.0.0.0:9100"
+web_listen = "0.0.0.0:7500"
 city = ["city-1:7001", "city-2:7001", "city-3:7001"]
 sync_wait_ms = 1000
 TOML

@@ -148,4 +148,14 @@ echo "all $count acknowledged writes are held after the rolling restart"
 step "metrics"
 curl -sf "http://127.0.0.1:2720$l/metrics" 2>/dev/null | grep "xuncha_raft_is_leader 1" >/dev/null \
     || python3 -c "import urllib.request,sys; t=urllib.request.urlopen('http://127.0.0.1:2720$l/metrics').read().decode(); sys.exit(0 if 'xuncha_raft_is_leader 1' in t else 1)"
+step "web app: every node serves its Chinese sign-in page over HTTPS, with the federation's CA"
+for port in 27401 27402 27403 27501 27502 27503; do
+    python3 - "$certs/ca.pem" "$port" <<'PY' || { echo "no web app on 127.0.0.1:$port"; exit 1; }
+import ssl, sys, urllib.request
+ca, port = sys.argv[1], sys.argv[2]
+page = urllib.request.urlopen(f"https://127.0.0.1:{port}/login", context=ssl.create_default_context(cafile=ca), timeout=30).read().decode()
+sys.exit(0 if "登录" in page else f"127.0.0.1:{port} did not serve the sign-in page")
+PY
+done
+echo "six web apps answer"
 echo "container test passed"
