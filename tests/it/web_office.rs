@@ -332,13 +332,27 @@ async fn a_county_records_findings_offline_and_works_its_rectification_ledger() 
         .read(|s| s.findings.values().find(|f| f.title == "公务接待无公函").map(|f| f.id))
         .await
         .expect("the finding is saved at the county");
+    // Its number: the county's next, shown on the page, the same at the city once it arrives.
+    let (reference, numbers) = county
+        .engine
+        .read(move |s| {
+            let mine: Vec<_> = s.findings.values().map(|f| f.reference).collect();
+            (s.findings[&id].reference, mine)
+        })
+        .await;
+    let distinct: std::collections::BTreeSet<_> = numbers.iter().collect();
+    assert_eq!(distinct.len(), numbers.len(), "every finding of the county has its own number");
+    assert_eq!(reference.number as usize, numbers.len(), "the latest finding takes the next number");
+    let (_, _, listed) = browser.get("/findings").await;
+    assert!(visible_text(&listed).contains(&reference.cite("问题")), "the number shown: {listed}");
     fed.offline("anping", false);
     let leader = fed.city.leader().await;
     let city = fed.city.node(leader);
-    eventually("the finding to reach the city", Duration::from_secs(60), || async {
-        city.replica.engine.read(move |s| s.findings.contains_key(&id).then_some(())).await
+    let at_city = eventually("the finding to reach the city", Duration::from_secs(60), || async {
+        city.replica.engine.read(move |s| s.findings.get(&id).map(|f| f.reference)).await
     })
     .await;
+    assert_eq!(at_city, reference, "the number is the same on every node");
 
     // The ledger: progress on a pending item, 销号 of a done one, 督办 then 约谈 on one item.
     let (pending, done, held) = county
@@ -397,9 +411,9 @@ async fn a_county_records_findings_offline_and_works_its_rectification_ledger() 
     assert_eq!(status, StatusCode::OK);
     let table = read_xlsx(&bytes).unwrap();
     assert_eq!(table.rows.len(), held);
-    assert_eq!(table.header[1], "轮次");
-    assert!(table.rows.iter().all(|r| r[0] == "安平县委巡察办"), "the node by its name: {:?}", table.rows[0]);
-    assert!(table.rows.iter().any(|r| r[10] == "已销号"));
+    assert_eq!(table.header[..3], ["编号", "节点", "轮次"]);
+    assert!(table.rows.iter().all(|r| r[1] == "安平县委巡察办"), "the node by its name: {:?}", table.rows[0]);
+    assert!(table.rows.iter().any(|r| r[11] == "已销号"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,7 +8,8 @@ use xuncha_domain::{NodeId, Permission, Principal};
 use crate::tabular::{ExportError, SheetWriter};
 
 /// The columns of an exported 整改台账.
-pub const RECTIFICATION_COLUMNS: [&str; 13] = [
+pub const RECTIFICATION_COLUMNS: [&str; 14] = [
+    "编号",
     "节点",
     "轮次",
     "被巡察单位",
@@ -48,6 +49,7 @@ pub fn rectification_rows(
     for i in items {
         let finding = s.findings.get(&i.finding);
         sheet.push(&[
+            i.reference.cite(crate::conv::rectification::RECTIFICATION_WORD),
             node_name(&i.meta.owner),
             s.rounds.get(&i.round).map(|r| r.name.clone()).unwrap_or_default(),
             name(i.unit),

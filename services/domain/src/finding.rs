@@ -145,9 +145,12 @@ pub fn record_finding(d: &mut Decision, c: &RecordFinding) -> DomainResult<()> {
     }
     let title = required_text("title", &c.title, 120)?;
     let description = required_text("description", &c.description, 4000)?;
+    let own = d.state.findings.values().filter(|f| &f.meta.owner == d.me).map(|f| &f.reference);
+    let reference = Reference::next(own, chrono::Datelike::year(&d.today));
     let finding = Finding {
         id: d.fresh_id(),
         meta: d.new_meta(),
+        reference,
         target: target.id,
         round: round.id,
         unit: target.unit,

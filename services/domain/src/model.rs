@@ -326,6 +326,9 @@ pub enum FindingStatus {
 pub struct Finding {
     pub id: FindingId,
     pub meta: Meta,
+    /// 问题〔2026〕42号
+    #[serde(default)]
+    pub reference: Reference,
     pub target: TargetId,
     pub round: RoundId,
     pub unit: UnitId,
@@ -428,11 +431,37 @@ pub struct SignOff {
     pub note: Option<String>,
 }
 
+/// A record's number as offices cite it (整改〔2026〕42号): the year it was made and its place
+/// among the owner's records of that kind that year. The owning node assigns it when the record
+/// is made, so every node holding a copy shows the same number; with the owner's name it is
+/// unique across nodes. Records made before numbering have none (number 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Reference {
+    pub year: i32,
+    pub number: u32,
+}
+
+impl Reference {
+    /// The next number in `year` after those `taken`.
+    pub fn next<'a>(taken: impl Iterator<Item = &'a Reference>, year: i32) -> Self {
+        let last = taken.filter(|r| r.year == year).map(|r| r.number).max().unwrap_or(0);
+        Reference { year, number: last + 1 }
+    }
+
+    /// "整改〔2026〕42号" for the word 整改; empty for a record made before numbering.
+    pub fn cite(&self, word: &str) -> String {
+        if self.number == 0 { String::new() } else { format!("{word}〔{}〕{}号", self.year, self.number) }
+    }
+}
+
 /// 整改事项: the unit's answer to one finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RectificationItem {
     pub id: RectificationId,
     pub meta: Meta,
+    /// 整改〔2026〕42号
+    #[serde(default)]
+    pub reference: Reference,
     pub finding: FindingId,
     pub target: TargetId,
     pub round: RoundId,
@@ -628,4 +657,22 @@ pub struct SecondmentDecision {
     pub approved: bool,
     pub reason: Option<String>,
     pub decided_on: NaiveDate,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_count_up_within_a_year_and_start_again_in_the_next() {
+        let taken = [
+            Reference { year: 2026, number: 1 },
+            Reference { year: 2026, number: 7 },
+            Reference { year: 2025, number: 40 },
+        ];
+        assert_eq!(Reference::next(taken.iter(), 2026), Reference { year: 2026, number: 8 });
+        assert_eq!(Reference::next(taken.iter(), 2027), Reference { year: 2027, number: 1 });
+        assert_eq!(Reference { year: 2026, number: 42 }.cite("整改"), "整改〔2026〕42号");
+        assert_eq!(Reference::default().cite("整改"), "", "made before numbering: no number shown");
+    }
 }

@@ -95,9 +95,12 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
     ensure(deadline > feedback, || {
         DomainError::invalid("deadline", format!("{deadline} is not after feedback ({feedback})"))
     })?;
+    let own = d.state.rectifications.values().filter(|i| &i.meta.owner == d.me).map(|i| &i.reference);
+    let reference = Reference::next(own, chrono::Datelike::year(&d.today));
     let item = RectificationItem {
         id: d.fresh_id(),
         meta: d.new_meta(),
+        reference,
         finding: finding.id,
         target: target.id,
         round: round.id,

@@ -110,6 +110,7 @@ proptest! {
         let item = RectificationItem {
             id: RectificationId(id()),
             meta: meta(&county),
+            reference: Default::default(),
             finding: FindingId(id()),
             target: target.id,
             round: round.id,

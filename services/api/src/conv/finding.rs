@@ -35,11 +35,15 @@ impl ToPb for Category {
     }
 }
 
+/// The word a finding's number is cited with.
+pub const FINDING_WORD: &str = "问题";
+
 impl ToPb for Finding {
     type Pb = pb::Finding;
     fn to_pb(&self) -> pb::Finding {
         pb::Finding {
             id: self.id.to_string(),
+            reference: self.reference.cite(FINDING_WORD),
             meta: self.meta.to_pb(),
             target: self.target.to_string(),
             round: self.round.to_string(),

@@ -18,10 +18,14 @@ enum_conv!(
 );
 
 /// An item as a message, with overdue computed for `today`.
+/// The word a rectification item's number is cited with.
+pub const RECTIFICATION_WORD: &str = "整改";
+
 pub fn item_pb(i: &RectificationItem, today: NaiveDate) -> pb::RectificationItem {
     let overdue = is_overdue(i, today);
     pb::RectificationItem {
         id: i.id.to_string(),
+        reference: i.reference.cite(RECTIFICATION_WORD),
         meta: i.meta.to_pb(),
         finding: i.finding.to_string(),
         target: i.target.to_string(),

@@ -93,9 +93,15 @@ pub enum LeadCmd {
 }
 
 fn findings_table(findings: &[pb::Finding]) -> String {
-    let mut t = table(&["ID", "问题", "类别", "状态"]);
+    let mut t = table(&["编号", "ID", "问题", "类别", "状态"]);
     for f in findings {
-        t.add_row(vec![f.id.clone(), f.title.clone(), f.category.clone(), label::<FindingStatus>(f.status).into()]);
+        t.add_row(vec![
+            f.reference.clone(),
+            f.id.clone(),
+            f.title.clone(),
+            f.category.clone(),
+            label::<FindingStatus>(f.status).into(),
+        ]);
     }
     format!("{t}\n共{}个问题", findings.len())
 }

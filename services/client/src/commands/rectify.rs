@@ -107,9 +107,10 @@ pub enum NoticeCmd {
 }
 
 pub fn items_table(items: &[pb::RectificationItem]) -> String {
-    let mut t = table(&["ID", "类型", "整改措施", "责任单位", "期限", "状态", "逾期", "归属"]);
+    let mut t = table(&["编号", "ID", "类型", "整改措施", "责任单位", "期限", "状态", "逾期", "归属"]);
     for i in items {
         t.add_row(vec![
+            i.reference.clone(),
             i.id.clone(),
             label::<RectificationKind>(i.kind).into(),
             i.measures.join(";"),

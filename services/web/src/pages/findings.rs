@@ -3,6 +3,7 @@
 //! each step of a lead's handover.
 
 use super::*;
+use xuncha_api::conv::finding::FINDING_WORD;
 use xuncha_domain::finding::{AcknowledgeLead, HandOverLead, RecordFinding, ReportLeadResult};
 use xuncha_domain::ids::{FindingId, LeadId, TargetId};
 use xuncha_domain::model::LeadStatus;
@@ -29,6 +30,7 @@ struct LeadRow {
 
 struct FindingRow {
     id: String,
+    reference: String,
     round: String,
     unit: String,
     category: String,
@@ -96,6 +98,7 @@ async fn render(
     let who = signed.who.clone();
     let page_no = page_no.max(1);
     let me = app.site.node.clone();
+    let site = app.site.clone();
     let (rows, total, targets, categories) = app
         .api
         .engine()
@@ -129,6 +132,7 @@ async fn render(
                         .collect();
                     FindingRow {
                         id: f.id.to_string(),
+                        reference: cited(&site, &f.meta.owner, f.reference, FINDING_WORD),
                         round: s.rounds.get(&f.round).map(|r| zh::round_ref(r.number)).unwrap_or_default(),
                         unit: s.units.get(&f.unit).map(|u| u.name.clone()).unwrap_or_default(),
                         category: s.categories.get(&f.category).map(|c| c.name.clone()).unwrap_or_default(),

@@ -153,6 +153,18 @@ pub(crate) fn bad_request(why: &str) -> Response {
     message(StatusCode::BAD_REQUEST, "无法处理", why)
 }
 
+/// A record's number as this node's people cite it: 整改〔2026〕42号 for its own records, with
+/// the owner's name before it for another node's (安平县整改〔2026〕3号).
+pub(crate) fn cited(
+    site: &crate::Site,
+    owner: &xuncha_domain::NodeId,
+    reference: xuncha_domain::model::Reference,
+    word: &str,
+) -> String {
+    let number = reference.cite(word);
+    if number.is_empty() || *owner == site.node { number } else { format!("{}{number}", site.node_name(owner)) }
+}
+
 /// Rows per page of a ledger table.
 pub(crate) const PAGE_ROWS: usize = 100;
 

@@ -3,6 +3,7 @@
 //! table as an XLSX file.
 
 use super::*;
+use xuncha_api::conv::rectification::RECTIFICATION_WORD;
 use xuncha_api::exports;
 use xuncha_api::tabular::SheetWriter;
 use xuncha_domain::ids::RectificationId;
@@ -23,6 +24,8 @@ pub(super) fn routes() -> Router<App> {
 
 struct RectificationRow {
     item: String,
+    /// 整改〔2026〕42号, after the owner's name when another node owns it.
+    reference: String,
     round: String,
     unit: String,
     problem: String,
@@ -109,6 +112,7 @@ async fn render(app: &App, signed: &Signed, q: LedgerQuery, error: Option<String
     let today = app.api.today();
     let only_overdue = q.overdue.is_some_and(|v| v == "1");
     let page_no = q.page.unwrap_or(1).max(1);
+    let site = app.site.clone();
     let (rows, total, overdue) = app
         .api
         .engine()
@@ -128,6 +132,7 @@ async fn render(app: &App, signed: &Signed, q: LedgerQuery, error: Option<String
                 .take(PAGE_ROWS)
                 .map(|i| RectificationRow {
                     item: i.id.to_string(),
+                    reference: cited(&site, &i.meta.owner, i.reference, RECTIFICATION_WORD),
                     round: s.rounds.get(&i.round).map(|r| zh::round_ref(r.number)).unwrap_or_default(),
                     unit: s.units.get(&i.unit).map(|u| u.name.clone()).unwrap_or_default(),
                     problem: s.findings.get(&i.finding).map(|f| f.title.clone()).unwrap_or_default(),
