@@ -257,6 +257,8 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     let suggestion = browser.wait_for_text("第二步").await;
     assert!(suggestion.contains("组长库成员") && suggestion.contains("需回避"), "{suggestion}");
     assert!(!has_uuid(&suggestion), "{suggestion}");
+    // The second step in view: the people with their reasons.
+    browser.client.execute("document.getElementById('step2').scrollIntoView()", vec![]).await.unwrap();
     browser.screenshot("group-suggestion").await;
     browser.click(&format!("input[name=member_{insider}]")).await;
     browser.click("#step2 button[type=submit]").await;

@@ -10,6 +10,7 @@ mod load;
 mod procs;
 mod sync;
 mod system;
+mod web;
 mod xuncha;
 
 use std::path::PathBuf;
@@ -68,6 +69,30 @@ enum Bench {
         /// Ledger events exported.
         #[arg(long, default_value_t = 300_000)]
         events: u64,
+        /// Also write the figures as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// The web app's main pages on a province-sized data set: p50/p99 per page over HTTPS.
+    Web {
+        /// Registered units.
+        #[arg(long, default_value_t = 40_000)]
+        units: usize,
+        /// Inspection targets the findings are spread over.
+        #[arg(long, default_value_t = 2_000)]
+        targets: usize,
+        /// Findings.
+        #[arg(long, default_value_t = 100_000)]
+        findings: usize,
+        /// Rectification items.
+        #[arg(long, default_value_t = 10_000)]
+        items: usize,
+        /// Ledger events.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Requests timed per page.
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
         /// Also write the figures as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -206,6 +231,28 @@ async fn main() -> anyhow::Result<()> {
                 r.peak_rss_during_mib - r.rss_before_mib,
                 r.ledger_text_bytes as f64 / 1048576.0
             );
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
+            }
+        }
+        Bench::Web { units, targets, findings, items, events, requests, json } => {
+            let scale = web::Scale { units, targets, findings, items, events };
+            let r = web::run(scale, requests).await?;
+            println!(
+                "data set: {} units, {} targets, {} findings, {} rectification items, {} ledger events (loaded and restarted in {:.1} s)",
+                units, targets, findings, items, events, r.load_seconds
+            );
+            println!("{:<40} {:>9} {:>9} {:>9} {:>9}", "page", "p50 ms", "p99 ms", "max ms", "KiB");
+            for p in &r.pages {
+                println!(
+                    "{:<40} {:>9.1} {:>9.1} {:>9.1} {:>9.0}",
+                    p.path.split_once("round=").map(|(a, _)| format!("{a}round=…")).unwrap_or(p.path.clone()),
+                    p.p50_ms,
+                    p.p99_ms,
+                    p.max_ms,
+                    p.bytes as f64 / 1024.0
+                );
+            }
             if let Some(path) = json {
                 std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
             }

@@ -103,10 +103,16 @@ async fn render(
         .api
         .engine()
         .read(move |s| {
-            let mut findings: Vec<_> =
-                s.findings.values().filter(|f| who.may(s, Permission::FindingRead, *f)).collect();
-            let round_no = |f: &&xuncha_domain::model::Finding| s.rounds.get(&f.round).map(|r| r.number);
-            findings.sort_by_key(|f| (std::cmp::Reverse(round_no(f)), f.unit, f.title.clone()));
+            // Sort keys taken once (the round's number looked up once per finding, not per
+            // comparison): the latest round first, then by unit and title.
+            let mut findings: Vec<_> = s
+                .findings
+                .values()
+                .filter(|f| who.may(s, Permission::FindingRead, *f))
+                .map(|f| (std::cmp::Reverse(s.rounds.get(&f.round).map(|r| r.number)), f.unit, f.title.as_str(), f))
+                .collect();
+            findings.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+            let findings: Vec<_> = findings.into_iter().map(|k| k.3).collect();
             let total = findings.len();
             let rows = findings
                 .into_iter()

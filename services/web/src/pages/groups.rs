@@ -11,6 +11,9 @@ use xuncha_domain::model::TargetKind;
 use xuncha_domain::round::{AddTarget, FormGroup};
 use xuncha_domain::staffing::{SuggestRequest, bookings, overlapping_bookings, recusal_reason, suggest};
 
+/// Units the first step lists before asking for a name to narrow them.
+const LISTED_UNITS: usize = 200;
+
 pub(super) fn routes() -> Router<App> {
     Router::new().route("/groups", get(groups_page).post(form_group))
 }
@@ -31,6 +34,9 @@ struct GroupForm {
     leader: String,
     #[serde(default)]
     reason: String,
+    /// Narrows the units offered to those whose name holds this.
+    #[serde(default)]
+    unit_q: String,
     /// Set by the first step's button: show the suggestion.
     #[serde(default)]
     suggest: Option<String>,
@@ -89,6 +95,8 @@ struct GroupsPage {
     may_plan: bool,
     form: GroupForm,
     units: Vec<UnitChoice>,
+    /// Units left off the list (the name filter narrows it).
+    more_units: usize,
     kinds: Vec<&'static str>,
     /// The second step, once the units are chosen.
     people: Vec<PersonChoice>,
@@ -138,11 +146,21 @@ async fn render(app: &App, signed: &Signed, form: GroupForm, error: Option<Strin
                 })
                 .collect();
             let chosen_units = f.units();
-            let taken: Vec<UnitId> = s.targets_of_round(round.id).map(|t| t.unit).collect();
-            let mut units: Vec<_> = s.units.values().filter(|u| u.meta.owner == me && !taken.contains(&u.id)).collect();
-            units.sort_by(|a, b| a.name.cmp(&b.name));
+            let taken: std::collections::BTreeSet<UnitId> = s.targets_of_round(round.id).map(|t| t.unit).collect();
+            let q = f.unit_q.trim();
+            let mut units: Vec<_> = s
+                .units
+                .values()
+                .filter(|u| u.meta.owner == me && !taken.contains(&u.id))
+                .filter(|u| chosen_units.contains(&u.id) || q.is_empty() || u.name.contains(q))
+                .collect();
+            // The chosen first, then by name; a long list is cut for the page (filter by name).
+            let first = |u: &&xuncha_domain::model::Unit| (!chosen_units.contains(&u.id), u.name.clone());
+            units.sort_by_key(first);
+            let more = units.len().saturating_sub(LISTED_UNITS);
             let units = units
                 .into_iter()
+                .take(LISTED_UNITS)
                 .map(|u| UnitChoice {
                     id: u.id.to_string(),
                     name: u.name.clone(),
@@ -154,10 +172,10 @@ async fn render(app: &App, signed: &Signed, form: GroupForm, error: Option<Strin
             } else {
                 (Vec::new(), Vec::new())
             };
-            Some((zh::round_ref(round.number) + " " + &round.name, groups, units, people, warnings))
+            Some((zh::round_ref(round.number) + " " + &round.name, groups, (units, more), people, warnings))
         })
         .await;
-    let Some((round, groups, units, people, warnings)) = view else {
+    let Some((round, groups, (units, more_units), people, warnings)) = view else {
         return message(StatusCode::NOT_FOUND, "未找到", "没有这个轮次,或您无权查看。");
     };
     let kinds = [TargetKind::Regular, TargetKind::Special, TargetKind::Revisit].map(|k| k.label_zh()).to_vec();
@@ -169,6 +187,7 @@ async fn render(app: &App, signed: &Signed, form: GroupForm, error: Option<Strin
         may_plan: signed.who.holds(Permission::RoundPlan),
         form,
         units,
+        more_units,
         kinds,
         people,
         warnings,

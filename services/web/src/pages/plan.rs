@@ -27,11 +27,17 @@ struct TermView {
     covered: usize,
     in_progress: usize,
     percent: u32,
+    /// The first of the units not yet reached, and how many there are in all.
     uncovered: Vec<String>,
+    uncovered_total: usize,
     own: bool,
-    /// This node's units not in the plan, for adding.
+    /// This node's units not in the plan, for adding (the first of them, by name).
     unplanned: Vec<(String, String)>,
+    unplanned_total: usize,
 }
+
+/// Units a page lists by name before it says how many more there are.
+const LISTED_UNITS: usize = 200;
 
 #[derive(Template)]
 #[template(path = "plan.html")]
@@ -81,6 +87,8 @@ async fn render(app: &App, signed: &Signed, error: Option<String>, done: Option<
                         Vec::new()
                     };
                     unplanned.sort_by(|a, b| a.1.cmp(&b.1));
+                    let unplanned_total = unplanned.len();
+                    unplanned.truncate(LISTED_UNITS);
                     TermView {
                         id: t.id.to_string(),
                         owner: site.node_name(&t.meta.owner),
@@ -90,9 +98,11 @@ async fn render(app: &App, signed: &Signed, error: Option<String>, done: Option<
                         covered: c.covered,
                         in_progress: c.in_progress,
                         percent: c.percent.round() as u32,
-                        uncovered: c.uncovered.iter().map(unit_name).collect(),
+                        uncovered: c.uncovered.iter().take(LISTED_UNITS).map(unit_name).collect(),
+                        uncovered_total: c.uncovered.len(),
                         own,
                         unplanned,
+                        unplanned_total,
                     }
                 })
                 .collect::<Vec<_>>()
