@@ -393,3 +393,23 @@ async fn a_reset_password_is_changed_on_the_web_before_anything_else() {
     assert!(rounds.contains("<h1>轮次</h1>"), "{rounds}");
     assert!(county.api.auth().login("sunli", "New-Secret-2026-x", None).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_county_whose_web_port_is_taken_fails_to_start_and_frees_its_api_port() {
+    let fed = Federation::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut config = xuncha_node::CountyConfig::new("intruder", dir.path(), api);
+    config.tls = Some(fed.tls(xuncha_node::certs::Identity::County("intruder".into())));
+    config.web_listen = Some(taken.local_addr().unwrap());
+    let refused = xuncha_node::start_county(config.clone()).await.err().expect("the start fails");
+    assert!(format!("{refused:#}").contains("web app"), "{refused:#}");
+    // Nothing of the failed start is left serving: its API port is free, and a start with a
+    // free web port succeeds on the same data.
+    drop(std::net::TcpListener::bind(api).expect("the API port was let go"));
+    config.web_listen = Some("127.0.0.1:0".parse().unwrap());
+    let county = xuncha_node::start_county(config).await.expect("the county starts");
+    assert!(county.web.is_some());
+    county.stop().await;
+}

@@ -653,3 +653,30 @@ async fn the_term_plan_shows_coverage_and_takes_new_terms_and_units() {
     let planned = county.engine.read(move |s| s.terms[&term].planned_units.contains(&unit)).await;
     assert!(planned);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cli_names_findings_and_items_by_their_numbers() {
+    let fed = Federation::start(&["anping"]).await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let signed = demo.county.api.auth().login(&demo.head.username, &demo.head.password, None).await.unwrap();
+    let raw = crate::fixtures::tls_channel(demo.county.addr(), Some(&fed.operator())).await.unwrap();
+    let conn =
+        tonic::service::interceptor::InterceptedService::new(raw, xuncha_wire::Bearer::new(&signed.token).unwrap());
+    let (item, item_ref, finding, finding_ref) = demo
+        .county
+        .engine
+        .read(|s| {
+            let i = s.rectifications.values().find(|i| i.reference.number == 3).unwrap();
+            let f = s.findings.values().find(|f| f.reference.number == 5).unwrap();
+            (i.id.to_string(), i.reference, f.id.to_string(), f.reference)
+        })
+        .await;
+    // As offices write them, and as people type them without the special brackets.
+    for text in [item_ref.cite("整改"), format!("整改[{}]3", item_ref.year)] {
+        assert_eq!(xuncha_client::refs::rectification_item(&conn, &text).await.unwrap(), item, "{text}");
+    }
+    assert_eq!(xuncha_client::refs::finding(&conn, &finding_ref.cite("问题")).await.unwrap(), finding);
+    assert_eq!(xuncha_client::refs::finding(&conn, &finding).await.unwrap(), finding, "an id is taken as it is");
+    let missing = xuncha_client::refs::rectification_item(&conn, "整改〔1999〕1号").await.unwrap_err();
+    assert!(missing.to_string().contains("没有编号为整改〔1999〕1号的记录"), "{missing}");
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use tonic::Request;
 use xuncha_domain::common::office_date;
-use xuncha_domain::{Caller, Command, Envelope, Outcome, Record, RequestId, State};
+use xuncha_domain::{Caller, Command, DomainError, Envelope, Outcome, Principal, Record, RequestId, State};
 use xuncha_store::Engine;
 
 use crate::auth::{AuthSettings, Authenticator};
@@ -109,6 +109,13 @@ impl Api {
     /// Carries out `command` for `caller`.
     pub async fn execute(&self, caller: Caller, command: Command) -> ApiResult<Outcome> {
         self.execute_request(caller, None, command).await
+    }
+
+    /// Carries out `command` as the signed-in person `who` (a gRPC call's or a web page's),
+    /// under the request id their call named, if any.
+    pub async fn execute_as(&self, who: &Principal, command: Command) -> ApiResult<Outcome> {
+        let session = who.session.clone().ok_or_else(|| ApiError::Domain(DomainError::unauthenticated("请先登录")))?;
+        self.execute_request(Caller::Session(session), who.request.clone(), command).await
     }
 
     /// Carries out `command` for `caller` once per `request` id (a retry gets the first result).

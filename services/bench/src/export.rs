@@ -9,11 +9,12 @@ use serde::Serialize;
 use tokio_stream::StreamExt;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Endpoint;
-use xuncha_domain::ids::EventId;
-use xuncha_domain::{Actor, Audience, Kind, LedgerEvent, Outcome};
+use xuncha_domain::{Kind, LedgerEvent};
 use xuncha_node::{CountyConfig, start_county};
 use xuncha_proto::v1 as pb;
 use xuncha_wire::Bearer;
+
+use crate::bulk;
 
 #[derive(Debug, Serialize)]
 pub struct ExportReport {
@@ -46,28 +47,13 @@ pub async fn run(events: u64) -> anyhow::Result<ExportReport> {
     let mut text = 0u64;
     for start in (0..events).step_by(1000) {
         let batch: Vec<LedgerEvent> = (start..(start + 1000).min(events))
-            .map(|n| LedgerEvent {
-                id: EventId(uuid::Uuid::now_v7()),
-                node: node.clone(),
-                at: t0 + chrono::Duration::milliseconds(n as i64),
-                actor: Actor {
-                    account: None, username: "bench".into(), display_name: "基准测试".into(), role: None
-                },
-                action: "unit.registered".into(),
-                subject_kind: Kind::Unit,
-                subject_id: uuid::Uuid::now_v7().to_string(),
-                subject_version: 1,
-                summary: format!("登记单位:基准测试单位第{n}号(县直部门)"),
-                reason: None,
-                audience: Audience::Local,
-                chain: None,
+            .map(|n| {
+                let summary = format!("登记单位:基准测试单位第{n}号(县直部门)");
+                bulk::event(&node, t0, n, "unit.registered", Kind::Unit, summary)
             })
             .collect();
         text += batch.iter().map(|e| serde_json::to_string(e).map(|s| s.len() as u64)).sum::<Result<u64, _>>()?;
-        let outcome = Outcome { events: batch, ..Default::default() };
-        let _state = county.engine.write_state().await;
-        let seq = county.engine.store().commit_outcomes(&[outcome], county.engine.outbox_seq(), &[]).await?;
-        county.engine.publish_outbox(seq);
+        bulk::commit(&county, vec![], batch).await?;
     }
     let raw = Endpoint::from_shared(format!("http://{}", county.addr()))?.connect().await?;
     let password = "Kennwort-zum-Messen-7";

@@ -4,6 +4,7 @@
 //! Prints every figure for both systems and the ratio. See docs/benchmarks.md.
 
 mod auth;
+mod bulk;
 mod etcd;
 mod export;
 mod load;

@@ -13,8 +13,10 @@ use serde::Serialize;
 use xuncha_domain::common::Meta;
 use xuncha_domain::ids::*;
 use xuncha_domain::model::*;
-use xuncha_domain::{Actor, Audience, Kind, LedgerEvent, Outcome, Record};
+use xuncha_domain::{Kind, LedgerEvent, Record};
 use xuncha_node::{CountyConfig, start_county};
+
+use crate::bulk;
 
 /// The data set's size.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -80,16 +82,7 @@ pub async fn run(scale: Scale, requests: usize) -> anyhow::Result<WebReport> {
         (Some(r), Some(g), Some(c)) => (r, g, c),
         _ => anyhow::bail!("the demo county has no round, group or category"),
     };
-    let commit = |records: Vec<Record>, events: Vec<LedgerEvent>| {
-        let county = &county;
-        async move {
-            let outcome = Outcome { records, events, ..Default::default() };
-            let _state = county.engine.write_state().await;
-            let seq = county.engine.store().commit_outcomes(&[outcome], county.engine.outbox_seq(), &[]).await?;
-            county.engine.publish_outbox(seq);
-            anyhow::Ok(())
-        }
-    };
+    let commit = |records: Vec<Record>, events: Vec<LedgerEvent>| bulk::commit(&county, records, events);
     let units: Vec<UnitId> = (0..scale.units).map(|_| fresh(UnitId)).collect();
     for (b, chunk) in units.chunks(2000).enumerate() {
         let records = chunk
@@ -193,21 +186,9 @@ pub async fn run(scale: Scale, requests: usize) -> anyhow::Result<WebReport> {
     let t0 = chrono::Utc::now();
     for start in (0..scale.events).step_by(2000) {
         let events = (start..(start + 2000).min(scale.events))
-            .map(|n| LedgerEvent {
-                id: EventId(uuid::Uuid::now_v7()),
-                node: node.clone(),
-                at: t0 + chrono::Duration::milliseconds(n as i64),
-                actor: Actor {
-                    account: None, username: "bench".into(), display_name: "基准测试".into(), role: None
-                },
-                action: "finding.recorded".into(),
-                subject_kind: Kind::Finding,
-                subject_id: uuid::Uuid::now_v7().to_string(),
-                subject_version: 1,
-                summary: format!("发现问题「基准问题{}号」", n + 1),
-                reason: None,
-                audience: Audience::Local,
-                chain: None,
+            .map(|n| {
+                let summary = format!("发现问题「基准问题{}号」", n + 1);
+                bulk::event(&node, t0, n as u64, "finding.recorded", Kind::Finding, summary)
             })
             .collect();
         commit(vec![], events).await?;

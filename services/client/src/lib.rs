@@ -4,6 +4,7 @@
 mod commands;
 pub mod connect;
 pub mod output;
+pub mod refs;
 pub mod tokens;
 
 use std::path::PathBuf;

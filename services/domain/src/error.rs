@@ -49,10 +49,10 @@ impl DomainError {
         Self::new(ErrorKind::PermissionDenied, field, reason)
     }
     pub fn not_found(field: impl Into<String>, what: impl fmt::Display) -> Self {
-        Self::new(ErrorKind::NotFound, field, format!("{what} does not exist"))
+        Self::new(ErrorKind::NotFound, field, format!("{what}不存在"))
     }
     pub fn exists(field: impl Into<String>, what: impl fmt::Display) -> Self {
-        Self::new(ErrorKind::AlreadyExists, field, format!("{what} already exists"))
+        Self::new(ErrorKind::AlreadyExists, field, format!("{what}已存在"))
     }
     pub fn new(kind: ErrorKind, field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { kind, field: field.into(), reason: reason.into(), permission: None }

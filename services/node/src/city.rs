@@ -118,6 +118,14 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
         Some(revoked) => access.with_revoked(revoked),
         None => access,
     };
+    // The web app first: if its port is taken the start fails before the API serves.
+    let site = crate::web::Site {
+        node: xuncha_domain::NodeId::city(),
+        name_zh: "市委巡察办".into(),
+        county_names: config.county_names.clone(),
+        sync: None,
+    };
+    let web = crate::web::start(config.web_listen, &api, site, node_tls.as_ref()).await?;
     let serving = serve(listener, routes, access, node_tls.as_ref().map(|t| t.server_config()), rpc.clone())?;
     let metrics = match config.metrics_listen {
         Some(addr) => {
@@ -127,17 +135,20 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
                 replica: Some(replica.clone()),
                 tls: node_tls.clone(),
             };
-            Some(metrics::serve(addr, sources).await?)
+            match metrics::serve(addr, sources).await {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    // A start that fails stops what it started.
+                    if let Some(web) = web {
+                        web.stop().await;
+                    }
+                    serving.stop().await;
+                    return Err(e);
+                }
+            }
         }
         None => None,
     };
-    let site = crate::web::Site {
-        node: xuncha_domain::NodeId::city(),
-        name_zh: "市委巡察办".into(),
-        county_names: config.county_names.clone(),
-        sync: None,
-    };
-    let web = crate::web::start(config.web_listen, &api, site, node_tls.as_ref()).await?;
     tracing::info!(replica = config.replica_id, addr = %serving.addr, data = %config.data_dir.display(), "city replica serving");
     let bootstrap = config.bootstrap_members()?;
     if !bootstrap.is_empty() && !replica.raft.is_initialized().await? {

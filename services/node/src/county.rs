@@ -88,14 +88,18 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
         None => access,
     };
     let serving = serve(listener, routes, access, node_tls.as_ref().map(|t| t.server_config()), rpc.clone())?;
+    // From here on a start that fails stops what it started: it leaves no port taken.
     let metrics = match config.metrics_listen {
-        Some(addr) => Some(
-            metrics::serve(
-                addr,
-                metrics::Sources { rpc, engine: engine.clone(), replica: None, tls: node_tls.clone() },
-            )
-            .await?,
-        ),
+        Some(addr) => {
+            let sources = metrics::Sources { rpc, engine: engine.clone(), replica: None, tls: node_tls.clone() };
+            match metrics::serve(addr, sources).await {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    serving.stop().await;
+                    return Err(e);
+                }
+            }
+        }
         None => None,
     };
     let sync = match &node_tls {
@@ -112,7 +116,19 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
         county_names: Default::default(),
         sync: sync.as_ref().map(|s| s.state.clone()),
     };
-    let web = crate::web::start(config.web_listen, &api, site, node_tls.as_ref()).await?;
+    let web = match crate::web::start(config.web_listen, &api, site, node_tls.as_ref()).await {
+        Ok(web) => web,
+        Err(e) => {
+            if let Some((_, task)) = &metrics {
+                task.abort();
+            }
+            if let Some(sync) = sync {
+                sync.stop().await;
+            }
+            serving.stop().await;
+            return Err(e);
+        }
+    };
     tracing::info!(node = %node, addr = %serving.addr, data = %config.data_dir.display(), syncing = sync.is_some(), "county node serving");
     Ok(CountyHandle { node, config, engine, api, sync, serving, metrics, web })
 }

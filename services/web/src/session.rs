@@ -158,15 +158,21 @@ fn unreadable_form(why: impl std::fmt::Display) -> Response {
     crate::pages::bad_request("表单内容不完整或格式不对,请刷新页面后重试。")
 }
 
+/// The person behind a post that came from this app's own pages.
+async fn signed_from_here(parts: &mut Parts, app: &App) -> Result<Signed, Response> {
+    let signed = Signed::from_request_parts(parts, app).await.map_err(IntoResponse::into_response)?;
+    if !same_origin(&parts.headers) {
+        return Err(stale_form());
+    }
+    Ok(signed)
+}
+
 impl<T: DeserializeOwned + Send> FromRequest<App> for Posted<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let signed = Signed::from_request_parts(&mut parts, app).await.map_err(IntoResponse::into_response)?;
-        if !same_origin(&parts.headers) {
-            return Err(stale_form());
-        }
+        let signed = signed_from_here(&mut parts, app).await?;
         let Form(WithCsrf { csrf, form }) =
             Form::<WithCsrf<T>>::from_request(Request::from_parts(parts, body), app).await.map_err(unreadable_form)?;
         if !csrf_matches(&signed.token, &csrf) {
@@ -188,10 +194,7 @@ impl FromRequest<App> for Upload {
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let signed = Signed::from_request_parts(&mut parts, app).await.map_err(IntoResponse::into_response)?;
-        if !same_origin(&parts.headers) {
-            return Err(stale_form());
-        }
+        let signed = signed_from_here(&mut parts, app).await?;
         let mut multipart =
             Multipart::from_request(Request::from_parts(parts, body), app).await.map_err(unreadable_form)?;
         let mut fields = BTreeMap::new();

@@ -59,7 +59,7 @@ impl Api {
         who: &Principal,
         command: Command,
     ) -> Result<xuncha_domain::Outcome, Status> {
-        Ok(self.execute_request(caller_of(who)?, who.request.clone(), command).await?)
+        Ok(self.execute_as(who, command).await?)
     }
 }
 

@@ -62,6 +62,7 @@ pub enum CategoryCmd {
 pub enum LeadCmd {
     /// Hands over a lead, routed by the finding's category.
     Handover {
+        /// The finding: its number (问题〔2026〕42号) or id.
         #[arg(long)]
         finding: String,
         #[arg(long)]
@@ -178,6 +179,7 @@ pub async fn lead(ctx: &Ctx, c: LeadCmd) -> anyhow::Result<()> {
     let mut client = LeadServiceClient::new(ctx.channel.clone());
     let l = match c {
         LeadCmd::Handover { finding, summary, department } => {
+            let finding = crate::refs::finding(&ctx.channel, &finding).await?;
             let receiver = department
                 .map(|d| pb::LeadReceiver { route: pb::LeadRoute::FunctionalDepartment as i32, department: d });
             client.hand_over_lead(pb::HandOverLeadRequest { finding, summary, receiver }).await?.into_inner()

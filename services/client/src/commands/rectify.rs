@@ -12,6 +12,7 @@ use crate::{Ctx, label};
 pub enum RectifyCmd {
     /// Adds a rectification item for a fed-back finding.
     Add {
+        /// The finding: its number (问题〔2026〕42号) or id.
         #[arg(long)]
         finding: String,
         /// Measures (repeatable).
@@ -32,6 +33,7 @@ pub enum RectifyCmd {
     },
     /// Reports progress: a new status, a note, evidence.
     Update {
+        /// The item: its number (整改〔2026〕42号) or id.
         item: String,
         /// in_progress, done, long_term.
         #[arg(long)]
@@ -43,6 +45,7 @@ pub enum RectifyCmd {
     },
     /// Signs off (销号); the office only.
     Signoff {
+        /// The item: its number (整改〔2026〕42号) or id.
         item: String,
         #[arg(long, default_value = "")]
         note: String,
@@ -69,7 +72,7 @@ pub enum NoticeCmd {
         /// Unit id (of this node).
         #[arg(long, default_value = "")]
         unit: String,
-        /// About this rectification item.
+        /// About this rectification item (its number, 整改〔2026〕42号, or id).
         #[arg(long, default_value = "")]
         item: String,
         /// About this target.
@@ -149,6 +152,7 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
     let mut client = RectificationServiceClient::new(ctx.channel.clone());
     let item = match c {
         RectifyCmd::Add { finding, measures, responsible_unit, person, deadline, mechanism } => {
+            let finding = crate::refs::finding(&ctx.channel, &finding).await?;
             let kind = if mechanism { RectificationKind::Mechanism } else { RectificationKind::Measure };
             client
                 .add_item(pb::AddRectificationItemRequest {
@@ -163,10 +167,12 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
                 .into_inner()
         }
         RectifyCmd::Update { item, status, note, evidence } => {
+            let item = crate::refs::rectification_item(&ctx.channel, &item).await?;
             let status = status.map(|s| enum_arg::<RectificationStatus>("--status", &s)).transpose()?.unwrap_or(0);
             client.update_item(pb::UpdateRectificationRequest { item, status, note, evidence }).await?.into_inner()
         }
         RectifyCmd::Signoff { item, note } => {
+            let item = crate::refs::rectification_item(&ctx.channel, &item).await?;
             client.sign_off(pb::SignOffRectificationRequest { item, note }).await?.into_inner()
         }
         RectifyCmd::List { round, owner, overdue } => {
@@ -189,6 +195,10 @@ pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
     let mut client = SupervisionServiceClient::new(ctx.channel.clone());
     let n = match c {
         NoticeCmd::Issue { county, unit, item, target, assignment, level, text, respond_by, escalates } => {
+            let item = match item.as_str() {
+                "" => item,
+                text => crate::refs::rectification_item(&ctx.channel, text).await?,
+            };
             let level = enum_arg::<NoticeLevel>("--level", &level)?;
             client
                 .issue_notice(pb::IssueNoticeRequest {

@@ -16,7 +16,7 @@ use xuncha_domain::ids::TermId;
 use xuncha_domain::labels::Labelled;
 use xuncha_domain::model::{GroupSize, RoundDates, RoundStatus};
 use xuncha_domain::round::CreateRound;
-use xuncha_domain::{Caller, Command, DomainError, Permission, Principal};
+use xuncha_domain::{Command, DomainError, Permission, Principal};
 
 use crate::session::{self, NoFields, Posted, Signed};
 
@@ -272,11 +272,9 @@ fn field_zh(field: &str) -> String {
     zh.to_string()
 }
 
-/// Carries out `command` as the signed-in person.
+/// Carries out `command` as the signed-in person, as their gRPC calls are.
 async fn run(app: &App, who: &Principal, command: Command) -> Result<xuncha_domain::Outcome, ApiError> {
-    let session =
-        who.session.clone().ok_or_else(|| ApiError::Internal("a page was served without a session".into()))?;
-    app.api.execute(Caller::Session(session), command).await
+    app.api.execute_as(who, command).await
 }
 
 pub(crate) fn parse_date(field: &str, text: &str) -> Result<NaiveDate, DomainError> {
