@@ -98,6 +98,8 @@ struct PoolPage {
     frame: Frame,
     filter: PoolQuery,
     query: String,
+    /// What the pager's links keep of the filters.
+    pager_tail: String,
     specialties: Vec<&'static str>,
     ranks: Vec<&'static str>,
     rows: Vec<PersonRow>,
@@ -172,6 +174,7 @@ async fn render(
     let body = page(PoolPage {
         frame,
         query: filter.query_string(),
+        pager_tail: format!("&{}", filter.query_string()),
         filter,
         specialties: labels_of::<Specialty>(),
         ranks: labels_of::<Rank>(),

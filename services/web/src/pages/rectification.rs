@@ -52,6 +52,8 @@ struct RectificationPage {
     overdue: usize,
     page: usize,
     pages: usize,
+    /// What the pager's links keep of the filter.
+    pager_tail: &'static str,
     error: Option<String>,
     done: Option<String>,
 }
@@ -165,7 +167,19 @@ async fn render(app: &App, signed: &Signed, q: LedgerQuery, error: Option<String
         .await;
     let pages = total.div_ceil(PAGE_ROWS).max(1);
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let body = page(RectificationPage { frame, rows, only_overdue, total, overdue, page: page_no, pages, error, done });
+    let pager_tail = if only_overdue { "&overdue=1" } else { "" };
+    let body = page(RectificationPage {
+        frame,
+        rows,
+        only_overdue,
+        total,
+        overdue,
+        page: page_no,
+        pages,
+        pager_tail,
+        error,
+        done,
+    });
     (status, body).into_response()
 }
 
