@@ -6,7 +6,7 @@ use chrono::{FixedOffset, TimeZone};
 
 use super::*;
 use xuncha_api::exports;
-use xuncha_api::tabular::SheetWriter;
+use xuncha_api::tabular::{ExportError, SheetWriter};
 use xuncha_domain::LedgerEvent;
 use xuncha_domain::record::Kind;
 use xuncha_store::{LedgerCursor, LedgerFilter};
@@ -224,31 +224,24 @@ async fn export(State(app): State<App>, signed: Signed, Query(q): Query<LedgerQu
     filter.limit = EXPORT_PAGE;
     let written = async {
         // Without the action codes and record ids: people read names and summaries.
-        let mut sheet = SheetWriter::new("台账", &exports::LEDGER_COLUMNS[..7]).map_err(|e| e.to_string())?;
-        let mut view = app.api.engine().store().read_view().await.map_err(|e| e.to_string())?;
+        let mut sheet = SheetWriter::new("台账", &exports::LEDGER_COLUMNS[..7])?;
+        let store_failed = |e: xuncha_store::StoreError| ExportError::Io(std::io::Error::other(e));
+        let mut view = app.api.engine().store().read_view().await.map_err(store_failed)?;
         loop {
-            let page = view.ledger_page(&filter).await.map_err(|e| e.to_string())?;
+            let page = view.ledger_page(&filter).await.map_err(store_failed)?;
             for e in &page {
                 let mut row = exports::ledger_row(e);
                 row[1] = app.site.node_name(&e.node);
                 row.truncate(7);
-                sheet.push(&row).map_err(|e| e.to_string())?;
+                sheet.push(&row)?;
             }
             match page.last() {
                 Some(last) if page.len() as u32 == EXPORT_PAGE => filter.after = Some(LedgerCursor::of(last)),
                 _ => break,
             }
         }
-        tokio::task::spawn_blocking(move || sheet.into_bytes().map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| e.to_string())?
+        Ok::<_, ExportError>(sheet)
     }
     .await;
-    match written {
-        Ok(bytes) => xlsx_download(&format!("台账-{}-{}.xlsx", app.site.name_zh, app.api.today()), bytes),
-        Err(e) => {
-            tracing::error!(error = %e, "exporting the ledger failed");
-            bad_request("导出台账出错,请缩小范围后重试或联系运维人员。")
-        }
-    }
+    workbook_download(&app, "台账", written).await
 }

@@ -169,7 +169,7 @@ pub(crate) fn cited(
 pub(crate) const PAGE_ROWS: usize = 100;
 
 /// A file to save: an XLSX workbook under its Chinese name (RFC 6266 `filename*`).
-pub(crate) fn xlsx_download(file_name: &str, bytes: Vec<u8>) -> Response {
+fn xlsx_download(file_name: &str, bytes: Vec<u8>) -> Response {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     let disposition = format!(
         "attachment; filename=\"export.xlsx\"; filename*=UTF-8''{}",
@@ -183,6 +183,32 @@ pub(crate) fn xlsx_download(file_name: &str, bytes: Vec<u8>) -> Response {
         bytes,
     )
         .into_response()
+}
+
+/// A finished table as a download named 标题-节点-日期.xlsx. The workbook is closed off the
+/// async threads (it goes through a temporary file); a failure says why in Chinese and is logged.
+pub(crate) async fn workbook_download(
+    app: &App,
+    title: &str,
+    sheet: Result<xuncha_api::tabular::SheetWriter, xuncha_api::tabular::ExportError>,
+) -> Response {
+    use xuncha_api::tabular::ExportError;
+    let bytes = match sheet {
+        Ok(sheet) => tokio::task::spawn_blocking(move || sheet.into_bytes())
+            .await
+            .unwrap_or_else(|e| Err(ExportError::Io(std::io::Error::other(e)))),
+        Err(e) => Err(e),
+    };
+    match bytes {
+        Ok(bytes) => xlsx_download(&format!("{title}-{}-{}.xlsx", app.site.name_zh, app.api.today()), bytes),
+        Err(e) => {
+            tracing::error!(error = %e, table = title, "an export failed");
+            match e {
+                ExportError::TooManyRows => bad_request(&e.to_string()),
+                _ => bad_request(&format!("导出{title}出错,请缩小范围后重试或联系运维人员。")),
+            }
+        }
+    }
 }
 
 /// A refusal as people read it: the field in Chinese, then the reason.

@@ -237,7 +237,6 @@ async fn export(State(app): State<App>, signed: Signed, Query(q): Query<PoolQuer
     }
     let who = signed.who.clone();
     let today = app.api.today();
-    let site = app.site.clone();
     let workbook = app
         .api
         .engine()
@@ -261,13 +260,6 @@ async fn export(State(app): State<App>, signed: Signed, Query(q): Query<PoolQuer
             }
             Ok::<_, tabular::ExportError>(sheet)
         })
-        .await
-        .and_then(tabular::SheetWriter::into_bytes);
-    match workbook {
-        Ok(bytes) => xlsx_download(&format!("人才库-{}-{today}.xlsx", site.name_zh), bytes),
-        Err(e) => {
-            tracing::error!(error = %e, "exporting the talent pool failed");
-            bad_request(&e.to_string())
-        }
-    }
+        .await;
+    workbook_download(&app, "人才库", workbook).await
 }

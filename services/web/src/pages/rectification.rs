@@ -312,13 +312,6 @@ async fn export(State(app): State<App>, signed: Signed) -> Response {
             exports::rectification_rows(s, &who, today, &name, &mut sheet)?;
             Ok::<_, xuncha_api::tabular::ExportError>(sheet)
         })
-        .await
-        .and_then(SheetWriter::into_bytes);
-    match workbook {
-        Ok(bytes) => xlsx_download(&format!("整改台账-{}-{today}.xlsx", app.site.name_zh), bytes),
-        Err(e) => {
-            tracing::error!(error = %e, "exporting the rectification table failed");
-            bad_request(&e.to_string())
-        }
-    }
+        .await;
+    workbook_download(&app, "整改台账", workbook).await
 }
