@@ -114,15 +114,24 @@ async fn render(
             findings.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
             let findings: Vec<_> = findings.into_iter().map(|k| k.3).collect();
             let total = findings.len();
-            let rows = findings
+            let shown: Vec<_> = findings.into_iter().skip((page_no - 1) * PAGE_ROWS).take(PAGE_ROWS).collect();
+            // The page's leads in one pass over the leads, not one per row.
+            let mut leads_of: std::collections::BTreeMap<FindingId, Vec<&xuncha_domain::model::Lead>> =
+                shown.iter().map(|f| (f.id, Vec::new())).collect();
+            for l in s.leads.values() {
+                if let Some(list) = leads_of.get_mut(&l.finding)
+                    && who.may(s, Permission::LeadRead, l)
+                {
+                    list.push(l);
+                }
+            }
+            let rows = shown
                 .into_iter()
-                .skip((page_no - 1) * PAGE_ROWS)
-                .take(PAGE_ROWS)
                 .map(|f| {
-                    let leads = s
-                        .leads
-                        .values()
-                        .filter(|l| l.finding == f.id && who.may(s, Permission::LeadRead, *l))
+                    let leads = leads_of
+                        .remove(&f.id)
+                        .unwrap_or_default()
+                        .into_iter()
                         .map(|l| LeadRow {
                             id: l.id.to_string(),
                             receiver: l.receiver.label_zh(),
