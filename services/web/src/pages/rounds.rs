@@ -70,12 +70,29 @@ struct RoundForm {
     number: String,
     #[serde(default)]
     name: String,
+    #[serde(flatten)]
+    dates: DateFields,
+}
+
+/// A round's three dates as a form gives them (年-月-日), in the new-round and amendment forms.
+#[derive(Default, Deserialize)]
+struct DateFields {
     #[serde(default)]
     enter_on: String,
     #[serde(default)]
     leave_on: String,
     #[serde(default)]
     feedback_on: String,
+}
+
+impl DateFields {
+    fn parse(&self) -> Result<RoundDates, DomainError> {
+        Ok(RoundDates {
+            enter_on: parse_date("enter_on", &self.enter_on)?,
+            leave_on: parse_date("leave_on", &self.leave_on)?,
+            feedback_on: parse_date("feedback_on", &self.feedback_on)?,
+        })
+    }
 }
 
 async fn rounds_page(State(app): State<App>, signed: Signed) -> Response {
@@ -133,11 +150,7 @@ async fn render_rounds(
 fn round_command(f: &RoundForm) -> Result<Command, DomainError> {
     let term = TermId::parse("term", &f.term).map_err(|_| DomainError::invalid("term", "请选择届次"))?;
     let number: u32 = f.number.trim().parse().map_err(|_| DomainError::invalid("number", "请填写轮次序号(正整数)"))?;
-    let dates = RoundDates {
-        enter_on: parse_date("enter_on", &f.enter_on)?,
-        leave_on: parse_date("leave_on", &f.leave_on)?,
-        feedback_on: parse_date("feedback_on", &f.feedback_on)?,
-    };
+    let dates = f.dates.parse()?;
     Ok(Command::CreateRound(CreateRound {
         term,
         number,
@@ -199,12 +212,8 @@ async fn advance(State(app): State<App>, posted: Posted<AdvanceForm>) -> Respons
 struct DatesForm {
     #[serde(default)]
     round: String,
-    #[serde(default)]
-    enter_on: String,
-    #[serde(default)]
-    leave_on: String,
-    #[serde(default)]
-    feedback_on: String,
+    #[serde(flatten)]
+    dates: DateFields,
     #[serde(default)]
     reason: String,
 }
@@ -213,11 +222,7 @@ async fn change_dates(State(app): State<App>, posted: Posted<DatesForm>) -> Resp
     let Posted { signed, form: f } = posted;
     let outcome = async {
         let round = round_of_form(&f.round)?;
-        let dates = RoundDates {
-            enter_on: parse_date("enter_on", &f.enter_on).map_err(ApiError::Domain)?,
-            leave_on: parse_date("leave_on", &f.leave_on).map_err(ApiError::Domain)?,
-            feedback_on: parse_date("feedback_on", &f.feedback_on).map_err(ApiError::Domain)?,
-        };
+        let dates = f.dates.parse().map_err(ApiError::Domain)?;
         let reason = Some(f.reason.trim().to_string()).filter(|r| !r.is_empty());
         run(&app, &signed.who, Command::ChangeRoundDates(ChangeRoundDates { round, dates, reason })).await?;
         Ok("已调整轮次日期。".to_string())
