@@ -18,6 +18,7 @@ mod proxy;
 mod restart;
 mod retries;
 mod scenario;
+mod seed_scenario;
 mod sync;
 mod sync_random;
 mod trust;

@@ -108,7 +108,7 @@ pub fn add_category(d: &mut Decision, c: &AddCategory) -> DomainResult<()> {
     d.authorize(Permission::CategoryManage, &Position::node(d.me))?;
     let code = c.code.trim();
     ensure(valid_code(code), || {
-        DomainError::invalid("code", format!("'{code}' is not a category code (a-z, 0-9, '.', '_')"))
+        DomainError::invalid("code", format!("「{code}」不是有效的类别代码(小写字母、数字、“.”和“_”)"))
     })?;
     ensure(!d.state.categories.contains_key(code), || DomainError::exists("code", format!("category '{code}'")))?;
     let name = required_text("name", &c.name, 32)?;

@@ -113,7 +113,7 @@ pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<(
         .state
         .linkage_plans
         .get(&c.plan)
-        .ok_or_else(|| DomainError::not_found("plan", format!("linkage plan {}", c.plan)))?;
+        .ok_or_else(|| DomainError::not_found("plan", "联动方案".to_string()))?;
     ensure(!d.state.assignments.values().any(|a| a.plan == plan.id && a.county == c.county), || {
         DomainError::exists("county", format!("「{}」已向{}下达过联动任务", plan.name, c.county))
     })?;
@@ -173,7 +173,7 @@ fn my_assignment<'s>(d: &Decision<'s>, id: AssignmentId) -> DomainResult<&'s Lin
     let code = d.require_county("answering a linked assignment")?;
     let a =
         d.state.assignments.get(&id).ok_or_else(|| DomainError::not_found("assignment", format!("assignment {id}")))?;
-    ensure(a.county == code, || DomainError::denied("assignment", "the assignment is for another county"))?;
+    ensure(a.county == code, || DomainError::denied("assignment", "该联动任务属于其他县(市、区)"))?;
     Ok(a)
 }
 
@@ -338,7 +338,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
         .ok_or_else(|| DomainError::not_found("person", format!("person {}", c.person)))?;
     d.authorize(Permission::LinkageIssue, p)?;
     let county = p.meta.owner.county_of().ok_or_else(|| {
-        DomainError::invalid("person", format!("{} is in the city pool; no secondment is needed", p.name))
+        DomainError::invalid("person", format!("{}已在市级人才库中,无需抽调", p.name))
     })?;
     DateWindow::new("window", c.window.from, c.window.to)?;
     if let Some(why) = availability_problem(p, &c.window) {
@@ -351,7 +351,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
             && d.state.secondment_decisions.get(&r.id).is_none_or(|x| x.approved)
     });
     ensure(!pending, || {
-        DomainError::exists("person", format!("a secondment of {} for an overlapping window", p.name))
+        DomainError::exists("person", format!("{}在重叠时段的抽调申请", p.name))
     })?;
     // Bookings the city already knows of; one made at the county meanwhile shows as a conflict.
     let all = bookings(d.state);
@@ -384,11 +384,11 @@ pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult
         .state
         .secondment_requests
         .get(&c.request)
-        .ok_or_else(|| DomainError::not_found("request", format!("secondment request {}", c.request)))?;
+        .ok_or_else(|| DomainError::not_found("request", "抽调申请".to_string()))?;
     d.authorize(Permission::SecondmentDecide, req)?;
-    ensure(req.county == code, || DomainError::denied("request", "the request is for another county"))?;
+    ensure(req.county == code, || DomainError::denied("request", "该抽调申请属于其他县(市、区)"))?;
     ensure(!d.state.secondment_decisions.contains_key(&req.id), || {
-        DomainError::precondition("request", "the request was already decided")
+        DomainError::precondition("request", "该抽调申请已有决定")
     })?;
     let reason = optional_text("reason", c.reason.as_deref().unwrap_or(""), 1000)?;
     let name = d.state.persons.get(&req.person).map(|p| p.name.clone()).unwrap_or_default();

@@ -69,7 +69,7 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
     ensure(matches!(finding.status, FindingStatus::FedBack | FindingStatus::Rectifying), || {
         DomainError::precondition(
             "finding",
-            format!("the finding is {}; rectification follows feedback", finding.status.label_zh()),
+            format!("该问题{},反馈后才能整改", finding.status.label_zh()),
         )
     })?;
     let target = target_of(d, "finding", finding.target)?;
@@ -77,7 +77,7 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
     ensure(round.status != RoundStatus::Closed, || {
         DomainError::precondition("finding", format!("round '{}' is closed", round.name))
     })?;
-    ensure(!c.measures.is_empty(), || DomainError::invalid("measures", "name at least one measure"))?;
+    ensure(!c.measures.is_empty(), || DomainError::invalid("measures", "请至少填写一项整改措施"))?;
     let measures = c
         .measures
         .iter()
@@ -86,14 +86,14 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
         .collect::<DomainResult<Vec<_>>>()?;
     let responsible_unit = required_text("responsible_unit", &c.responsible_unit, 80)?;
     let responsible_person = optional_text("responsible_person", c.responsible_person.as_deref().unwrap_or(""), 32)?;
-    let no_feedback = || DomainError::precondition("finding", "the finding's target has no feedback date");
+    let no_feedback = || DomainError::precondition("finding", "该问题所在单位尚未反馈");
     let feedback = target.feedback_on.ok_or_else(no_feedback)?;
     let deadline = match c.deadline {
         Some(day) => day,
         None => report_due_on(round, target).ok_or_else(no_feedback)?,
     };
     ensure(deadline > feedback, || {
-        DomainError::invalid("deadline", format!("{deadline} is not after feedback ({feedback})"))
+        DomainError::invalid("deadline", format!("{deadline}不晚于反馈日期({feedback})"))
     })?;
     let own = d.state.rectifications.values().filter(|i| &i.meta.owner == d.me).map(|i| &i.reference);
     let reference = Reference::next(own, chrono::Datelike::year(&d.today));
@@ -142,7 +142,7 @@ fn item_of<'s>(d: &Decision<'s>, id: RectificationId) -> DomainResult<&'s Rectif
         .state
         .rectifications
         .get(&id)
-        .ok_or_else(|| DomainError::not_found("item", format!("rectification item {id}")))?;
+        .ok_or_else(|| DomainError::not_found("item", "整改事项".to_string()))?;
     d.require_owned("item", &item.meta)?;
     Ok(item)
 }
@@ -153,7 +153,7 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 2000)?;
     let evidence = optional_text("evidence", c.evidence.as_deref().unwrap_or(""), 2000)?;
     ensure(c.status.is_some() || note.is_some() || evidence.is_some(), || {
-        DomainError::invalid("status", "give a new status, a note or evidence")
+        DomainError::invalid("status", "请填写新状态、说明或佐证材料")
     })?;
     use RectificationStatus::*;
     if let Some(to) = c.status {
@@ -165,16 +165,16 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
         ensure(allowed, || {
             DomainError::precondition(
                 "status",
-                format!("an item that is {} cannot become {}", from.label_zh(), to.label_zh()),
+                format!("{}的事项不能改为{}", from.label_zh(), to.label_zh()),
             )
         })?;
         if to == Done {
             ensure(evidence.is_some() || item.evidence.is_some(), || {
-                DomainError::invalid("evidence", "a done item needs evidence of the rectification")
+                DomainError::invalid("evidence", "已完成的事项须附整改佐证材料")
             })?;
         }
         if to == LongTerm {
-            ensure(note.is_some(), || DomainError::invalid("note", "say why the item is a long-term one"))?;
+            ensure(note.is_some(), || DomainError::invalid("note", "请说明为何需长期整改"))?;
         }
     }
     let mut next = item.clone();
@@ -202,7 +202,7 @@ pub fn sign_off(d: &mut Decision, c: &SignOffRectification) -> DomainResult<()> 
     ensure(item.status == RectificationStatus::Done, || {
         DomainError::precondition(
             "item",
-            format!("the item is {}; only a done item can be signed off", item.status.label_zh()),
+            format!("该事项{},只有已完成的事项才能销号", item.status.label_zh()),
         )
     })?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 1000)?;
@@ -243,7 +243,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
         Addressee::Unit(u) => {
             let unit = d.state.units.get(u).ok_or_else(|| DomainError::not_found("addressee", format!("unit {u}")))?;
             ensure(&unit.meta.owner == d.me, || {
-                DomainError::invalid("addressee", "press units of this node; press a county through its office")
+                DomainError::invalid("addressee", "只能督办本级单位;督办县(市、区)须发给其巡察办")
             })?;
             unit.name.clone()
         }
@@ -259,7 +259,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             d.state
                 .rectifications
                 .get(id)
-                .ok_or_else(|| DomainError::not_found("subject", format!("rectification item {id}")))?
+                .ok_or_else(|| DomainError::not_found("subject", "整改事项".to_string()))?
                 .meta
                 .owner
                 .clone(),
@@ -280,7 +280,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
                 .get(id)
                 .ok_or_else(|| DomainError::not_found("subject", format!("assignment {id}")))?;
             ensure(matches!(&c.addressee, Addressee::County(code) if *code == a.county), || {
-                DomainError::invalid("subject", "the assignment is for another county")
+                DomainError::invalid("subject", "该联动任务属于其他县(市、区)")
             })?;
             None
         }
@@ -292,17 +292,17 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             Addressee::Unit(_) => d.me.clone(),
         };
         ensure(owner == expected, || {
-            DomainError::invalid("subject", format!("the subject belongs to {owner}, not to the addressee"))
+            DomainError::invalid("subject", format!("督办事项属于{owner},不属于被督办方"))
         })?;
     }
     if let Some(prev) = c.escalates {
         let earlier =
             d.state.notices.get(&prev).ok_or_else(|| DomainError::not_found("escalates", format!("notice {prev}")))?;
         ensure(earlier.addressee == c.addressee, || {
-            DomainError::invalid("escalates", "the earlier notice went to someone else")
+            DomainError::invalid("escalates", "前一份督办通知发给了其他对象")
         })?;
         ensure(c.level > earlier.level, || {
-            DomainError::invalid("level", format!("an escalation goes above {}", earlier.level.label_zh()))
+            DomainError::invalid("level", format!("升级须高于{}", earlier.level.label_zh()))
         })?;
     }
     let notice = SupervisionNotice {
@@ -331,7 +331,7 @@ pub fn respond_notice(d: &mut Decision, c: &RespondNotice) -> DomainResult<()> {
     match &notice.addressee {
         Addressee::County(code) => {
             ensure(d.me.county_code() == Some(code.as_str()), || {
-                DomainError::denied("notice", "the notice is addressed to another county")
+                DomainError::denied("notice", "该督办通知发给其他县(市、区)")
             })?;
         }
         Addressee::Unit(_) => {
@@ -339,7 +339,7 @@ pub fn respond_notice(d: &mut Decision, c: &RespondNotice) -> DomainResult<()> {
         }
     }
     d.authorize(Permission::NoticeRespond, notice)?;
-    ensure(notice.status == NoticeStatus::Open, || DomainError::precondition("notice", "the notice is closed"))?;
+    ensure(notice.status == NoticeStatus::Open, || DomainError::precondition("notice", "该督办通知已办结"))?;
     let meta = match d.state.notice_responses.get(&notice.id) {
         Some(old) => d.next_meta(&old.meta),
         None => d.new_meta(),
@@ -358,7 +358,7 @@ pub fn close_notice(d: &mut Decision, c: &CloseNotice) -> DomainResult<()> {
     d.authorize(Permission::NoticeIssue, notice)?;
     d.require_owned("notice", &notice.meta)?;
     ensure(notice.status == NoticeStatus::Open, || {
-        DomainError::precondition("notice", "the notice is already closed")
+        DomainError::precondition("notice", "该督办通知已办结")
     })?;
     let mut next = notice.clone();
     next.meta = d.next_meta(&notice.meta);

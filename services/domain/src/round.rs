@@ -139,7 +139,7 @@ pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
     d.authorize(Permission::RoundPlan, term)?;
     d.require_owned("term", &term.meta)?;
     let name = required_text("name", &c.name, 64)?;
-    ensure(c.number >= 1, || DomainError::invalid("number", "round numbers start at 1"))?;
+    ensure(c.number >= 1, || DomainError::invalid("number", "轮次从1开始编号"))?;
     check_dates(&c.dates)?;
     ensure(term.window.contains(c.dates.enter_on), || {
         DomainError::invalid("dates.enter_on", format!("进驻日期{}不在届期{}之内", c.dates.enter_on, term.window))
@@ -148,12 +148,12 @@ pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
         DomainError::exists("number", format!("round {} of {}", c.number, term.name))
     })?;
     let months = c.report_due_months.unwrap_or(DEFAULT_REPORT_DUE_MONTHS);
-    ensure((1..=12).contains(&months), || DomainError::invalid("report_due_months", "must be 1 to 12 months"))?;
+    ensure((1..=12).contains(&months), || DomainError::invalid("report_due_months", "须为1至12个月"))?;
     let size = c.group_size.unwrap_or_default();
     ensure(size.min >= 1 && size.min <= size.max && size.max <= 20, || {
         DomainError::invalid(
             "group_size",
-            format!("{}-{} is not a usable group size (1 ≤ min ≤ max ≤ 20)", size.min, size.max),
+            format!("{}-{}人不是可用的组规模(1 ≤ 最少 ≤ 最多 ≤ 20)", size.min, size.max),
         )
     })?;
     let round = Round {
@@ -201,7 +201,7 @@ pub fn change_round_dates(d: &mut Decision, c: &ChangeRoundDates) -> DomainResul
                 let name = d.state.persons.get(&p).map(|x| x.name.as_str()).unwrap_or("?");
                 return Err(DomainError::precondition(
                     "dates",
-                    format!("{name} of {} is already booked in {} ({})", g.name, b.label, b.window),
+                    format!("{}的{name}已安排在{}({})", g.name, b.label, b.window),
                 ));
             }
         }
@@ -373,13 +373,13 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
     let group =
         d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
     ensure(group.round == round.id, || {
-        DomainError::invalid("group", format!("{} belongs to another round", group.name))
+        DomainError::invalid("group", format!("{}属于另一轮巡察", group.name))
     })?;
     let unit = d.state.units.get(&c.unit).ok_or_else(|| DomainError::not_found("unit", format!("unit {}", c.unit)))?;
     ensure(&unit.meta.owner == d.me, || {
         DomainError::invalid(
             "unit",
-            format!("'{}' is registered by {}; inspect it from there", unit.name, unit.meta.owner),
+            format!("「{}」由{}登记,须由其巡察", unit.name, unit.meta.owner),
         )
     })?;
     ensure(!d.state.targets_of_round(round.id).any(|t| t.unit == unit.id), || {
@@ -387,7 +387,7 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
     })?;
     let scope = optional_text("scope", c.scope.as_deref().unwrap_or(""), 500)?;
     if c.kind == TargetKind::Special {
-        ensure(scope.is_some(), || DomainError::invalid("scope", "a special inspection (专项巡察) needs its scope"))?;
+        ensure(scope.is_some(), || DomainError::invalid("scope", "专项巡察须写明巡察范围"))?;
     }
     let amendment = plan_change(d, round, &c.reason, format!("增加巡察对象{}", unit.name))?;
     for p in group.people() {
@@ -407,7 +407,7 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
             .filter(|t| t.unit == unit.id && t.round != round.id && t.meta.owner == *d.me)
             .collect();
         ensure(!earlier.is_empty(), || {
-            DomainError::precondition("unit", format!("'{}' has no earlier inspection to revisit", unit.name))
+            DomainError::precondition("unit", format!("「{}」此前未被巡察过,无法“回头看”", unit.name))
         })?;
         inherited =
             d.state.findings.values().filter(|f| earlier.iter().any(|t| t.id == f.target)).map(|f| f.id).collect();
@@ -421,15 +421,15 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
                 .get(a)
                 .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {a}")))?;
             ensure(assignment.county == code, || {
-                DomainError::denied("assignment", "the assignment is for another county")
+                DomainError::denied("assignment", "该联动任务属于其他县(市、区)")
             })?;
             let accepted =
                 d.state.assignment_responses.get(a).is_some_and(|r| r.decision == AssignmentDecision::Accepted);
             ensure(accepted, || {
-                DomainError::precondition("assignment", "accept the assignment before inspecting for it")
+                DomainError::precondition("assignment", "请先接收联动任务,再安排联动巡察对象")
             })?;
             ensure(c.kind == TargetKind::Linked, || {
-                DomainError::invalid("kind", "a target for an assignment is a linked inspection")
+                DomainError::invalid("kind", "承接联动任务的巡察对象须为联动巡察")
             })?;
         }
         (TargetKind::Linked, None) if !d.me.is_city() => {
@@ -483,7 +483,7 @@ pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
     require_groups_entered(round, "巡察组进驻后才能反馈")?;
     ensure(target.feedback_on.is_none(), || DomainError::precondition("target", "已向该单位反馈过"))?;
     ensure(c.on >= round.dates.enter_on, || {
-        DomainError::invalid("on", format!("{} is before the group entered ({})", c.on, round.dates.enter_on))
+        DomainError::invalid("on", format!("{}早于进驻日期({})", c.on, round.dates.enter_on))
     })?;
     ensure(c.on <= d.today, || DomainError::invalid("on", format!("{} is in the future", c.on)))?;
     let mut next = target.clone();
@@ -522,12 +522,12 @@ pub fn submit_rectification_report(d: &mut Decision, c: &SubmitRectificationRepo
     d.require_owned("target", &target.meta)?;
     let feedback = target
         .feedback_on
-        .ok_or_else(|| DomainError::precondition("target", "no feedback was given to this unit yet"))?;
+        .ok_or_else(|| DomainError::precondition("target", "该单位尚未反馈巡察意见"))?;
     ensure(target.report_submitted_on.is_none(), || {
-        DomainError::precondition("target", "the report was already recorded")
+        DomainError::precondition("target", "整改报告已登记过")
     })?;
     ensure(c.on >= feedback && c.on <= d.today, || {
-        DomainError::invalid("on", format!("{} must be between feedback ({feedback}) and today", c.on))
+        DomainError::invalid("on", format!("{}须在反馈日期({feedback})与今天之间", c.on))
     })?;
     let mut next = target.clone();
     next.meta = d.next_meta(&target.meta);

@@ -55,7 +55,7 @@ pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
     d.authorize(Permission::PlanManage, term)?;
     d.require_owned("term", &term.meta)?;
     ensure(!c.add.is_empty() || !c.remove.is_empty(), || {
-        DomainError::invalid("add", "name at least one unit to add or remove")
+        DomainError::invalid("add", "请至少选择一个要增加或移出的单位")
     })?;
     for (i, u) in c.add.iter().enumerate() {
         let unit =
@@ -63,7 +63,7 @@ pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
         ensure(&unit.meta.owner == d.me, || {
             DomainError::invalid(
                 format!("add[{i}]"),
-                format!("unit '{}' belongs to {}, not to this node's plan", unit.name, unit.meta.owner),
+                format!("「{}」属于{},不在本级规划中", unit.name, unit.meta.owner),
             )
         })?;
     }
@@ -98,13 +98,13 @@ pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
     if d.me.is_city() && county_kind {
         return Err(DomainError::invalid(
             "kind",
-            "the city registers city units; county units are registered by their county",
+            "市委巡察办只登记市级单位,县级单位由所在县(市、区)登记",
         ));
     }
     if !d.me.is_city() && city_kind {
         return Err(DomainError::invalid(
             "kind",
-            "a county registers county units; city units are registered by the city",
+            "县(市、区)只登记本级单位,市级单位由市委巡察办登记",
         ));
     }
     ensure(!d.state.units.values().any(|u| &u.meta.owner == d.me && u.name == name), || {
@@ -113,7 +113,7 @@ pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
     if let Some(p) = c.parent {
         let parent = d.state.units.get(&p).ok_or_else(|| DomainError::not_found("parent", format!("unit {p}")))?;
         ensure(&parent.meta.owner == d.me, || {
-            DomainError::invalid("parent", "the parent unit must be registered on this node")
+            DomainError::invalid("parent", "上级单位须由本级登记")
         })?;
     }
     let unit = Unit { id: d.fresh_id(), meta: d.new_meta(), name: name.clone(), kind: c.kind, parent: c.parent };

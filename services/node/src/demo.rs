@@ -14,7 +14,7 @@ use xuncha_domain::authz::{Grant, RoleCode, Scope};
 use xuncha_domain::common::DateWindow;
 use xuncha_domain::finding::{HandOverLead, RecordFinding};
 use xuncha_domain::ids::*;
-use xuncha_domain::linkage::{CreateLinkagePlan, IssueAssignment};
+use xuncha_domain::linkage::{CreateLinkagePlan, IssueAssignment, ReportAssignmentProgress, RespondAssignment};
 use xuncha_domain::model::*;
 use xuncha_domain::rectification::{AddRectificationItem, SignOffRectification, UpdateRectification};
 use xuncha_domain::roster::{ImportPersons, PersonDraft};
@@ -389,17 +389,15 @@ impl Demo<'_> {
 
     /// Findings at every target, feedback on `feedback`, leads for discipline matters, and
     /// rectification items spread over their lifecycle (some overdue); reports from most units.
-    async fn finish_round(
-        &mut self,
-        targets: &[TargetId],
-        per_target: usize,
-        feedback: NaiveDate,
-    ) -> anyhow::Result<()> {
+    async fn finish_round(&mut self, targets: &[TargetId], shape: RoundShape, feedback: NaiveDate) -> anyhow::Result<()> {
         let mut findings = Vec::new();
+        let mut leads = 0;
         for (i, t) in targets.iter().enumerate() {
             let leader = self.leader(*t).await?;
-            for k in 0..per_target {
-                let (category, title) = FINDINGS[(i * per_target + k) % FINDINGS.len()];
+            // The problems spread evenly over the units, the first units taking the remainder.
+            let here = shape.findings / targets.len() + usize::from(i < shape.findings % targets.len());
+            for k in 0..here {
+                let (category, title) = FINDINGS[findings.len() % FINDINGS.len()];
                 let f = self
                     .created(
                         &leader,
@@ -421,7 +419,9 @@ impl Demo<'_> {
             let leader = self.leader(*t).await?;
             let unit = self.unit_of(*t).await?;
             let liaison = self.liaison(unit).await?;
-            if category.starts_with("discipline") || category == "cadre.selection" {
+            let lead_worthy = category.starts_with("discipline") || category == "cadre.selection";
+            if shape.leads.map_or(lead_worthy, |n| lead_worthy && leads < n) {
+                leads += 1;
                 let summary = "发现相关人员涉嫌违纪问题线索,按程序移交。".into();
                 self.run(&leader, Command::HandOverLead(HandOverLead { finding: *f, summary, receiver: None })).await?;
             }
@@ -472,6 +472,9 @@ impl Demo<'_> {
                 _ => {}
             }
         }
+        if let Some(n) = shape.leads {
+            anyhow::ensure!(leads == n, "the round's findings gave {leads} leads, not {n}");
+        }
         let report_on =
             xuncha_domain::common::add_months(feedback, 2).expect("a demo date") - chrono::Duration::days(3);
         for t in targets.iter().take(targets.len() * 2 / 3) {
@@ -507,11 +510,70 @@ impl Demo<'_> {
     }
 }
 
+/// How much of the source documents' situation the demo data holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scenario {
+    /// A small federation for a first look: fast to start.
+    #[default]
+    Demo,
+    /// The situation the source documents describe (DOMAIN.md, "The scenario"): 11 counties, the
+    /// term plan at 73.81% once round seven gives feedback, round five's 289 problems and 52 leads,
+    /// the counties' 39 linked units and 61 revisits.
+    Seed,
+}
+
+/// What a finished round found.
+#[derive(Clone, Copy, Debug)]
+struct RoundShape {
+    /// Problems in all, spread over the round's units.
+    findings: usize,
+    /// Leads handed over; `None`: one for every discipline or cadre-selection problem.
+    leads: Option<usize>,
+}
+
+/// A county's part in round seven: the units it inspects for the city's linkage assignment
+/// (counterparts of the city's linked units) and the units of its round five it revisits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CountyShape {
+    pub linked: usize,
+    pub revisits: usize,
+}
+
+impl Default for CountyShape {
+    /// The small demo: no linked units (the county only answers the assignment), one revisit.
+    fn default() -> Self {
+        Self { linked: 0, revisits: 1 }
+    }
+}
+
+/// The 11 counties' linked units (39 in all) and revisits (61 in all), county by county.
+const SEED_LINKED: [usize; 11] = [7, 4, 4, 3, 3, 3, 3, 3, 3, 3, 3];
+const SEED_REVISITS: [usize; 11] = [6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5];
+
+impl CountyShape {
+    /// The `i`th county's part in the seed scenario.
+    pub fn seed(i: usize) -> Self {
+        Self { linked: SEED_LINKED[i % 11], revisits: SEED_REVISITS[i % 11] }
+    }
+}
+
+/// A county's counterparts of the city's seven linked units of round seven, in their order.
+const LINKED_COUNTERPARTS: [(&str, UnitKind); 7] = [
+    ("商务局", UnitKind::CountyDepartment),
+    ("文化广电和旅游局", UnitKind::CountyDepartment),
+    // County-owned enterprises: the kinds' 国有企业 is the city's (市属).
+    ("城市投资发展有限公司", UnitKind::Other),
+    ("交通投资有限公司", UnitKind::Other),
+    ("水务有限公司", UnitKind::Other),
+    ("国有资本运营有限公司", UnitKind::Other),
+    ("发展和改革局", UnitKind::CountyDepartment),
+];
+
 /// Fills a county node with accounts for every role, a term plan, a pool, one finished and one
 /// running round, and returns the accounts made. Does nothing (and returns none) if the node
 /// already has rounds.
 pub async fn seed_county(api: &Api, county_name: &str, seed: u64) -> anyhow::Result<Vec<DemoAccount>> {
-    seed_county_by(api, None, county_name, seed).await
+    seed_county_as(api, None, county_name, seed, CountyShape::default()).await
 }
 
 /// [`seed_county`] acting as `by` (already signed in) instead of a new first administrator.
@@ -521,9 +583,23 @@ pub async fn seed_county_by(
     county_name: &str,
     seed: u64,
 ) -> anyhow::Result<Vec<DemoAccount>> {
+    seed_county_as(api, by, county_name, seed, CountyShape::default()).await
+}
+
+/// [`seed_county_by`] with the county's part in round seven. Linked units wait for the city's
+/// assignment to reach the county (up to two minutes), accept it and report progress.
+pub async fn seed_county_as(
+    api: &Api,
+    by: Option<Caller>,
+    county_name: &str,
+    seed: u64,
+    shape: CountyShape,
+) -> anyhow::Result<Vec<DemoAccount>> {
     if has_own_rounds(api).await {
         return Ok(vec![]);
     }
+    anyhow::ensure!(shape.linked <= LINKED_COUNTERPARTS.len(), "at most 7 linked units");
+    anyhow::ensure!(shape.revisits <= 9, "round five inspected 9 units: at most 9 revisits");
     let mut d = Demo::new(api, &format!("{county_name}委巡察办"), seed, by).await?;
     let mut units: Vec<(UnitId, String)> = Vec::new();
     for dept in DEPARTMENTS {
@@ -538,7 +614,12 @@ pub async fn seed_county_by(
         }
         units.push(town);
     }
-    let term = d.term("十四届县委", &units).await?;
+    let mut linked = Vec::new();
+    for (name, kind) in &LINKED_COUNTERPARTS[..shape.linked] {
+        linked.push(d.unit(format!("{county_name}{name}"), *kind, None).await?);
+    }
+    let planned: Vec<(UnitId, String)> = units.iter().chain(&linked).cloned().collect();
+    let term = d.term("十四届县委", &planned).await?;
     let drafts = pool_drafts(&mut d.names, 48, &units, None);
     d.run(&d.office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
 
@@ -546,26 +627,75 @@ pub async fn seed_county_by(
     let r5 = round(&d, (term, "十四届县委"), 5, day(2025, 9, 8), day(2025, 11, 7), day(2025, 12, 5)).await?;
     let targets5 = staff_and_target(&mut d, r5, &units[0..9], 3).await?;
     d.advance(r5, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
-    d.finish_round(&targets5, 3, day(2025, 12, 5)).await?;
+    d.finish_round(&targets5, RoundShape { findings: 27, leads: None }, day(2025, 12, 5)).await?;
 
-    // Round six: under way, with a revisit of a unit from round five.
+    // Round six, the county's round beside the city's round seven: under way, with revisits of
+    // units from round five and, for the city's assignment, the linked units.
     let r6 = round(&d, (term, "十四届县委"), 6, day(2026, 10, 12), day(2026, 12, 11), day(2027, 1, 15)).await?;
     let targets6 = staff_and_target(&mut d, r6, &units[9..15], 2).await?;
-    let group =
-        d.api.engine().read(|s| s.targets.get(&targets6[0]).map(|t| t.group)).await.context("target vanished")?;
-    let revisit = AddTarget {
-        round: r6,
-        group,
-        unit: units[0].0,
-        kind: TargetKind::Revisit,
-        scope: None,
-        assignment: None,
-        reason: None,
-    };
-    d.run(&d.office, Command::AddTarget(revisit)).await?;
+    // Revisits of round five's units, skipping a unit every group would have to recuse from.
+    let mut revisits = 0;
+    for (unit, _) in &units[0..9] {
+        if revisits < shape.revisits && place_target(&d, r6, *unit, TargetKind::Revisit, None).await? {
+            revisits += 1;
+        }
+    }
+    anyhow::ensure!(revisits == shape.revisits, "only {revisits} of round five's units can be revisited");
+    let assignment = if linked.is_empty() { None } else { Some(accept_assignment(&d).await?) };
+    for (unit, name) in &linked {
+        let placed = place_target(&d, r6, *unit, TargetKind::Linked, assignment).await?;
+        anyhow::ensure!(placed, "no group of round six can inspect {name}");
+    }
     d.advance(r6, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
     d.first_findings(&targets6).await?;
+    if let Some(assignment) = assignment {
+        let note = Some(format!("已进驻{}个联动单位,正在开展个别谈话和调阅资料。", linked.len()));
+        let progress = ReportAssignmentProgress { assignment, percent: 40, note };
+        d.run(&d.office, Command::ReportAssignmentProgress(progress)).await?;
+    }
     Ok(d.accounts)
+}
+
+/// Waits for the city's assignment to this county to arrive by sync, and accepts it.
+async fn accept_assignment(d: &Demo<'_>) -> anyhow::Result<AssignmentId> {
+    let code = d.api.engine().node().county_of().context("only a county answers an assignment")?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let assignment = loop {
+        let found = d.api.engine().read(|s| s.assignments.values().find(|a| a.county == code).map(|a| a.id)).await;
+        if let Some(a) = found {
+            break a;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the city's assignment to {code} did not arrive");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let accept = RespondAssignment { assignment, accept: true, reason: None };
+    d.run(&d.office, Command::RespondAssignment(accept)).await?;
+    Ok(assignment)
+}
+
+/// Adds `unit` to the first group of `round` (in turn) with nobody who must recuse from it;
+/// false if every group would have to.
+async fn place_target(
+    d: &Demo<'_>,
+    round: RoundId,
+    unit: UnitId,
+    kind: TargetKind,
+    assignment: Option<AssignmentId>,
+) -> anyhow::Result<bool> {
+    let groups: Vec<GroupId> = d.api.engine().read(|s| s.groups_of_round(round).map(|g| g.id).collect()).await;
+    // Start at a different group for each unit so the targets spread over the groups.
+    let start = d.api.engine().read(|s| s.targets_of_round(round).count()).await;
+    for k in 0..groups.len() {
+        let group = groups[(start + k) % groups.len()];
+        let add = AddTarget { round, group, unit, kind, scope: None, assignment, reason: None };
+        match d.api.execute(d.office.clone(), Command::AddTarget(add)).await {
+            Ok(_) => return Ok(true),
+            // A recusal: try the next group.
+            Err(xuncha_api::ApiError::Domain(e)) if e.reason.contains("需回避") => {}
+            Err(e) => return Err(anyhow!("demo add_target: {e}")),
+        }
+    }
+    Ok(false)
 }
 
 const CITY_UNITS: [(&str, UnitKind); 18] = [
@@ -617,11 +747,16 @@ const CITY_DEPARTMENTS: [&str; 24] = [
     "文学艺术界联合会",
 ];
 
+/// Units established after the term plan was made: inspected in round six, outside the plan.
+const NEW_CITY_UNITS: [(&str, UnitKind); 2] =
+    [("市数据发展集团", UnitKind::StateEnterprise), ("市城市更新投资有限公司", UnitKind::StateEnterprise)];
+
 /// Fills the city with the source documents' shape: a term plan of 42 units, a pool of 360 from
-/// three sources, round six finished (12 units) and round seven under way with 12 regular
-/// targets, 7 of them linked, and 7 revisits, and a linkage plan with an assignment per county.
+/// three sources, round six finished (12 units, two of them established after the plan) and
+/// round seven under way with 12 regular targets, 7 of them linked, and 7 revisits, and a
+/// linkage plan with an assignment per county.
 pub async fn seed_city(api: &Api, counties: &[(&str, &str)], seed: u64) -> anyhow::Result<Vec<DemoAccount>> {
-    seed_city_by(api, None, counties, seed).await
+    seed_city_as(api, None, counties, seed, Scenario::Demo).await
 }
 
 /// [`seed_city`] acting as `by` (already signed in) instead of a new first administrator.
@@ -630,6 +765,19 @@ pub async fn seed_city_by(
     by: Option<Caller>,
     counties: &[(&str, &str)],
     seed: u64,
+) -> anyhow::Result<Vec<DemoAccount>> {
+    seed_city_as(api, by, counties, seed, Scenario::Demo).await
+}
+
+/// [`seed_city_by`] for a scenario. [`Scenario::Seed`] adds round five (9 units of the plan,
+/// 289 problems, 52 leads), so that once round seven gives feedback 31 of the 42 planned units
+/// are covered: 73.81%.
+pub async fn seed_city_as(
+    api: &Api,
+    by: Option<Caller>,
+    counties: &[(&str, &str)],
+    seed: u64,
+    scenario: Scenario,
 ) -> anyhow::Result<Vec<DemoAccount>> {
     if has_own_rounds(api).await {
         return Ok(vec![]);
@@ -643,41 +791,35 @@ pub async fn seed_city_by(
         units.push(d.unit(format!("市{dept}"), UnitKind::CityDepartment, None).await?);
     }
     let term = d.term("四届市委", &units).await?;
+    let mut new_units = Vec::new();
+    for (name, kind) in NEW_CITY_UNITS {
+        new_units.push(d.unit(name.into(), kind, None).await?);
+    }
     let mut drafts = pool_drafts(&mut d.names, 360, &units, None);
     for (i, (code, _)) in counties.iter().enumerate() {
         drafts[i * 7].from_county = Some(CountyCode::parse("from_county", code)?);
     }
     d.run(&d.office, Command::ImportPersons(ImportPersons { persons: drafts })).await?;
 
+    if scenario == Scenario::Seed {
+        let r5 = round(&d, (term, "四届市委"), 5, day(2024, 3, 4), day(2024, 5, 10), day(2024, 6, 21)).await?;
+        let targets5 = staff_and_target(&mut d, r5, &units[24..33], 3).await?;
+        d.advance(r5, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
+        d.finish_round(&targets5, RoundShape { findings: 289, leads: Some(52) }, day(2024, 6, 21)).await?;
+    }
+
     let r6 = round(&d, (term, "四届市委"), 6, day(2025, 3, 3), day(2025, 5, 9), day(2025, 6, 20)).await?;
-    let targets6 = staff_and_target(&mut d, r6, &units[0..12], 3).await?;
+    let round6: Vec<(UnitId, String)> = units[0..10].iter().chain(&new_units).cloned().collect();
+    let targets6 = staff_and_target(&mut d, r6, &round6, 3).await?;
     d.advance(r6, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
-    d.finish_round(&targets6, 2, day(2025, 6, 20)).await?;
+    d.finish_round(&targets6, RoundShape { findings: 24, leads: None }, day(2025, 6, 20)).await?;
 
     let r7 = round(&d, (term, "四届市委"), 7, day(2026, 10, 14), day(2026, 12, 18), day(2027, 1, 20)).await?;
     let regular: Vec<(UnitId, String)> = units[12..24].to_vec();
     let targets7 = staff_and_target(&mut d, r7, &regular, 3).await?;
-    let groups: Vec<GroupId> = d.api.engine().read(|s| s.groups_of_round(r7).map(|g| g.id).collect()).await;
-    for (i, (unit, _)) in units[0..7].iter().enumerate() {
-        // The first group (in turn) with nobody who must recuse from the unit takes the revisit.
-        let mut placed = false;
-        for k in 0..groups.len() {
-            let group = groups[(i + k) % groups.len()];
-            let revisit = AddTarget {
-                round: r7,
-                group,
-                unit: *unit,
-                kind: TargetKind::Revisit,
-                scope: None,
-                assignment: None,
-                reason: None,
-            };
-            if d.api.execute(d.office.clone(), Command::AddTarget(revisit)).await.is_ok() {
-                placed = true;
-                break;
-            }
-        }
-        anyhow::ensure!(placed, "no group can revisit {}", units[i].1);
+    for (unit, name) in &units[0..7] {
+        let placed = place_target(&d, r7, *unit, TargetKind::Revisit, None).await?;
+        anyhow::ensure!(placed, "no group of round seven can revisit {name}");
     }
     d.advance(r7, &[RoundStatus::Approved, RoundStatus::InProgress]).await?;
     d.first_findings(&targets7).await?;

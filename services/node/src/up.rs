@@ -62,11 +62,13 @@ pub struct UpOptions {
     /// base+101, base+102, ... (metrics base+301, ..., web app base+501, ...); 0 picks free ports.
     pub base_port: u16,
     pub counties: usize,
+    /// The demo data seeded into empty nodes; [`demo::Scenario::Seed`] runs all 11 counties.
+    pub scenario: demo::Scenario,
 }
 
 impl Default for UpOptions {
     fn default() -> Self {
-        Self { data: PathBuf::from("data"), base_port: 7000, counties: 2 }
+        Self { data: PathBuf::from("data"), base_port: 7000, counties: 2, scenario: demo::Scenario::Demo }
     }
 }
 
@@ -130,7 +132,8 @@ fn port(base: u16, offset: u16) -> SocketAddr {
 /// `endpoints.json`.
 pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
     std::fs::create_dir_all(&opts.data).with_context(|| format!("creating {}", opts.data.display()))?;
-    let running: Vec<(&str, &str)> = DEMO_COUNTIES.iter().take(opts.counties).copied().collect();
+    let counties = if opts.scenario == demo::Scenario::Seed { DEMO_COUNTIES.len() } else { opts.counties };
+    let running: Vec<(&str, &str)> = DEMO_COUNTIES.iter().take(counties).copied().collect();
     // Development certificates for every node and one operator (kept across restarts).
     let certs_dir = certs::dir_in(&opts.data);
     let mut identities: Vec<Identity> = (1..=CITY_REPLICAS).map(Identity::Replica).collect();
@@ -163,7 +166,9 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
             )
         })
         .collect();
-    let mut accounts = demo::seed_city(&city[0].api, &running, 7).await.context("demo data for the city")?;
+    let mut accounts = demo::seed_city_as(&city[0].api, None, &running, 7, opts.scenario)
+        .await
+        .context("demo data for the city")?;
     for a in &mut accounts {
         a.node = "city-1".into();
     }
@@ -177,7 +182,11 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
         config.metrics_listen = Some(port(opts.base_port, 301 + i as u16));
         config.web_listen = Some(port(opts.base_port, 501 + i as u16));
         let node = start_county(config).await?;
-        let made = demo::seed_county(&node.api, name, 1000 + i as u64)
+        let shape = match opts.scenario {
+            demo::Scenario::Demo => demo::CountyShape::default(),
+            demo::Scenario::Seed => demo::CountyShape::seed(i),
+        };
+        let made = demo::seed_county_as(&node.api, None, name, 1000 + i as u64, shape)
             .await
             .with_context(|| format!("demo data for {name}"))?;
         accounts.extend(made.into_iter().map(|a| demo::DemoAccount { node: format!("county-{code}"), ..a }));

@@ -115,9 +115,19 @@ struct UpArgs {
     /// City replicas listen on base+1..3, counties on base+101, ...; 0 picks free ports.
     #[arg(long, default_value_t = 7000)]
     base_port: u16,
-    /// How many demo counties (1-11).
+    /// How many demo counties (1-11); the seed scenario runs all 11.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=11))]
     counties: u16,
+    /// The data seeded into empty nodes: a small demo, or the source documents' situation
+    /// (11 counties, a 360-person pool, rounds five to seven, the counties' linked units and revisits).
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Demo)]
+    scenario: ScenarioArg,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ScenarioArg {
+    Demo,
+    Seed,
 }
 
 fn main() -> ExitCode {
@@ -227,7 +237,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Up(a) => {
-            xuncha_node::up::up(UpOptions { data: a.data, base_port: a.base_port, counties: a.counties as usize }).await
+            xuncha_node::up::up(UpOptions {
+                data: a.data,
+                base_port: a.base_port,
+                counties: a.counties as usize,
+                scenario: match a.scenario {
+                    ScenarioArg::Demo => xuncha_node::demo::Scenario::Demo,
+                    ScenarioArg::Seed => xuncha_node::demo::Scenario::Seed,
+                },
+            }).await
         }
         Command::Client(c) => xuncha_client::run(cli.client, c).await,
     }

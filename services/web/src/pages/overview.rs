@@ -101,8 +101,12 @@ pub(super) async fn overview(State(app): State<App>, signed: Signed) -> Response
                 .iter()
                 .filter(|c| c.planned > 0)
                 .map(|c| {
-                    let line =
-                        format!("{}:已覆盖{}/{}个单位,正在巡察{}个", c.term_name, c.covered, c.planned, c.in_progress);
+                    let mut line = format!("{}:已覆盖{}/{}个单位", c.term_name, c.covered, c.planned);
+                    if c.in_progress > 0 {
+                        // What the rounds under way bring once they give feedback.
+                        let after = (c.covered + c.in_progress) as f64 * 100.0 / c.planned as f64;
+                        line.push_str(&format!(",正在巡察{}个,本轮结束后覆盖{after:.2}%", c.in_progress));
+                    }
                     (line, c.percent.round() as u32)
                 })
                 .collect()
