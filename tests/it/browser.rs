@@ -247,6 +247,31 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     assert!(!has_uuid(&refused), "{refused}");
     browser.screenshot("pool-import-refused").await;
 
+    // The filters narrow the list in place (htmx): the page is not reloaded, the address follows.
+    let (q, matching) = demo
+        .county
+        .engine
+        .read(|s| {
+            let name = s.persons.values().filter(|p| p.active).map(|p| p.name.clone()).min().unwrap();
+            let n = s.persons.values().filter(|p| p.active && (p.name.contains(&name) || p.work_unit.contains(&name)));
+            (name.clone(), n.count())
+        })
+        .await;
+    browser.visit(&format!("{url}pool")).await;
+    browser.client.execute("window.stayed = true", vec![]).await.unwrap();
+    browser.fill("q", &q).await;
+    let count_rows = "return document.querySelectorAll('#results tbody tr').length";
+    eventually("the list narrowed in place", Duration::from_secs(30), || async {
+        let n = browser.client.execute(count_rows, vec![]).await.unwrap().as_u64().unwrap_or(0) as usize;
+        (n == matching).then_some(())
+    })
+    .await;
+    let stayed = browser.client.execute("return window.stayed === true", vec![]).await.unwrap();
+    assert_eq!(stayed, serde_json::Value::Bool(true), "the page was reloaded instead of updated in place");
+    let address = browser.client.current_url().await.unwrap();
+    assert!(address.query().is_some_and(|query| query.contains("q=")), "{address}");
+    browser.screenshot("pool-filtered-in-place").await;
+
     // 巡察组: the suggestion with its reasons; the insider chosen is refused in Chinese.
     let round = demo.new_round().await;
     let (unit, unit_name, insider, insider_name) = demo.insider().await;
@@ -282,6 +307,16 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     let table = xuncha_api::tabular::read_xlsx(&bytes).unwrap();
     let held = demo.county.engine.read(|s| s.rectifications.len()).await;
     assert_eq!(table.rows.len(), held);
+    // Its print view: every item, and a button that prints (bound by the page's own script, as
+    // the CSP forbids inline handlers; the print dialog itself is replaced here).
+    browser.click("a[href='/rectification/print']").await;
+    let printable = browser.wait_for_text("打印于").await;
+    assert!(printable.contains(&format!("共{held}条")) && !has_uuid(&printable), "{printable}");
+    browser.screenshot("rectification-print").await;
+    browser.client.execute("window.print = () => { window.printed = true; }", vec![]).await.unwrap();
+    browser.click("button[data-print]").await;
+    let printed = browser.client.execute("return window.printed === true", vec![]).await.unwrap();
+    assert_eq!(printed, serde_json::Value::Bool(true), "the 打印 button printed nothing");
 
     // Cut off from the city, a finding is recorded and kept.
     fed.offline("anping", true);

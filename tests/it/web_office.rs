@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use xuncha_api::tabular::{read_xlsx, write_xlsx};
 use xuncha_domain::common::DateWindow;
-use xuncha_domain::model::{NoticeLevel, RectificationStatus, Specialty};
+use xuncha_domain::model::{NoticeLevel, Rank, RectificationStatus, Specialty};
 use xuncha_domain::term::CreateTerm;
 use xuncha_domain::{Caller, Command};
 use xuncha_node::CountyHandle;
@@ -26,6 +26,8 @@ use xuncha_store::LedgerFilter;
 pub struct DemoCounty<'f> {
     pub county: &'f CountyHandle,
     pub head: xuncha_node::demo::DemoAccount,
+    /// Every account the demo made, with its password.
+    pub accounts: Vec<xuncha_node::demo::DemoAccount>,
     /// The head as a caller of the county's API, for set-up the pages do not cover.
     pub caller: Caller,
 }
@@ -33,16 +35,22 @@ pub struct DemoCounty<'f> {
 pub async fn demo_county<'f>(fed: &'f Federation, code: &str, name: &str) -> DemoCounty<'f> {
     let county = fed.county(code);
     let accounts = xuncha_node::demo::seed_county(&county.api, name, 7).await.unwrap();
-    let head = accounts.into_iter().find(|a| a.username == "head").expect("the demo's office head");
+    let head = accounts.iter().find(|a| a.username == "head").expect("the demo's office head").clone();
     let signed = county.api.auth().login(&head.username, &head.password, None).await.unwrap();
-    DemoCounty { county, head, caller: Caller::Session(xuncha_api::auth::session_key(&signed.token)) }
+    DemoCounty { county, head, accounts, caller: Caller::Session(xuncha_api::auth::session_key(&signed.token)) }
 }
 
 impl DemoCounty<'_> {
     /// The head signed in at the county's web app.
     async fn browser(&self, fed: &Federation) -> Browser {
+        self.browser_of(fed, "head").await
+    }
+
+    /// The demo account `username` signed in at the county's web app.
+    async fn browser_of(&self, fed: &Federation, username: &str) -> Browser {
+        let account = self.accounts.iter().find(|a| a.username == username).expect("a demo account");
         let browser = Browser::new(fed, &self.county.web.as_ref().unwrap().url());
-        let (status, page) = browser.sign_in(&self.head.username, &self.head.password).await;
+        let (status, page) = browser.sign_in(&account.username, &account.password).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         browser
     }
@@ -151,6 +159,34 @@ async fn the_pool_filters_imports_with_bad_rows_named_and_exports() {
     assert_eq!(table.header[..3], ["姓名", "性别", "出生年份"]);
     assert_eq!(table.rows.len(), held + 2);
     assert!(table.rows.iter().any(|r| r[0] == "钱新" && r[2] == "1986" && r[3] == "副科"));
+
+    // The filters update the list in place where scripts run (htmx, served from this node).
+    let (_, _, page) = browser.get("/pool").await;
+    assert!(page.contains(r#"<script src="/assets/htmx.min.js" defer>"#) && page.contains(r##"hx-target="#results""##));
+    let (status, headers, js) = browser.get("/assets/htmx.min.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(js.contains(r#"version:"2.0.10""#));
+
+    // The print view lists what the filters select, says which filters, and can be printed.
+    let (status, _, page) = browser.get("/pool/print?rank=%E5%89%AF%E7%A7%91").await; // 副科
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let 副科 = county
+        .engine
+        .read(|s| s.persons.values().filter(|p| p.active && p.rank == Rank::DeputySectionHead).count())
+        .await;
+    assert_eq!(print_rows(&page), 副科);
+    let text = visible_text(&page);
+    assert!(
+        text.contains("人才库名册") && text.contains("职级:副科") && text.contains(&format!("共{副科}条")),
+        "{text}"
+    );
+    assert!(page.contains("data-print") && !has_uuid(&text), "{text}");
+}
+
+/// The data rows of a print view's table.
+fn print_rows(page: &str) -> usize {
+    page.find("<tbody>").map(|at| page[at..].matches("<tr>").count()).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -414,6 +450,11 @@ async fn a_county_records_findings_offline_and_works_its_rectification_ledger() 
     assert_eq!(table.header[..3], ["编号", "节点", "轮次"]);
     assert!(table.rows.iter().all(|r| r[1] == "安平县委巡察办"), "the node by its name: {:?}", table.rows[0]);
     assert!(table.rows.iter().any(|r| r[11] == "已销号"));
+    // So does the print view, in the same columns, with the 销号 visible.
+    let (status, _, page) = browser.get("/rectification/print").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(print_rows(&page), held);
+    assert!(page.contains("<th>编号</th>") && page.contains("<td>已销号</td>"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -457,6 +498,17 @@ async fn the_ledger_filters_by_kind_person_and_period_checks_its_chains_and_expo
     assert_eq!(table.header, ["时间", "节点", "操作人", "角色", "对象", "事项", "原因"]);
     assert_eq!(table.rows.len(), rounds);
     assert!(table.rows.iter().all(|r| r[1] == "安平县委巡察办" && r[4] == "轮次" && !r.iter().any(|c| has_uuid(c))));
+    // The print view: every selected event, the filters in words.
+    let (status, _, page) = browser.get("/ledger/print?kind=%E8%BD%AE%E6%AC%A1&from=2000-01-01").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(print_rows(&page), rounds);
+    let text = visible_text(&page);
+    assert!(text.contains("对象:轮次") && text.contains("从2000年1月1日") && !has_uuid(&text), "{text}");
+    // Someone without the ledger's permission prints nothing.
+    let liaison = demo.browser_of(&fed, "liaison1").await;
+    let (status, _, page) = liaison.get("/ledger/print").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!page.contains("<tbody>"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

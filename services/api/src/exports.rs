@@ -5,7 +5,7 @@ use xuncha_domain::labels::Labelled;
 use xuncha_domain::rectification::is_overdue;
 use xuncha_domain::{NodeId, Permission, Principal};
 
-use crate::tabular::{ExportError, SheetWriter};
+use crate::tabular::{ExportError, RowSink};
 
 /// The columns of an exported 整改台账.
 pub const RECTIFICATION_COLUMNS: [&str; 14] = [
@@ -40,7 +40,7 @@ pub fn rectification_rows(
     who: &Principal,
     today: chrono::NaiveDate,
     node_name: &dyn Fn(&NodeId) -> String,
-    sheet: &mut SheetWriter,
+    sheet: &mut dyn RowSink,
 ) -> Result<(), ExportError> {
     let name = |u| s.units.get(&u).map(|x: &xuncha_domain::model::Unit| x.name.clone()).unwrap_or_default();
     let mut items: Vec<_> =
@@ -48,7 +48,7 @@ pub fn rectification_rows(
     items.sort_by_key(|i| (i.meta.owner.clone(), i.round, i.unit, i.deadline));
     for i in items {
         let finding = s.findings.get(&i.finding);
-        sheet.push(&[
+        sheet.push_row(&[
             i.reference.cite(crate::conv::rectification::RECTIFICATION_WORD),
             node_name(&i.meta.owner),
             s.rounds.get(&i.round).map(|r| r.name.clone()).unwrap_or_default(),

@@ -238,6 +238,41 @@ impl SheetWriter {
     }
 }
 
+/// Where a table's rows go: a workbook, or a print view.
+pub trait RowSink {
+    fn push_row(&mut self, row: &[String]) -> Result<(), ExportError>;
+}
+
+impl RowSink for SheetWriter {
+    fn push_row(&mut self, row: &[String]) -> Result<(), ExportError> {
+        self.push(row)
+    }
+}
+
+/// A print view's rows: the first `cap` kept, every row counted.
+#[derive(Debug, Default)]
+pub struct PrintRows {
+    pub rows: Vec<Vec<String>>,
+    pub total: usize,
+    cap: usize,
+}
+
+impl PrintRows {
+    pub fn new(cap: usize) -> Self {
+        Self { rows: Vec::new(), total: 0, cap }
+    }
+}
+
+impl RowSink for PrintRows {
+    fn push_row(&mut self, row: &[String]) -> Result<(), ExportError> {
+        self.total += 1;
+        if self.rows.len() < self.cap {
+            self.rows.push(row.to_vec());
+        }
+        Ok(())
+    }
+}
+
 /// Writes one small sheet whole, into memory (see [`SheetWriter`] for large ones).
 pub fn write_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, ExportError> {
     let mut sheet = SheetWriter::new(sheet_name, header)?;

@@ -6,13 +6,16 @@ use chrono::{FixedOffset, TimeZone};
 
 use super::*;
 use xuncha_api::exports;
-use xuncha_api::tabular::{ExportError, SheetWriter};
+use xuncha_api::tabular::{ExportError, PrintRows, RowSink, SheetWriter};
 use xuncha_domain::LedgerEvent;
 use xuncha_domain::record::Kind;
 use xuncha_store::{LedgerCursor, LedgerFilter};
 
 pub(super) fn routes() -> Router<App> {
-    Router::new().route("/ledger", get(ledger_page)).route("/ledger.xlsx", get(export))
+    Router::new()
+        .route("/ledger", get(ledger_page))
+        .route("/ledger.xlsx", get(export))
+        .route("/ledger/print", get(print))
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -217,31 +220,73 @@ async fn export(State(app): State<App>, signed: Signed, Query(q): Query<LedgerQu
     if !signed.who.holds(Permission::LedgerRead) {
         return forbidden("您没有查看台账的权限。");
     }
-    let mut filter = match q.filter(&app, &signed.who) {
+    let filter = match q.filter(&app, &signed.who) {
         Ok(f) => f,
         Err(e) => return bad_request(&refusal(&ApiError::Domain(e))),
     };
-    filter.limit = EXPORT_PAGE;
     let written = async {
         // Without the action codes and record ids: people read names and summaries.
         let mut sheet = SheetWriter::new("台账", &exports::LEDGER_COLUMNS[..7])?;
-        let store_failed = |e: xuncha_store::StoreError| ExportError::Io(std::io::Error::other(e));
-        let mut view = app.api.engine().store().read_view().await.map_err(store_failed)?;
-        loop {
-            let page = view.ledger_page(&filter).await.map_err(store_failed)?;
-            for e in &page {
-                let mut row = exports::ledger_row(e);
-                row[1] = app.site.node_name(&e.node);
-                row.truncate(7);
-                sheet.push(&row)?;
-            }
-            match page.last() {
-                Some(last) if page.len() as u32 == EXPORT_PAGE => filter.after = Some(LedgerCursor::of(last)),
-                _ => break,
-            }
-        }
+        ledger_rows(&app, filter, &mut sheet).await?;
         Ok::<_, ExportError>(sheet)
     }
     .await;
     workbook_download(&app, "台账", written).await
+}
+
+/// Writes the events `filter` selects, read in pages from one read view (every page sees the
+/// same ledger while writes go on), in the export's first seven columns.
+async fn ledger_rows(app: &App, mut filter: LedgerFilter, sink: &mut (dyn RowSink + Send)) -> Result<(), ExportError> {
+    filter.limit = EXPORT_PAGE;
+    let store_failed = |e: xuncha_store::StoreError| ExportError::Io(std::io::Error::other(e));
+    let mut view = app.api.engine().store().read_view().await.map_err(store_failed)?;
+    loop {
+        let page = view.ledger_page(&filter).await.map_err(store_failed)?;
+        for e in &page {
+            let mut row = exports::ledger_row(e);
+            row[1] = app.site.node_name(&e.node);
+            row.truncate(7);
+            sink.push_row(&row)?;
+        }
+        match page.last() {
+            Some(last) if page.len() as u32 == EXPORT_PAGE => filter.after = Some(LedgerCursor::of(last)),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// What the filters select as an A4 page to print.
+async fn print(State(app): State<App>, signed: Signed, Query(q): Query<LedgerQuery>) -> Response {
+    if !signed.who.holds(Permission::LedgerRead) {
+        return forbidden("您没有查看台账的权限。");
+    }
+    let filter = match q.filter(&app, &signed.who) {
+        Ok(f) => f,
+        Err(e) => return bad_request(&refusal(&ApiError::Domain(e))),
+    };
+    let mut rows = PrintRows::new(PRINT_ROWS);
+    let written = ledger_rows(&app, filter, &mut rows).await.map(|_| rows);
+    let person = q.person.trim().to_string();
+    let person = if person.is_empty() {
+        None
+    } else {
+        app.api
+            .engine()
+            .read(move |s| s.accounts.values().find(|a| a.id.to_string() == person).map(|a| a.display_name.clone()))
+            .await
+    };
+    let mut scope = Vec::new();
+    if let Some(p) = person {
+        scope.push(format!("操作人:{p}"));
+    }
+    if let Some(k) = Kind::parse_label(&q.kind) {
+        scope.push(format!("对象:{}", k.label_zh()));
+    }
+    for (label, text) in [("从", &q.from), ("到", &q.to)] {
+        if let Ok(d) = parse_date(label, text) {
+            scope.push(format!("{label}{}", zh::date(d)));
+        }
+    }
+    let back = format!("/ledger?{}", q.query_string());
+    print_view(&app, &signed, "台账", &scope.join(";"), &exports::LEDGER_COLUMNS[..7], written, &back)
 }

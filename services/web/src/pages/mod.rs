@@ -211,6 +211,53 @@ pub(crate) async fn workbook_download(
     }
 }
 
+/// Rows a print view lists; more are counted and left to the XLSX export.
+pub(crate) const PRINT_ROWS: usize = 2000;
+
+#[derive(Template)]
+#[template(path = "print.html")]
+struct PrintPage<'a> {
+    site_name: &'a str,
+    title: &'a str,
+    /// What the filters chose, in words ("操作人:王丽;2026年12月1日起").
+    scope: &'a str,
+    columns: &'a [&'a str],
+    rows: Vec<Vec<String>>,
+    total: usize,
+    printed_by: &'a str,
+    printed_at: String,
+    back: &'a str,
+}
+
+/// What a table's filters select as an A4 page to print, with the site, who printed it and when.
+pub(crate) fn print_view(
+    app: &App,
+    signed: &Signed,
+    title: &str,
+    scope: &str,
+    columns: &[&str],
+    rows: Result<xuncha_api::tabular::PrintRows, xuncha_api::tabular::ExportError>,
+    back: &str,
+) -> Response {
+    match rows {
+        Ok(r) => page(PrintPage {
+            site_name: &app.site.name_zh,
+            title,
+            scope,
+            columns,
+            total: r.total,
+            rows: r.rows,
+            printed_by: &signed.who.display_name,
+            printed_at: zh::moment(Utc::now()),
+            back,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, table = title, "a print view failed");
+            bad_request(&format!("生成{title}打印页出错,请联系运维人员。"))
+        }
+    }
+}
+
 /// A refusal as people read it: the field in Chinese, then the reason.
 pub(crate) fn refusal(e: &ApiError) -> String {
     match e {

@@ -4,7 +4,7 @@
 use super::*;
 use axum::extract::DefaultBodyLimit;
 use chrono::Datelike;
-use xuncha_api::tabular::{self, SheetWriter};
+use xuncha_api::tabular::{self, PrintRows, RowSink, SheetWriter};
 use xuncha_domain::model::{Person, Rank, Specialty};
 use xuncha_domain::roster::{ImportPersons, ROSTER_COLUMNS, RowError, parse_roster};
 
@@ -17,6 +17,7 @@ pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/pool", get(pool_page))
         .route("/pool.xlsx", get(export))
+        .route("/pool/print", get(print))
         .route("/pool/import", post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
 }
 
@@ -55,6 +56,29 @@ impl PoolQuery {
             && bound(&self.age_max).is_none_or(|m| age <= m)
             && (self.leaders.is_none() || p.leader_qualified)
             && (self.inactive.is_some() || p.active)
+    }
+
+    /// The filters in words, for a print view's heading.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut add = |label: &str, v: &str| {
+            if !v.trim().is_empty() {
+                parts.push(format!("{label}{}", v.trim()));
+            }
+        };
+        add("姓名或单位:", &self.q);
+        add("专长:", &self.specialty);
+        add("职级:", &self.rank);
+        add("工作单位:", &self.unit);
+        add("年龄从", &self.age_min);
+        add("年龄到", &self.age_max);
+        if self.leaders.is_some() {
+            parts.push("只含组长库".into());
+        }
+        if self.inactive.is_some() {
+            parts.push("含已出库".into());
+        }
+        parts.join(";")
     }
 
     /// The filters as a query string, for the pager and the export link.
@@ -243,23 +267,63 @@ async fn export(State(app): State<App>, signed: Signed, Query(q): Query<PoolQuer
         .read(move |s| {
             let header: Vec<&str> = ROSTER_COLUMNS.iter().map(|(_, zh, _)| *zh).collect();
             let mut sheet = SheetWriter::new("人才库", &header)?;
-            for p in matching(s, &who, &q, today.year()) {
-                let conflicts = p.declared_conflicts.iter().filter_map(|u| s.units.get(u)).map(|u| u.name.as_str());
-                sheet.push(&[
-                    p.name.clone(),
-                    p.gender.map(|g| g.label_zh()).unwrap_or_default().to_string(),
-                    p.birth_year.to_string(),
-                    p.rank.label_zh().to_string(),
-                    p.source.label_zh().to_string(),
-                    p.work_unit.clone(),
-                    p.specialties.iter().map(|s| s.label_zh()).collect::<Vec<_>>().join("、"),
-                    if p.leader_qualified { "是" } else { "否" }.to_string(),
-                    conflicts.collect::<Vec<_>>().join("、"),
-                    p.from_county.as_ref().map(|c| c.to_string()).unwrap_or_default(),
-                ])?;
-            }
+            // The county's code, as the import reads it back.
+            roster_rows(s, &who, &q, today.year(), &|c| c.to_string(), &mut sheet)?;
             Ok::<_, tabular::ExportError>(sheet)
         })
         .await;
     workbook_download(&app, "人才库", workbook).await
+}
+
+/// The persons the filters select, in the import's own columns.
+fn roster_rows(
+    s: &xuncha_domain::State,
+    who: &Principal,
+    q: &PoolQuery,
+    year: i32,
+    county: &dyn Fn(&xuncha_domain::ids::CountyCode) -> String,
+    sink: &mut dyn RowSink,
+) -> Result<(), tabular::ExportError> {
+    for p in matching(s, who, q, year) {
+        let conflicts = p.declared_conflicts.iter().filter_map(|u| s.units.get(u)).map(|u| u.name.as_str());
+        sink.push_row(&[
+            p.name.clone(),
+            p.gender.map(|g| g.label_zh()).unwrap_or_default().to_string(),
+            p.birth_year.to_string(),
+            p.rank.label_zh().to_string(),
+            p.source.label_zh().to_string(),
+            p.work_unit.clone(),
+            p.specialties.iter().map(|s| s.label_zh()).collect::<Vec<_>>().join("、"),
+            if p.leader_qualified { "是" } else { "否" }.to_string(),
+            conflicts.collect::<Vec<_>>().join("、"),
+            p.from_county.as_ref().map(county).unwrap_or_default(),
+        ])?;
+    }
+    Ok(())
+}
+
+/// The persons the filters select, as an A4 page to print (counties by name).
+async fn print(State(app): State<App>, signed: Signed, Query(q): Query<PoolQuery>) -> Response {
+    if !signed.who.holds(Permission::PoolRead) {
+        return forbidden("您没有查看人才库的权限。");
+    }
+    let who = signed.who.clone();
+    let year = app.api.today().year();
+    let site = app.site.clone();
+    let scope = q.describe();
+    let back = format!("/pool?{}", q.query_string());
+    let rows = app
+        .api
+        .engine()
+        .read(move |s| {
+            let mut rows = PrintRows::new(PRINT_ROWS);
+            let county = |c: &xuncha_domain::ids::CountyCode| {
+                site.county_names.get(&c.to_string()).cloned().unwrap_or_else(|| c.to_string())
+            };
+            roster_rows(s, &who, &q, year, &county, &mut rows)?;
+            Ok(rows)
+        })
+        .await;
+    let columns: Vec<&str> = ROSTER_COLUMNS.iter().map(|(_, zh, _)| *zh).collect();
+    print_view(&app, &signed, "人才库名册", &scope, &columns, rows, &back)
 }

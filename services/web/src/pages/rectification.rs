@@ -17,6 +17,7 @@ pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/rectification", get(rectification_page))
         .route("/rectification.xlsx", get(export))
+        .route("/rectification/print", get(print))
         .route("/rectification/progress", post(report_progress))
         .route("/rectification/sign-off", post(sign_off))
         .route("/rectification/notice", post(issue_notice))
@@ -314,4 +315,25 @@ async fn export(State(app): State<App>, signed: Signed) -> Response {
         })
         .await;
     workbook_download(&app, "整改台账", workbook).await
+}
+
+/// The whole 整改台账 as an A4 page to print: the export's columns and rows.
+async fn print(State(app): State<App>, signed: Signed) -> Response {
+    if !signed.who.holds(Permission::RectificationRead) {
+        return forbidden("您没有查看整改台账的权限。");
+    }
+    let who = signed.who.clone();
+    let today = app.api.today();
+    let site = app.site.clone();
+    let rows = app
+        .api
+        .engine()
+        .read(move |s| {
+            let name = |n: &xuncha_domain::NodeId| site.node_name(n);
+            let mut rows = xuncha_api::tabular::PrintRows::new(PRINT_ROWS);
+            exports::rectification_rows(s, &who, today, &name, &mut rows)?;
+            Ok(rows)
+        })
+        .await;
+    print_view(&app, &signed, "整改台账", "", &exports::RECTIFICATION_COLUMNS, rows, "/rectification")
 }
