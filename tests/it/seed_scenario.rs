@@ -34,7 +34,11 @@ async fn the_seed_scenario_holds_the_source_documents_figures() {
         })
         .await;
     assert_eq!(pool, 360, "a talent pool of 360");
-    assert_eq!((round5_findings, round5_units, round5_leads), (289, 9, 52), "round five: 289 problems at 9 units, 52 leads");
+    assert_eq!(
+        (round5_findings, round5_units, round5_leads),
+        (289, 9, 52),
+        "round five: 289 problems at 9 units, 52 leads"
+    );
 
     // Every county's linked units and revisits reach the city by sync: 39 and 61 in all.
     let expected: BTreeMap<String, (usize, usize)> = DEMO_COUNTIES

@@ -109,11 +109,8 @@ pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> 
 pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<()> {
     d.require_city("issuing a linked assignment")?;
     d.authorize(Permission::LinkageIssue, &Position::owned(d.me, Some(&c.county)))?;
-    let plan = d
-        .state
-        .linkage_plans
-        .get(&c.plan)
-        .ok_or_else(|| DomainError::not_found("plan", "联动方案".to_string()))?;
+    let plan =
+        d.state.linkage_plans.get(&c.plan).ok_or_else(|| DomainError::not_found("plan", "联动方案".to_string()))?;
     ensure(!d.state.assignments.values().any(|a| a.plan == plan.id && a.county == c.county), || {
         DomainError::exists("county", format!("「{}」已向{}下达过联动任务", plan.name, c.county))
     })?;
@@ -337,9 +334,11 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
         .get(&c.person)
         .ok_or_else(|| DomainError::not_found("person", format!("person {}", c.person)))?;
     d.authorize(Permission::LinkageIssue, p)?;
-    let county = p.meta.owner.county_of().ok_or_else(|| {
-        DomainError::invalid("person", format!("{}已在市级人才库中,无需抽调", p.name))
-    })?;
+    let county = p
+        .meta
+        .owner
+        .county_of()
+        .ok_or_else(|| DomainError::invalid("person", format!("{}已在市级人才库中,无需抽调", p.name)))?;
     DateWindow::new("window", c.window.from, c.window.to)?;
     if let Some(why) = availability_problem(p, &c.window) {
         return Err(DomainError::precondition("person", why));
@@ -350,9 +349,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
             && r.window.overlaps(&c.window)
             && d.state.secondment_decisions.get(&r.id).is_none_or(|x| x.approved)
     });
-    ensure(!pending, || {
-        DomainError::exists("person", format!("{}在重叠时段的抽调申请", p.name))
-    })?;
+    ensure(!pending, || DomainError::exists("person", format!("{}在重叠时段的抽调申请", p.name)))?;
     // Bookings the city already knows of; one made at the county meanwhile shows as a conflict.
     let all = bookings(d.state);
     if let Some(b) = overlapping_bookings(&all, p.id, &c.window, None, d.me).first() {

@@ -67,10 +67,7 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
     d.authorize(Permission::RectificationPlan, finding)?;
     d.require_owned("finding", &finding.meta)?;
     ensure(matches!(finding.status, FindingStatus::FedBack | FindingStatus::Rectifying), || {
-        DomainError::precondition(
-            "finding",
-            format!("该问题{},反馈后才能整改", finding.status.label_zh()),
-        )
+        DomainError::precondition("finding", format!("该问题{},反馈后才能整改", finding.status.label_zh()))
     })?;
     let target = target_of(d, "finding", finding.target)?;
     let round = round_of(d, "finding", finding.round)?;
@@ -92,9 +89,7 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
         Some(day) => day,
         None => report_due_on(round, target).ok_or_else(no_feedback)?,
     };
-    ensure(deadline > feedback, || {
-        DomainError::invalid("deadline", format!("{deadline}不晚于反馈日期({feedback})"))
-    })?;
+    ensure(deadline > feedback, || DomainError::invalid("deadline", format!("{deadline}不晚于反馈日期({feedback})")))?;
     let own = d.state.rectifications.values().filter(|i| &i.meta.owner == d.me).map(|i| &i.reference);
     let reference = Reference::next(own, chrono::Datelike::year(&d.today));
     let item = RectificationItem {
@@ -138,11 +133,7 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
 }
 
 fn item_of<'s>(d: &Decision<'s>, id: RectificationId) -> DomainResult<&'s RectificationItem> {
-    let item = d
-        .state
-        .rectifications
-        .get(&id)
-        .ok_or_else(|| DomainError::not_found("item", "整改事项".to_string()))?;
+    let item = d.state.rectifications.get(&id).ok_or_else(|| DomainError::not_found("item", "整改事项".to_string()))?;
     d.require_owned("item", &item.meta)?;
     Ok(item)
 }
@@ -163,10 +154,7 @@ pub fn update_item(d: &mut Decision, c: &UpdateRectification) -> DomainResult<()
             (Open, InProgress) | (Open | InProgress, Done) | (Done, InProgress) | (Open | InProgress, LongTerm)
         );
         ensure(allowed, || {
-            DomainError::precondition(
-                "status",
-                format!("{}的事项不能改为{}", from.label_zh(), to.label_zh()),
-            )
+            DomainError::precondition("status", format!("{}的事项不能改为{}", from.label_zh(), to.label_zh()))
         })?;
         if to == Done {
             ensure(evidence.is_some() || item.evidence.is_some(), || {
@@ -200,10 +188,7 @@ pub fn sign_off(d: &mut Decision, c: &SignOffRectification) -> DomainResult<()> 
     let item = item_of(d, c.item)?;
     d.authorize(Permission::RectificationSignOff, item)?;
     ensure(item.status == RectificationStatus::Done, || {
-        DomainError::precondition(
-            "item",
-            format!("该事项{},只有已完成的事项才能销号", item.status.label_zh()),
-        )
+        DomainError::precondition("item", format!("该事项{},只有已完成的事项才能销号", item.status.label_zh()))
     })?;
     let note = optional_text("note", c.note.as_deref().unwrap_or(""), 1000)?;
     let mut next = item.clone();
@@ -291,16 +276,12 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             Addressee::County(code) => NodeId::of_county(code),
             Addressee::Unit(_) => d.me.clone(),
         };
-        ensure(owner == expected, || {
-            DomainError::invalid("subject", format!("督办事项属于{owner},不属于被督办方"))
-        })?;
+        ensure(owner == expected, || DomainError::invalid("subject", format!("督办事项属于{owner},不属于被督办方")))?;
     }
     if let Some(prev) = c.escalates {
         let earlier =
             d.state.notices.get(&prev).ok_or_else(|| DomainError::not_found("escalates", format!("notice {prev}")))?;
-        ensure(earlier.addressee == c.addressee, || {
-            DomainError::invalid("escalates", "前一份督办通知发给了其他对象")
-        })?;
+        ensure(earlier.addressee == c.addressee, || DomainError::invalid("escalates", "前一份督办通知发给了其他对象"))?;
         ensure(c.level > earlier.level, || {
             DomainError::invalid("level", format!("升级须高于{}", earlier.level.label_zh()))
         })?;
@@ -357,9 +338,7 @@ pub fn close_notice(d: &mut Decision, c: &CloseNotice) -> DomainResult<()> {
         .ok_or_else(|| DomainError::not_found("notice", format!("notice {}", c.notice)))?;
     d.authorize(Permission::NoticeIssue, notice)?;
     d.require_owned("notice", &notice.meta)?;
-    ensure(notice.status == NoticeStatus::Open, || {
-        DomainError::precondition("notice", "该督办通知已办结")
-    })?;
+    ensure(notice.status == NoticeStatus::Open, || DomainError::precondition("notice", "该督办通知已办结"))?;
     let mut next = notice.clone();
     next.meta = d.next_meta(&notice.meta);
     next.status = NoticeStatus::Closed;

@@ -151,10 +151,7 @@ pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
     ensure((1..=12).contains(&months), || DomainError::invalid("report_due_months", "须为1至12个月"))?;
     let size = c.group_size.unwrap_or_default();
     ensure(size.min >= 1 && size.min <= size.max && size.max <= 20, || {
-        DomainError::invalid(
-            "group_size",
-            format!("{}-{}人不是可用的组规模(1 ≤ 最少 ≤ 最多 ≤ 20)", size.min, size.max),
-        )
+        DomainError::invalid("group_size", format!("{}-{}人不是可用的组规模(1 ≤ 最少 ≤ 最多 ≤ 20)", size.min, size.max))
     })?;
     let round = Round {
         id: d.fresh_id(),
@@ -372,15 +369,10 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
     d.require_owned("round", &round.meta)?;
     let group =
         d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
-    ensure(group.round == round.id, || {
-        DomainError::invalid("group", format!("{}属于另一轮巡察", group.name))
-    })?;
+    ensure(group.round == round.id, || DomainError::invalid("group", format!("{}属于另一轮巡察", group.name)))?;
     let unit = d.state.units.get(&c.unit).ok_or_else(|| DomainError::not_found("unit", format!("unit {}", c.unit)))?;
     ensure(&unit.meta.owner == d.me, || {
-        DomainError::invalid(
-            "unit",
-            format!("「{}」由{}登记,须由其巡察", unit.name, unit.meta.owner),
-        )
+        DomainError::invalid("unit", format!("「{}」由{}登记,须由其巡察", unit.name, unit.meta.owner))
     })?;
     ensure(!d.state.targets_of_round(round.id).any(|t| t.unit == unit.id), || {
         DomainError::exists("unit", format!("'{}' as a target of {}", unit.name, round.name))
@@ -420,14 +412,10 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
                 .assignments
                 .get(a)
                 .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {a}")))?;
-            ensure(assignment.county == code, || {
-                DomainError::denied("assignment", "该联动任务属于其他县(市、区)")
-            })?;
+            ensure(assignment.county == code, || DomainError::denied("assignment", "该联动任务属于其他县(市、区)"))?;
             let accepted =
                 d.state.assignment_responses.get(a).is_some_and(|r| r.decision == AssignmentDecision::Accepted);
-            ensure(accepted, || {
-                DomainError::precondition("assignment", "请先接收联动任务,再安排联动巡察对象")
-            })?;
+            ensure(accepted, || DomainError::precondition("assignment", "请先接收联动任务,再安排联动巡察对象"))?;
             ensure(c.kind == TargetKind::Linked, || {
                 DomainError::invalid("kind", "承接联动任务的巡察对象须为联动巡察")
             })?;
@@ -520,12 +508,8 @@ pub fn submit_rectification_report(d: &mut Decision, c: &SubmitRectificationRepo
     let target = target_of(d, "target", c.target)?;
     d.authorize(Permission::RectificationReport, target)?;
     d.require_owned("target", &target.meta)?;
-    let feedback = target
-        .feedback_on
-        .ok_or_else(|| DomainError::precondition("target", "该单位尚未反馈巡察意见"))?;
-    ensure(target.report_submitted_on.is_none(), || {
-        DomainError::precondition("target", "整改报告已登记过")
-    })?;
+    let feedback = target.feedback_on.ok_or_else(|| DomainError::precondition("target", "该单位尚未反馈巡察意见"))?;
+    ensure(target.report_submitted_on.is_none(), || DomainError::precondition("target", "整改报告已登记过"))?;
     ensure(c.on >= feedback && c.on <= d.today, || {
         DomainError::invalid("on", format!("{}须在反馈日期({feedback})与今天之间", c.on))
     })?;

@@ -96,25 +96,17 @@ pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
     let county_kind =
         matches!(c.kind, UnitKind::CountyDepartment | UnitKind::Township | UnitKind::Village | UnitKind::Community);
     if d.me.is_city() && county_kind {
-        return Err(DomainError::invalid(
-            "kind",
-            "市委巡察办只登记市级单位,县级单位由所在县(市、区)登记",
-        ));
+        return Err(DomainError::invalid("kind", "市委巡察办只登记市级单位,县级单位由所在县(市、区)登记"));
     }
     if !d.me.is_city() && city_kind {
-        return Err(DomainError::invalid(
-            "kind",
-            "县(市、区)只登记本级单位,市级单位由市委巡察办登记",
-        ));
+        return Err(DomainError::invalid("kind", "县(市、区)只登记本级单位,市级单位由市委巡察办登记"));
     }
     ensure(!d.state.units.values().any(|u| &u.meta.owner == d.me && u.name == name), || {
         DomainError::exists("name", format!("unit '{name}'"))
     })?;
     if let Some(p) = c.parent {
         let parent = d.state.units.get(&p).ok_or_else(|| DomainError::not_found("parent", format!("unit {p}")))?;
-        ensure(&parent.meta.owner == d.me, || {
-            DomainError::invalid("parent", "上级单位须由本级登记")
-        })?;
+        ensure(&parent.meta.owner == d.me, || DomainError::invalid("parent", "上级单位须由本级登记"))?;
     }
     let unit = Unit { id: d.fresh_id(), meta: d.new_meta(), name: name.clone(), kind: c.kind, parent: c.parent };
     d.save(Record::Unit(unit), "unit.registered", format!("登记被巡察单位「{name}」"), None);

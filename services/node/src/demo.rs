@@ -389,7 +389,12 @@ impl Demo<'_> {
 
     /// Findings at every target, feedback on `feedback`, leads for discipline matters, and
     /// rectification items spread over their lifecycle (some overdue); reports from most units.
-    async fn finish_round(&mut self, targets: &[TargetId], shape: RoundShape, feedback: NaiveDate) -> anyhow::Result<()> {
+    async fn finish_round(
+        &mut self,
+        targets: &[TargetId],
+        shape: RoundShape,
+        feedback: NaiveDate,
+    ) -> anyhow::Result<()> {
         let mut findings = Vec::new();
         let mut leads = 0;
         for (i, t) in targets.iter().enumerate() {

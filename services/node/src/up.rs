@@ -166,9 +166,8 @@ pub async fn start_federation(opts: &UpOptions) -> anyhow::Result<Federation> {
             )
         })
         .collect();
-    let mut accounts = demo::seed_city_as(&city[0].api, None, &running, 7, opts.scenario)
-        .await
-        .context("demo data for the city")?;
+    let mut accounts =
+        demo::seed_city_as(&city[0].api, None, &running, 7, opts.scenario).await.context("demo data for the city")?;
     for a in &mut accounts {
         a.node = "city-1".into();
     }

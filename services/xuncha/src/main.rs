@@ -245,7 +245,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     ScenarioArg::Demo => xuncha_node::demo::Scenario::Demo,
                     ScenarioArg::Seed => xuncha_node::demo::Scenario::Seed,
                 },
-            }).await
+            })
+            .await
         }
         Command::Client(c) => xuncha_client::run(cli.client, c).await,
     }
