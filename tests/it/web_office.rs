@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use xuncha_api::tabular::{read_xlsx, write_xlsx};
 use xuncha_domain::common::DateWindow;
-use xuncha_domain::model::{NoticeLevel, Rank, RectificationStatus, Specialty};
+use xuncha_domain::model::{NoticeLevel, Rank, RectificationStatus, Specialty, TargetKind};
 use xuncha_domain::term::CreateTerm;
 use xuncha_domain::{Caller, Command};
 use xuncha_node::CountyHandle;
@@ -731,4 +731,56 @@ async fn the_cli_names_findings_and_items_by_their_numbers() {
     assert_eq!(xuncha_client::refs::finding(&conn, &finding).await.unwrap(), finding, "an id is taken as it is");
     let missing = xuncha_client::refs::rectification_item(&conn, "整改〔1999〕1号").await.unwrap_err();
     assert!(missing.to_string().contains("没有编号为整改〔1999〕1号的记录"), "{missing}");
+
+    // Rounds, units, persons, groups, targets and leads by the names offices use.
+    let (round5, unit, unit_name, person, person_name, group, target, lead_finding, lead) = demo
+        .county
+        .engine
+        .read(|s| {
+            let r = s.rounds.values().find(|r| r.number == 5).unwrap();
+            let t = s.targets.values().find(|t| t.round == r.id && t.kind == TargetKind::Regular).unwrap();
+            let u = &s.units[&t.unit];
+            let g = &s.groups[&t.group];
+            let p = s.persons.values().find(|p| p.active).unwrap();
+            let l = s.leads.values().next().unwrap();
+            let f = &s.findings[&l.finding];
+            (
+                r.id.to_string(),
+                u.id.to_string(),
+                u.name.clone(),
+                p.id.to_string(),
+                p.name.clone(),
+                (g.id.to_string(), g.name.clone()),
+                t.id.to_string(),
+                f.reference.cite("问题"),
+                l.id.to_string(),
+            )
+        })
+        .await;
+    use xuncha_client::refs;
+    for text in ["第五轮", "5", "五", "十四届县委第五轮巡察"] {
+        assert_eq!(refs::round(&conn, text).await.unwrap(), round5, "{text}");
+    }
+    assert_eq!(refs::unit(&conn, &unit_name).await.unwrap(), unit);
+    assert_eq!(refs::person(&conn, &person_name).await.unwrap(), person);
+    assert_eq!(refs::group(&conn, &format!("第五轮:{}", group.1)).await.unwrap(), group.0);
+    assert_eq!(refs::group_in(&conn, &round5, &group.1).await.unwrap(), group.0);
+    assert_eq!(refs::target(&conn, &format!("第五轮:{unit_name}")).await.unwrap(), target);
+    assert_eq!(refs::lead(&conn, &lead_finding).await.unwrap(), lead);
+    // A group name every round uses is ambiguous without the round, and says which ones.
+    let ambiguous = refs::group(&conn, "第一巡察组").await.unwrap_err().to_string();
+    assert!(ambiguous.contains("对应2个巡察组") && ambiguous.contains("第五轮"), "{ambiguous}");
+    let unknown = refs::unit(&conn, "不存在的单位").await.unwrap_err().to_string();
+    assert!(unknown.contains("没有名为“不存在的单位”的单位"), "{unknown}");
+    // Tables name nodes as offices do, and show no ids.
+    let nodes = refs::NodeLabels::of(&conn).await.unwrap();
+    assert_eq!((nodes.label("city"), nodes.label("county/anping")), ("市委巡察办".into(), "安平县".into()));
+    let rounds = xuncha_proto::v1::round_service_client::RoundServiceClient::new(conn.clone())
+        .list_rounds(xuncha_proto::v1::ListRoundsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .rounds;
+    let table = xuncha_client::rounds_table(&rounds, &nodes);
+    assert!(table.contains("安平县") && !table.contains("county/") && !has_uuid(&table), "{table}");
 }

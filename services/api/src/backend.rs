@@ -80,13 +80,25 @@ pub struct Api {
     backend: Arc<dyn Backend>,
     auth: Arc<Authenticator>,
     started_at: DateTime<Utc>,
+    /// Offices' names for nodes ("county/anping" → 安平县), as configured.
+    node_names: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Api {
     /// Fails on bad sign-in settings (the message names the field).
     pub fn new(backend: Arc<dyn Backend>, auth: AuthSettings) -> ApiResult<Self> {
         let auth = Arc::new(Authenticator::new(backend.clone(), auth)?);
-        Ok(Self { backend, auth, started_at: Utc::now() })
+        Ok(Self { backend, auth, started_at: Utc::now(), node_names: Default::default() })
+    }
+
+    /// The names offices use for nodes ("city" → 市委巡察办, "county/anping" → 安平县).
+    pub fn with_node_names(mut self, names: std::collections::BTreeMap<String, String>) -> Self {
+        self.node_names = Arc::new(names);
+        self
+    }
+
+    pub fn node_names(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.node_names
     }
 
     /// Signing in and telling who calls.

@@ -14,7 +14,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use xuncha_wire::Bearer;
 
-pub use commands::ClientCommand;
+pub use commands::{ClientCommand, rounds_table};
 use output::Format;
 pub use xuncha_wire::labels::label;
 

@@ -108,7 +108,10 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
     })
     .await
     .with_context(|| format!("opening replica {} in {}", config.replica_id, config.data_dir.display()))?;
-    let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?;
+    let mut names: std::collections::BTreeMap<String, String> =
+        config.county_names.iter().map(|(code, name)| (format!("county/{code}"), name.clone())).collect();
+    names.insert("city".into(), "市委巡察办".into());
+    let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?.with_node_names(names);
     let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
     if let Some(tls) = &config.tls {

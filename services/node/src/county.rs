@@ -70,7 +70,9 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let engine = Engine::open(&config.database(), &node, Durability::Full)
         .await
         .with_context(|| format!("opening {}", config.database().display()))?;
-    let api = Api::new(Arc::new(LocalBackend::new(engine.clone())), config.auth.clone())?;
+    let own_name = if config.name.is_empty() { config.county.clone() } else { config.name.clone() };
+    let names = [("city".to_string(), "市委巡察办".to_string()), (node.to_string(), own_name)].into_iter().collect();
+    let api = Api::new(Arc::new(LocalBackend::new(engine.clone())), config.auth.clone())?.with_node_names(names);
     let (routes, _health, access) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();

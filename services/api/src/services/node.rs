@@ -73,6 +73,7 @@ impl NodeService for NodeApi {
             outbox_seq,
             peers,
             started_at: Some(timestamp(self.0.started_at())),
+            node_names: self.0.node_names().clone().into_iter().collect(),
         })
     }
 }

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use clap::Subcommand;
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::finding_service_client::FindingServiceClient;
@@ -6,12 +8,13 @@ use xuncha_proto::v1::{CategoryGroup, FindingStatus, LeadRoute, LeadStatus};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
-use crate::{Ctx, label};
+use crate::{Ctx, label, refs};
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum FindingCmd {
     /// Records a finding at a target.
     Record {
+        /// The target: its unit's name (or 第七轮:单位名).
         #[arg(long)]
         target: String,
         /// Category code (see `category list`).
@@ -73,6 +76,7 @@ pub enum LeadCmd {
     },
     /// The receiving body acknowledges.
     Ack {
+        /// The lead: its finding's number (问题〔2026〕42号).
         lead: String,
         /// Who at the body.
         #[arg(long)]
@@ -80,12 +84,16 @@ pub enum LeadCmd {
     },
     /// The receiving body reports the result.
     Result {
+        /// The lead: its finding's number.
         lead: String,
         #[arg(long)]
         result: String,
     },
     /// Releases a county lead to the city.
-    Release { lead: String },
+    Release {
+        /// The lead: its finding's number.
+        lead: String,
+    },
     /// Lists leads held here.
     List {
         #[arg(long, default_value = "")]
@@ -93,22 +101,35 @@ pub enum LeadCmd {
     },
 }
 
-fn findings_table(findings: &[pb::Finding]) -> String {
-    let mut t = table(&["编号", "ID", "问题", "类别", "状态"]);
+/// Category names by code.
+async fn category_names(ctx: &Ctx) -> anyhow::Result<HashMap<String, String>> {
+    let mut client = FindingServiceClient::new(ctx.channel.clone());
+    let r = client.list_categories(pb::ListCategoriesRequest {}).await?.into_inner();
+    Ok(r.categories.into_iter().map(|c| (c.code, c.name)).collect())
+}
+
+fn findings_table(findings: &[pb::Finding], categories: &HashMap<String, String>) -> String {
+    let mut t = table(&["编号", "问题", "类别", "状态"]);
     for f in findings {
         t.add_row(vec![
             f.reference.clone(),
-            f.id.clone(),
             f.title.clone(),
-            f.category.clone(),
+            categories.get(&f.category).cloned().unwrap_or_else(|| f.category.clone()),
             label::<FindingStatus>(f.status).into(),
         ]);
     }
     format!("{t}\n共{}个问题", findings.len())
 }
 
-fn leads_table(leads: &[pb::Lead]) -> String {
-    let mut t = table(&["ID", "移交", "接收单位", "状态", "接收人", "结果", "已报市"]);
+/// Findings' numbers by id: a lead is cited by its finding's number.
+async fn finding_numbers(ctx: &Ctx) -> anyhow::Result<HashMap<String, String>> {
+    let mut client = FindingServiceClient::new(ctx.channel.clone());
+    let r = client.list_findings(pb::ListFindingsRequest::default()).await?.into_inner();
+    Ok(r.findings.into_iter().map(|f| (f.id, f.reference)).collect())
+}
+
+fn leads_table(leads: &[pb::Lead], numbers: &HashMap<String, String>) -> String {
+    let mut t = table(&["问题编号", "移交", "接收单位", "状态", "接收人", "结果", "已报市"]);
     for l in leads {
         let receiver =
             l.receiver
@@ -118,7 +139,7 @@ fn leads_table(leads: &[pb::Lead]) -> String {
                 })
                 .unwrap_or_default();
         t.add_row(vec![
-            l.id.clone(),
+            numbers.get(&l.finding).cloned().unwrap_or_default(),
             l.handed_over_on.clone(),
             receiver,
             label::<LeadStatus>(l.status).into(),
@@ -132,17 +153,22 @@ fn leads_table(leads: &[pb::Lead]) -> String {
 
 pub async fn finding(ctx: &Ctx, c: FindingCmd) -> anyhow::Result<()> {
     let mut client = FindingServiceClient::new(ctx.channel.clone());
+    let categories = category_names(ctx).await?;
     match c {
         FindingCmd::Record { target, category, title, description, tags } => {
+            let target = refs::target(&ctx.channel, &target).await?;
             let f = client
                 .record_finding(pb::RecordFindingRequest { target, category, tags, title, description })
                 .await?
                 .into_inner();
-            print(ctx.format, &f, |f| findings_table(std::slice::from_ref(f)))
+            print(ctx.format, &f, |f| findings_table(std::slice::from_ref(f), &categories))
         }
         FindingCmd::List { round, target, unit, category } => {
+            let round = if round.is_empty() { round } else { refs::round(&ctx.channel, &round).await? };
+            let target = refs::target(&ctx.channel, &target).await?;
+            let unit = refs::unit(&ctx.channel, &unit).await?;
             let r = client.list_findings(pb::ListFindingsRequest { round, target, unit, category }).await?.into_inner();
-            print(ctx.format, &r, |r| findings_table(&r.findings))
+            print(ctx.format, &r, |r| findings_table(&r.findings, &categories))
         }
     }
 }
@@ -185,16 +211,24 @@ pub async fn lead(ctx: &Ctx, c: LeadCmd) -> anyhow::Result<()> {
             client.hand_over_lead(pb::HandOverLeadRequest { finding, summary, receiver }).await?.into_inner()
         }
         LeadCmd::Ack { lead, by } => {
+            let lead = refs::lead(&ctx.channel, &lead).await?;
             client.acknowledge_lead(pb::AcknowledgeLeadRequest { lead, by }).await?.into_inner()
         }
         LeadCmd::Result { lead, result } => {
+            let lead = refs::lead(&ctx.channel, &lead).await?;
             client.report_lead_result(pb::ReportLeadResultRequest { lead, result }).await?.into_inner()
         }
-        LeadCmd::Release { lead } => client.release_lead(pb::ReleaseLeadRequest { lead }).await?.into_inner(),
+        LeadCmd::Release { lead } => {
+            let lead = refs::lead(&ctx.channel, &lead).await?;
+            client.release_lead(pb::ReleaseLeadRequest { lead }).await?.into_inner()
+        }
         LeadCmd::List { round } => {
+            let round = if round.is_empty() { round } else { refs::round(&ctx.channel, &round).await? };
             let r = client.list_leads(pb::ListLeadsRequest { round, status: 0 }).await?.into_inner();
-            return print(ctx.format, &r, |r| leads_table(&r.leads));
+            let numbers = finding_numbers(ctx).await?;
+            return print(ctx.format, &r, |r| leads_table(&r.leads, &numbers));
         }
     };
-    print(ctx.format, &l, |l| leads_table(std::slice::from_ref(l)))
+    let numbers = finding_numbers(ctx).await?;
+    print(ctx.format, &l, |l| leads_table(std::slice::from_ref(l), &numbers))
 }

@@ -10,6 +10,8 @@ mod pool;
 mod rectify;
 mod rounds;
 
+pub use rounds::rounds_table;
+
 use clap::Subcommand;
 
 use crate::Ctx;

@@ -10,6 +10,8 @@ use xuncha_proto::v1::oversight_service_client::OversightServiceClient;
 use super::rectify::items_table;
 use crate::Ctx;
 use crate::output::{actor_label, print, table};
+use crate::refs::NodeLabels;
+use xuncha_wire::labels::Labelled;
 
 #[derive(Args, Debug, Clone)]
 pub struct CoverageArgs {
@@ -80,12 +82,12 @@ pub(crate) fn ts(t: &Option<xuncha_proto::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
-fn coverage_table(list: &[pb::Coverage]) -> String {
+fn coverage_table(list: &[pb::Coverage], nodes: &NodeLabels) -> String {
     let mut t = table(&["届次", "归属", "规划单位", "已覆盖", "巡察中", "覆盖率"]);
     for c in list {
         t.add_row(vec![
             c.term_name.clone(),
-            c.owner.clone(),
+            nodes.label(&c.owner),
             c.planned.to_string(),
             c.covered.to_string(),
             c.in_progress.to_string(),
@@ -157,12 +159,14 @@ pub async fn coverage(ctx: &Ctx, a: CoverageArgs) -> anyhow::Result<()> {
         .get_coverage(pb::GetCoverageRequest { term: a.term })
         .await?
         .into_inner();
-    print(ctx.format, &r, |r| coverage_table(&r.coverage))
+    let nodes = NodeLabels::of(&ctx.channel).await?;
+    print(ctx.format, &r, |r| coverage_table(&r.coverage, &nodes))
 }
 
 pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
     let r =
         OversightServiceClient::new(ctx.channel.clone()).get_oversight(pb::GetOversightRequest {}).await?.into_inner();
+    let nodes = NodeLabels::of(&ctx.channel).await?;
     print(ctx.format, &r, |r| {
         let mut t = table(&[
             "节点",
@@ -183,9 +187,13 @@ pub async fn oversight(ctx: &Ctx) -> anyhow::Result<()> {
             let rect = n.rectification.unwrap_or_default();
             let coverage: Vec<String> =
                 n.coverage.iter().map(|c| format!("{} {:.2}%", c.term_name, c.percent)).collect();
-            let stages: Vec<String> = n.assignments.iter().map(|s| format!("{}:{}", s.stage, s.count)).collect();
+            let stage = |code: &str| {
+                xuncha_wire::labels::parse::<pb::AssignmentStage>(code).map(|s| s.label_zh()).unwrap_or("其他")
+            };
+            let stages: Vec<String> =
+                n.assignments.iter().map(|s| format!("{}{}个", stage(&s.stage), s.count)).collect();
             t.add_row(vec![
-                n.node.clone(),
+                nodes.label(&n.node),
                 format!("{}({})", n.rounds, n.rounds_open),
                 n.targets.to_string(),
                 n.findings.to_string(),
@@ -209,7 +217,8 @@ pub async fn overdue(ctx: &Ctx, a: OverdueArgs) -> anyhow::Result<()> {
         .list_overdue(pb::ListOverdueRequest { owner: a.owner })
         .await?
         .into_inner();
-    print(ctx.format, &r, |r| items_table(&r.items))
+    let nodes = NodeLabels::of(&ctx.channel).await?;
+    print(ctx.format, &r, |r| items_table(&r.items, &nodes))
 }
 
 pub async fn ledger(ctx: &Ctx, c: LedgerCmd) -> anyhow::Result<()> {

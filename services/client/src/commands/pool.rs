@@ -8,6 +8,7 @@ use xuncha_proto::v1::{Gender, PoolSource, Rank, Specialty};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
+use crate::refs::{self, NodeLabels};
 use crate::{Ctx, label};
 
 #[derive(Subcommand, Debug, Clone)]
@@ -32,7 +33,7 @@ pub enum PersonCmd {
         /// 工作单位.
         #[arg(long)]
         work_unit: String,
-        /// Registered unit id the person works in (for recusal).
+        /// The registered unit the person works in, by name (for recusal).
         #[arg(long, default_value = "")]
         home_unit: String,
         /// 专长, repeatable: 财务, 审计, 法律, 纪检监察, 组织人事, 其他.
@@ -41,7 +42,7 @@ pub enum PersonCmd {
         /// In the leader pool (组长库).
         #[arg(long)]
         leader: bool,
-        /// Unit ids the person must recuse from.
+        /// Units the person must recuse from, by name (repeatable).
         #[arg(long = "conflict")]
         conflicts: Vec<String>,
         /// City pool: the county the person comes from.
@@ -62,7 +63,7 @@ pub enum PersonCmd {
     },
     /// Takes a person out of use (出库), keeping the record.
     Deactivate {
-        /// Person id.
+        /// The person, by name (namesakes: 王伟(1980,县财政局)).
         id: String,
     },
     /// Imports a CSV or XLSX file: all rows or none, with a report of every bad row.
@@ -75,7 +76,7 @@ pub enum PersonCmd {
     },
     /// Suggests a leader and members for a group, with reasons.
     Suggest {
-        /// Round id.
+        /// Round: 第七轮, 7, its name.
         #[arg(long)]
         round: String,
         /// The group being changed.
@@ -95,13 +96,12 @@ pub enum PersonCmd {
     Conflicts,
 }
 
-pub fn persons_table(persons: &[pb::Person]) -> String {
-    let mut t = table(&["ID", "姓名", "出生", "职级", "来源", "工作单位", "专长", "组长库", "在用", "归属"]);
+pub fn persons_table(persons: &[pb::Person], nodes: &NodeLabels) -> String {
+    let mut t = table(&["姓名", "出生", "职级", "来源", "工作单位", "专长", "组长库", "在用", "归属"]);
     for p in persons {
         let Some(f) = &p.fields else { continue };
         let specialties: Vec<&str> = f.specialties.iter().map(|s| label::<Specialty>(*s)).collect();
         t.add_row(vec![
-            p.id.clone(),
             f.name.clone(),
             f.birth_year.to_string(),
             label::<Rank>(f.rank).into(),
@@ -110,22 +110,23 @@ pub fn persons_table(persons: &[pb::Person]) -> String {
             specialties.join("、"),
             if f.leader_qualified { "是" } else { "" }.into(),
             if f.active { "是" } else { "否" }.into(),
-            p.meta.as_ref().map(|m| m.owner.clone()).unwrap_or_default(),
+            p.meta.as_ref().map(|m| nodes.label(&m.owner)).unwrap_or_default(),
         ]);
     }
     t.to_string()
 }
 
 fn choices_table(title: &str, choices: &[pb::Choice]) -> String {
-    let mut t = table(&[title, "ID", "理由"]);
+    let mut t = table(&[title, "理由"]);
     for c in choices {
-        t.add_row(vec![c.name.clone(), c.person.clone(), c.reasons.join(";")]);
+        t.add_row(vec![c.name.clone(), c.reasons.join(";")]);
     }
     t.to_string()
 }
 
 pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
     let mut client = TalentPoolServiceClient::new(ctx.channel.clone());
+    let nodes = NodeLabels::of(&ctx.channel).await?;
     match c {
         PersonCmd::Add {
             name,
@@ -140,6 +141,8 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
             conflicts,
             from_county,
         } => {
+            let home_unit = refs::unit(&ctx.channel, &home_unit).await?;
+            let conflicts = refs::units(&ctx.channel, &conflicts).await?;
             let fields = pb::PersonFields {
                 name,
                 gender: gender.map(|g| enum_arg::<Gender>("--gender", &g)).transpose()?.unwrap_or(0),
@@ -160,16 +163,17 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                 from_county,
             };
             let p = client.add_person(pb::AddPersonRequest { person: Some(fields) }).await?.into_inner();
-            print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p)))
+            print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p), &nodes))
         }
         PersonCmd::List { owner, leaders, all } => {
             let r = client
                 .list_persons(pb::ListPersonsRequest { owner, leaders_only: leaders, include_inactive: all })
                 .await?
                 .into_inner();
-            print(ctx.format, &r, |r| format!("{}\n共{}人", persons_table(&r.persons), r.persons.len()))
+            print(ctx.format, &r, |r| format!("{}\n共{}人", persons_table(&r.persons, &nodes), r.persons.len()))
         }
         PersonCmd::Deactivate { id } => {
+            let id = refs::person(&ctx.channel, &id).await?;
             let all = client
                 .list_persons(pb::ListPersonsRequest {
                     owner: String::new(),
@@ -182,7 +186,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
             let mut fields = current.fields.context("person without fields")?;
             fields.active = false;
             let p = client.update_person(pb::UpdatePersonRequest { id, person: Some(fields) }).await?.into_inner();
-            print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p)))
+            print(ctx.format, &p, |p| persons_table(std::slice::from_ref(p), &nodes))
         }
         PersonCmd::Import { file, dry_run } => {
             let content = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -208,6 +212,10 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
             })
         }
         PersonCmd::Suggest { round, group, units, leader, size } => {
+            let round = refs::round(&ctx.channel, &round).await?;
+            let group = if group.is_empty() { group } else { refs::group_in(&ctx.channel, &round, &group).await? };
+            let units = refs::units(&ctx.channel, &units).await?;
+            let leader = refs::person(&ctx.channel, &leader).await?;
             let r = client
                 .suggest_members(pb::SuggestMembersRequest { round, group, units, leader, size })
                 .await?
@@ -238,7 +246,7 @@ pub async fn person(ctx: &Ctx, c: PersonCmd) -> anyhow::Result<()> {
                                 format!(
                                     "{}({}) {}",
                                     b.label,
-                                    b.owner,
+                                    nodes.label(&b.owner),
                                     b.window.as_ref().map(|w| format!("{}~{}", w.from, w.to)).unwrap_or_default()
                                 )
                             })

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use clap::Subcommand;
 use xuncha_proto::v1 as pb;
 use xuncha_proto::v1::rectification_service_client::RectificationServiceClient;
@@ -6,6 +8,7 @@ use xuncha_proto::v1::{NoticeLevel, NoticeStatus, RectificationKind, Rectificati
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
+use crate::refs::NodeLabels;
 use crate::{Ctx, label};
 
 #[derive(Subcommand, Debug, Clone)]
@@ -109,34 +112,57 @@ pub enum NoticeCmd {
     },
 }
 
-pub fn items_table(items: &[pb::RectificationItem]) -> String {
-    let mut t = table(&["编号", "ID", "类型", "整改措施", "责任单位", "期限", "状态", "逾期", "归属"]);
+pub fn items_table(items: &[pb::RectificationItem], nodes: &NodeLabels) -> String {
+    let mut t = table(&["编号", "类型", "整改措施", "责任单位", "期限", "状态", "逾期", "归属"]);
     for i in items {
         t.add_row(vec![
             i.reference.clone(),
-            i.id.clone(),
             label::<RectificationKind>(i.kind).into(),
             i.measures.join(";"),
             i.responsible_unit.clone(),
             i.deadline.clone(),
             label::<RectificationStatus>(i.status).into(),
             if i.overdue { format!("{}天", i.days_overdue) } else { String::new() },
-            i.meta.as_ref().map(|m| m.owner.clone()).unwrap_or_default(),
+            i.meta.as_ref().map(|m| nodes.label(&m.owner)).unwrap_or_default(),
         ]);
     }
     format!("{t}\n共{}项", items.len())
 }
 
-fn notices_table(notices: &[pb::SupervisionNotice]) -> String {
-    let mut t = table(&["ID", "级别", "对象", "内容", "回复期限", "状态", "回复"]);
+/// What a notices table names: nodes, units, and items by number.
+struct NoticeNames {
+    nodes: NodeLabels,
+    units: HashMap<String, String>,
+    items: HashMap<String, String>,
+}
+
+impl NoticeNames {
+    async fn of(ctx: &Ctx) -> anyhow::Result<Self> {
+        let (units, _) = super::rounds::names(ctx).await?;
+        let items = RectificationServiceClient::new(ctx.channel.clone())
+            .list_items(pb::ListRectificationRequest::default())
+            .await?
+            .into_inner()
+            .items;
+        Ok(Self {
+            nodes: NodeLabels::of(&ctx.channel).await?,
+            units,
+            items: items.into_iter().map(|i| (i.id, i.reference)).collect(),
+        })
+    }
+}
+
+fn notices_table(notices: &[pb::SupervisionNotice], names: &NoticeNames) -> String {
+    let mut t = table(&["督办事项", "级别", "对象", "内容", "回复期限", "状态", "回复"]);
     for n in notices {
         let to = if n.addressee_county.is_empty() {
-            n.addressee_unit.clone()
+            names.units.get(&n.addressee_unit).cloned().unwrap_or_else(|| n.addressee_unit.clone())
         } else {
-            format!("county/{}", n.addressee_county)
+            names.nodes.county(&n.addressee_county)
         };
+        let subject = names.items.get(&n.subject_rectification).cloned().unwrap_or_default();
         t.add_row(vec![
-            n.id.clone(),
+            subject,
             label::<NoticeLevel>(n.level).into(),
             to,
             n.text.clone(),
@@ -150,6 +176,7 @@ fn notices_table(notices: &[pb::SupervisionNotice]) -> String {
 
 pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
     let mut client = RectificationServiceClient::new(ctx.channel.clone());
+    let nodes = NodeLabels::of(&ctx.channel).await?;
     let item = match c {
         RectifyCmd::Add { finding, measures, responsible_unit, person, deadline, mechanism } => {
             let finding = crate::refs::finding(&ctx.channel, &finding).await?;
@@ -176,6 +203,7 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
             client.sign_off(pb::SignOffRectificationRequest { item, note }).await?.into_inner()
         }
         RectifyCmd::List { round, owner, overdue } => {
+            let round = if round.is_empty() { round } else { crate::refs::round(&ctx.channel, &round).await? };
             let r = client
                 .list_items(pb::ListRectificationRequest {
                     round,
@@ -185,10 +213,10 @@ pub async fn rectify(ctx: &Ctx, c: RectifyCmd) -> anyhow::Result<()> {
                 })
                 .await?
                 .into_inner();
-            return print(ctx.format, &r, |r| items_table(&r.items));
+            return print(ctx.format, &r, |r| items_table(&r.items, &nodes));
         }
     };
-    print(ctx.format, &item, |i| items_table(std::slice::from_ref(i)))
+    print(ctx.format, &item, |i| items_table(std::slice::from_ref(i), &nodes))
 }
 
 pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
@@ -200,6 +228,11 @@ pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
                 text => crate::refs::rectification_item(&ctx.channel, text).await?,
             };
             let level = enum_arg::<NoticeLevel>("--level", &level)?;
+            let unit = crate::refs::unit(&ctx.channel, &unit).await?;
+            let target = crate::refs::target(&ctx.channel, &target).await?;
+            let assignment = crate::refs::assignment(&ctx.channel, &assignment).await?;
+            let escalates =
+                if escalates.is_empty() { escalates } else { crate::refs::notice(&ctx.channel, &escalates).await? };
             client
                 .issue_notice(pb::IssueNoticeRequest {
                     addressee_county: county,
@@ -216,13 +249,19 @@ pub async fn notice(ctx: &Ctx, c: NoticeCmd) -> anyhow::Result<()> {
                 .into_inner()
         }
         NoticeCmd::Respond { notice, text } => {
+            let notice = crate::refs::notice(&ctx.channel, &notice).await?;
             client.respond_notice(pb::RespondNoticeRequest { notice, text }).await?.into_inner()
         }
-        NoticeCmd::Close { notice } => client.close_notice(pb::CloseNoticeRequest { notice }).await?.into_inner(),
+        NoticeCmd::Close { notice } => {
+            let notice = crate::refs::notice(&ctx.channel, &notice).await?;
+            client.close_notice(pb::CloseNoticeRequest { notice }).await?.into_inner()
+        }
         NoticeCmd::List { open } => {
             let r = client.list_notices(pb::ListNoticesRequest { open_only: open }).await?.into_inner();
-            return print(ctx.format, &r, |r| notices_table(&r.notices));
+            let names = NoticeNames::of(ctx).await?;
+            return print(ctx.format, &r, |r| notices_table(&r.notices, &names));
         }
     };
-    print(ctx.format, &n, |n| notices_table(std::slice::from_ref(n)))
+    let names = NoticeNames::of(ctx).await?;
+    print(ctx.format, &n, |n| notices_table(std::slice::from_ref(n), &names))
 }

@@ -9,13 +9,14 @@ use xuncha_proto::v1::{RoundStatus, TargetKind};
 
 use super::plan::enum_arg;
 use crate::output::{print, table};
+use crate::refs::{self, NodeLabels};
 use crate::{Ctx, label};
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum RoundCmd {
     /// Plans a round (draft).
     Create {
-        /// Term id.
+        /// Term (届次) by name, e.g. 十四届县委.
         #[arg(long)]
         term: String,
         /// 第几轮.
@@ -54,12 +55,12 @@ pub enum RoundCmd {
     },
     /// Shows a round's plan: groups with people, targets with units.
     Show {
-        /// Round id.
+        /// Round: 第七轮, 7, its name.
         id: String,
     },
     /// Changes dates (an amendment with --reason after approval).
     Dates {
-        /// Round id.
+        /// Round: 第七轮, 7, its name.
         id: String,
         #[arg(long)]
         enter: String,
@@ -100,7 +101,7 @@ pub enum GroupCmd {
     },
     /// Changes a group's leader and members.
     Change {
-        /// Group id.
+        /// Group: 第一巡察组 (or 第七轮:第一巡察组).
         group: String,
         #[arg(long)]
         leader: String,
@@ -135,7 +136,7 @@ pub enum TargetCmd {
     },
     /// Records feedback (反馈) to the unit.
     Feedback {
-        /// Target id.
+        /// Target: the unit's name (or 第七轮:单位名).
         target: String,
         /// Day (YYYY-MM-DD).
         #[arg(long)]
@@ -149,29 +150,27 @@ pub enum TargetCmd {
     },
 }
 
-pub fn rounds_table(rounds: &[pb::Round]) -> String {
-    let mut t = table(&["ID", "轮次", "进驻", "撤离", "反馈", "状态", "修订", "归属"]);
+pub fn rounds_table(rounds: &[pb::Round], nodes: &NodeLabels) -> String {
+    let mut t = table(&["轮次", "进驻", "撤离", "反馈", "状态", "修订", "归属"]);
     for r in rounds {
         let d = r.dates.clone().unwrap_or_default();
         t.add_row(vec![
-            r.id.clone(),
             r.name.clone(),
             d.enter_on,
             d.leave_on,
             d.feedback_on,
             label::<RoundStatus>(r.status).into(),
             r.amendments.len().to_string(),
-            r.meta.as_ref().map(|m| m.owner.clone()).unwrap_or_default(),
+            r.meta.as_ref().map(|m| nodes.label(&m.owner)).unwrap_or_default(),
         ]);
     }
     t.to_string()
 }
 
 fn targets_table(targets: &[pb::Target], units: &HashMap<String, String>) -> String {
-    let mut t = table(&["ID", "被巡察单位", "类型", "反馈", "整改报告应交", "已交", "线索"]);
+    let mut t = table(&["被巡察单位", "类型", "反馈", "整改报告应交", "已交", "线索"]);
     for x in targets {
         t.add_row(vec![
-            x.id.clone(),
             units.get(&x.unit).cloned().unwrap_or_else(|| x.unit.clone()),
             label::<TargetKind>(x.kind).into(),
             x.feedback_on.clone(),
@@ -202,10 +201,13 @@ pub async fn names(ctx: &Ctx) -> anyhow::Result<(HashMap<String, String>, HashMa
 pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
     let mut client = RoundServiceClient::new(ctx.channel.clone());
     let advance = |id: String, to: RoundStatus| pb::AdvanceRoundRequest { round: id, to: to as i32 };
-    let one = |r: &pb::Round| rounds_table(std::slice::from_ref(r));
+    let nodes = NodeLabels::of(&ctx.channel).await?;
+    let one = |r: &pb::Round| rounds_table(std::slice::from_ref(r), &nodes);
+    let round_id = |text: String| async move { refs::round(&ctx.channel, &text).await };
     match c {
         RoundCmd::Create { term, number, name, enter, leave, feedback, report_months, min_members, max_members } => {
             let dates = Some(pb::RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback });
+            let term = refs::term(&ctx.channel, &term).await?;
             let r = client
                 .create_round(pb::CreateRoundRequest {
                     term,
@@ -221,10 +223,12 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
             print(ctx.format, &r, one)
         }
         RoundCmd::List { owner, term } => {
+            let term = refs::term(&ctx.channel, &term).await?;
             let r = client.list_rounds(pb::ListRoundsRequest { owner, term }).await?.into_inner();
-            print(ctx.format, &r, |r| rounds_table(&r.rounds))
+            print(ctx.format, &r, |r| rounds_table(&r.rounds, &nodes))
         }
         RoundCmd::Show { id } => {
+            let id = round_id(id).await?;
             let plan = client.get_round(pb::GetRoundRequest { id }).await?.into_inner();
             let (units, persons) = names(ctx).await?;
             print(ctx.format, &plan, |p| {
@@ -250,18 +254,22 @@ pub async fn round(ctx: &Ctx, c: RoundCmd) -> anyhow::Result<()> {
             })
         }
         RoundCmd::Dates { id, enter, leave, feedback, reason } => {
+            let id = round_id(id).await?;
             let dates = Some(pb::RoundDates { enter_on: enter, leave_on: leave, feedback_on: feedback });
             let r =
                 client.change_round_dates(pb::ChangeRoundDatesRequest { round: id, dates, reason }).await?.into_inner();
             print(ctx.format, &r, one)
         }
         RoundCmd::Approve { id } => {
+            let id = round_id(id).await?;
             print(ctx.format, &client.advance_round(advance(id, RoundStatus::Approved)).await?.into_inner(), one)
         }
         RoundCmd::Start { id } => {
+            let id = round_id(id).await?;
             print(ctx.format, &client.advance_round(advance(id, RoundStatus::InProgress)).await?.into_inner(), one)
         }
         RoundCmd::Close { id } => {
+            let id = round_id(id).await?;
             print(ctx.format, &client.advance_round(advance(id, RoundStatus::Closed)).await?.into_inner(), one)
         }
     }
@@ -271,15 +279,23 @@ pub async fn group(ctx: &Ctx, c: GroupCmd) -> anyhow::Result<()> {
     let mut client = RoundServiceClient::new(ctx.channel.clone());
     let g = match c {
         GroupCmd::Form { round, name, leader, members, reason } => {
+            let round = refs::round(&ctx.channel, &round).await?;
+            let leader = refs::person(&ctx.channel, &leader).await?;
+            let members = refs::persons(&ctx.channel, &members).await?;
             client.form_group(pb::FormGroupRequest { round, name, leader, members, reason }).await?.into_inner()
         }
         GroupCmd::Change { group, leader, members, reason } => {
+            let group = refs::group(&ctx.channel, &group).await?;
+            let leader = refs::person(&ctx.channel, &leader).await?;
+            let members = refs::persons(&ctx.channel, &members).await?;
             client.change_group(pb::ChangeGroupRequest { group, leader, members, reason }).await?.into_inner()
         }
     };
+    let (_, persons) = names(ctx).await?;
     print(ctx.format, &g, |g| {
-        let mut t = table(&["ID", "巡察组", "组长", "组员数"]);
-        t.add_row(vec![g.id.clone(), g.name.clone(), g.leader.clone(), g.members.len().to_string()]);
+        let name = |id: &String| persons.get(id).cloned().unwrap_or_else(|| id.clone());
+        let mut t = table(&["巡察组", "组长", "组员"]);
+        t.add_row(vec![g.name.clone(), name(&g.leader), g.members.iter().map(name).collect::<Vec<_>>().join("、")]);
         t.to_string()
     })
 }
@@ -289,15 +305,21 @@ pub async fn target(ctx: &Ctx, c: TargetCmd) -> anyhow::Result<()> {
     let t = match c {
         TargetCmd::Add { round, group, unit, kind, scope, assignment, reason } => {
             let kind = enum_arg::<TargetKind>("--kind", &kind)?;
+            let round = refs::round(&ctx.channel, &round).await?;
+            let group = refs::group_in(&ctx.channel, &round, &group).await?;
+            let unit = refs::unit(&ctx.channel, &unit).await?;
+            let assignment = refs::assignment(&ctx.channel, &assignment).await?;
             client
                 .add_target(pb::AddTargetRequest { round, group, unit, kind, scope, assignment, reason })
                 .await?
                 .into_inner()
         }
         TargetCmd::Feedback { target, on } => {
+            let target = refs::target(&ctx.channel, &target).await?;
             client.give_feedback(pb::GiveFeedbackRequest { target, on }).await?.into_inner()
         }
         TargetCmd::Report { target, on } => {
+            let target = refs::target(&ctx.channel, &target).await?;
             client.submit_rectification_report(pb::SubmitRectificationReportRequest { target, on }).await?.into_inner()
         }
     };
