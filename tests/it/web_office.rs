@@ -455,6 +455,16 @@ async fn a_county_records_findings_offline_and_works_its_rectification_ledger() 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(print_rows(&page), held);
     assert!(page.contains("<th>编号</th>") && page.contains("<td>已销号</td>"), "{page}");
+    // The findings too: every one in the export and the print view, leads in words.
+    let findings = county.engine.read(|s| s.findings.len()).await;
+    let (status, _, bytes) = browser.get_bytes("/findings.xlsx").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = read_xlsx(&bytes).unwrap();
+    assert_eq!((table.header[0].as_str(), table.rows.len()), ("编号", findings));
+    assert!(table.rows.iter().any(|r| r[8].contains("移交纪委监委")), "{:?}", table.rows[0]);
+    assert!(table.rows.iter().all(|r| !r.iter().any(|c| has_uuid(c))));
+    let (_, _, page) = browser.get("/findings/print").await;
+    assert_eq!(print_rows(&page), findings);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,6 +4,7 @@
 
 use super::*;
 use xuncha_api::conv::finding::FINDING_WORD;
+use xuncha_api::tabular::{ExportError, PrintRows, RowSink, SheetWriter};
 use xuncha_domain::finding::{AcknowledgeLead, HandOverLead, RecordFinding, ReportLeadResult};
 use xuncha_domain::ids::{FindingId, LeadId, TargetId};
 use xuncha_domain::model::LeadStatus;
@@ -11,6 +12,8 @@ use xuncha_domain::model::LeadStatus;
 pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/findings", get(findings_page).post(record_finding))
+        .route("/findings.xlsx", get(export))
+        .route("/findings/print", get(print))
         .route("/findings/hand-over", post(hand_over))
         .route("/findings/acknowledge", post(acknowledge))
         .route("/findings/result", post(report_result))
@@ -103,16 +106,7 @@ async fn render(
         .api
         .engine()
         .read(move |s| {
-            // Sort keys taken once (the round's number looked up once per finding, not per
-            // comparison): the latest round first, then by unit and title.
-            let mut findings: Vec<_> = s
-                .findings
-                .values()
-                .filter(|f| who.may(s, Permission::FindingRead, *f))
-                .map(|f| (std::cmp::Reverse(s.rounds.get(&f.round).map(|r| r.number)), f.unit, f.title.as_str(), f))
-                .collect();
-            findings.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-            let findings: Vec<_> = findings.into_iter().map(|k| k.3).collect();
+            let findings = visible_findings(s, &who);
             let total = findings.len();
             let shown: Vec<_> = findings.into_iter().skip((page_no - 1) * PAGE_ROWS).take(PAGE_ROWS).collect();
             // The page's leads in one pass over the leads, not one per row.
@@ -190,6 +184,86 @@ async fn render(
     let pages = total.div_ceil(PAGE_ROWS).max(1);
     let body = page(FindingsPage { frame, rows, total, page: page_no, pages, targets, categories, form, error, done });
     (status, body).into_response()
+}
+
+/// The findings `who` may read: the latest round first, then by unit and title. Sort keys are
+/// taken once (the round's number looked up once per finding, not per comparison).
+fn visible_findings<'s>(s: &'s xuncha_domain::State, who: &Principal) -> Vec<&'s xuncha_domain::model::Finding> {
+    let mut findings: Vec<_> = s
+        .findings
+        .values()
+        .filter(|f| who.may(s, Permission::FindingRead, *f))
+        .map(|f| (std::cmp::Reverse(s.rounds.get(&f.round).map(|r| r.number)), f.unit, f.title.as_str(), f))
+        .collect();
+    findings.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    findings.into_iter().map(|k| k.3).collect()
+}
+
+/// The columns of the findings' export and print view.
+const FINDING_COLUMNS: [&str; 9] =
+    ["编号", "节点", "轮次", "被巡察单位", "类别", "问题", "具体情况", "状态", "问题线索"];
+
+/// Every finding `who` may read, with its leads in words, into `sink`.
+fn finding_rows(
+    s: &xuncha_domain::State,
+    who: &Principal,
+    site: &crate::Site,
+    sink: &mut dyn RowSink,
+) -> Result<(), ExportError> {
+    let mut leads_of: std::collections::HashMap<FindingId, Vec<String>> = std::collections::HashMap::new();
+    for l in s.leads.values().filter(|l| who.may(s, Permission::LeadRead, *l)) {
+        leads_of.entry(l.finding).or_default().push(format!("移交{}({})", l.receiver.label_zh(), l.status.label_zh()));
+    }
+    for f in visible_findings(s, who) {
+        sink.push_row(&[
+            f.reference.cite(FINDING_WORD),
+            site.node_name(&f.meta.owner),
+            s.rounds.get(&f.round).map(|r| r.name.clone()).unwrap_or_default(),
+            s.units.get(&f.unit).map(|u| u.name.clone()).unwrap_or_default(),
+            s.categories.get(&f.category).map(|c| c.name.clone()).unwrap_or_default(),
+            f.title.clone(),
+            f.description.clone(),
+            f.status.label_zh().to_string(),
+            leads_of.remove(&f.id).unwrap_or_default().join(";"),
+        ])?;
+    }
+    Ok(())
+}
+
+/// Every finding the person may read, as an XLSX workbook.
+async fn export(State(app): State<App>, signed: Signed) -> Response {
+    if !signed.who.holds(Permission::FindingRead) {
+        return forbidden("您没有查看问题与线索的权限。");
+    }
+    let (who, site) = (signed.who.clone(), app.site.clone());
+    let workbook = app
+        .api
+        .engine()
+        .read(move |s| {
+            let mut sheet = SheetWriter::new("问题与线索", &FINDING_COLUMNS)?;
+            finding_rows(s, &who, &site, &mut sheet)?;
+            Ok::<_, ExportError>(sheet)
+        })
+        .await;
+    workbook_download(&app, "问题与线索", workbook).await
+}
+
+/// Every finding the person may read, as an A4 page to print.
+async fn print(State(app): State<App>, signed: Signed) -> Response {
+    if !signed.who.holds(Permission::FindingRead) {
+        return forbidden("您没有查看问题与线索的权限。");
+    }
+    let (who, site) = (signed.who.clone(), app.site.clone());
+    let rows = app
+        .api
+        .engine()
+        .read(move |s| {
+            let mut rows = PrintRows::new(PRINT_ROWS);
+            finding_rows(s, &who, &site, &mut rows)?;
+            Ok(rows)
+        })
+        .await;
+    print_view(&app, &signed, "问题清单", "", &FINDING_COLUMNS, rows, "/findings")
 }
 
 async fn after(app: &App, signed: &Signed, outcome: Result<String, ApiError>) -> Response {
