@@ -104,12 +104,6 @@ fn one_named(what: &str, text: &str, found: Vec<(String, String)>) -> anyhow::Re
     }
 }
 
-/// The node this connection talks to ("city" or "county/<code>").
-async fn this_node(channel: &Conn) -> anyhow::Result<String> {
-    use xuncha_proto::v1::node_service_client::NodeServiceClient;
-    Ok(NodeServiceClient::new(channel.clone()).get_status(pb::GetStatusRequest {}).await?.into_inner().node)
-}
-
 /// Offices' names for nodes, as the connected node knows them.
 #[derive(Clone, Debug, Default)]
 pub struct NodeLabels {
@@ -168,7 +162,8 @@ pub async fn round(channel: &Conn, text: &str) -> anyhow::Result<String> {
     let Some(number) = parse_round_number(text) else {
         anyhow::bail!("“{text}”不是轮次的名称或编号(如第七轮、7)");
     };
-    let me = this_node(channel).await?;
+    let nodes = NodeLabels::of(channel).await?;
+    let me = nodes.me();
     let numbered: Vec<&pb::Round> = rounds.iter().filter(|r| r.number == number).collect();
     let own: Vec<_> = numbered.iter().filter(|r| owner(r) == me).map(|r| (r.id.clone(), r.name.clone())).collect();
     if own.is_empty() {
