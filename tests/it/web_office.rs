@@ -217,8 +217,9 @@ async fn a_group_is_formed_from_the_suggestion_and_a_recusal_is_refused_in_chine
     assert_eq!(status, StatusCode::OK, "{page}");
     let round = county.engine.read(|s| s.rounds.values().find(|r| r.number == 7).unwrap().id).await;
 
-    let step2 =
-        format!("/groups?round={round}&name=%E7%AC%AC%E4%B8%80%E5%B7%A1%E5%AF%9F%E7%BB%84&unit_{unit}=1&suggest=1");
+    // Addresses name the round by its number, not its id.
+    assert!(page.contains("href=\"/groups?round=7\""), "{page}");
+    let step2 = format!("/groups?round=7&name=%E7%AC%AC%E4%B8%80%E5%B7%A1%E5%AF%9F%E7%BB%84&unit_{unit}=1&suggest=1");
     let (status, _, page) = browser.get(&step2).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let text = visible_text(&page);
@@ -793,4 +794,17 @@ async fn the_cli_names_findings_and_items_by_their_numbers() {
         .rounds;
     let table = xuncha_client::rounds_table(&rounds, &nodes);
     assert!(table.contains("安平县") && !table.contains("county/") && !has_uuid(&table), "{table}");
+    // A liaison may not read the node's status, yet is shown nodes by name too (from WhoAmI).
+    let liaison = demo.accounts.iter().find(|a| a.username.starts_with("liaison")).unwrap();
+    let signed = demo.county.api.auth().login(&liaison.username, &liaison.password, None).await.unwrap();
+    let raw = crate::fixtures::tls_channel(demo.county.addr(), Some(&fed.operator())).await.unwrap();
+    let conn =
+        tonic::service::interceptor::InterceptedService::new(raw, xuncha_wire::Bearer::new(&signed.token).unwrap());
+    let status = xuncha_proto::v1::node_service_client::NodeServiceClient::new(conn.clone())
+        .get_status(xuncha_proto::v1::GetStatusRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    let nodes = refs::NodeLabels::of(&conn).await.unwrap();
+    assert_eq!((nodes.me(), nodes.label("county/anping")), ("county/anping", "安平县".to_string()));
 }

@@ -427,11 +427,12 @@ impl Scope {
         }
     }
 
-    /// A readable name: 全市, a county code, or the round, group or unit's name.
+    /// A readable name: 全市, the county's configured name (its code where none is), or the
+    /// round, group or unit's name.
     pub fn label_zh(&self, state: &State) -> String {
         match self {
             Scope::City => "全市".into(),
-            Scope::County(c) => format!("县(市、区){c}"),
+            Scope::County(c) => state.county_names.get(c).cloned().unwrap_or_else(|| format!("县(市、区){c}")),
             Scope::Round(r) => state.rounds.get(r).map(|x| x.name.clone()).unwrap_or_else(|| "(未知轮次)".into()),
             Scope::Group(g) => match state.groups.get(g) {
                 Some(x) => {
@@ -895,6 +896,16 @@ pub fn roles_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_county_scope_is_named_as_the_configuration_names_the_county() {
+        let code = CountyCode::parse("county", "anping").unwrap();
+        let mut state = State::default();
+        assert_eq!(Scope::County(code.clone()).label_zh(&state), "县(市、区)anping");
+        state.county_names.insert(code.clone(), "安平县".into());
+        let grant = Grant::new(RoleCode::OfficeHead, Scope::County(code));
+        assert_eq!(grant.label_zh(&state), "巡察办主任(安平县)");
+    }
 
     #[test]
     fn the_document_holds_the_matrix_and_the_roles_as_the_code_has_them() {

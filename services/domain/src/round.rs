@@ -145,7 +145,7 @@ pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
         DomainError::invalid("dates.enter_on", format!("进驻日期{}不在届期{}之内", c.dates.enter_on, term.window))
     })?;
     ensure(!d.state.rounds.values().any(|r| r.term == c.term && r.number == c.number), || {
-        DomainError::exists("number", format!("round {} of {}", c.number, term.name))
+        DomainError::exists("number", format!("{}第{}轮", term.name, c.number))
     })?;
     let months = c.report_due_months.unwrap_or(DEFAULT_REPORT_DUE_MONTHS);
     ensure((1..=12).contains(&months), || DomainError::invalid("report_due_months", "须为1至12个月"))?;

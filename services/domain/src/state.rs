@@ -38,6 +38,9 @@ pub struct State {
     pub requests: Requests,
     /// The last link of each ledger chain held here (events are in SQLite, not in memory).
     pub ledger_heads: LedgerHeads,
+    /// The counties' names as this node's configuration gives them (not records: never synced),
+    /// so that a scope or a refusal names 安平县 rather than its code.
+    pub county_names: BTreeMap<CountyCode, String>,
 }
 
 impl State {

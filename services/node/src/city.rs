@@ -112,6 +112,7 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
         config.county_names.iter().map(|(code, name)| (format!("county/{code}"), name.clone())).collect();
     names.insert("city".into(), "市委巡察办".into());
     let api = Api::new(Arc::new(CityBackend::new(replica.clone())), config.auth.clone())?.with_node_names(names);
+    api.engine().name_counties(county_codes_named(&config.county_names)?).await;
     let (routes, _health, access) = xuncha_api::routes(api.clone(), Some(replica.clone())).await?;
     let rpc = RpcMetrics::default();
     if let Some(tls) = &config.tls {
@@ -165,4 +166,19 @@ pub async fn start_city(config: CityConfig) -> anyhow::Result<CityHandle> {
         tokio::spawn(compact_restored(replica.clone(), marker));
     }
     Ok(CityHandle { config, replica, api, serving, metrics, web })
+}
+
+/// The configuration's county names keyed by checked codes; a malformed code is a start-up error
+/// naming it, not a silently unnamed county.
+fn county_codes_named(
+    names: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<std::collections::BTreeMap<xuncha_domain::ids::CountyCode, String>> {
+    names
+        .iter()
+        .map(|(code, name)| {
+            let code = xuncha_domain::ids::CountyCode::parse("county_names", code)
+                .map_err(|e| anyhow::anyhow!("county_names: {code:?}: {e}"))?;
+            Ok((code, name.clone()))
+        })
+        .collect()
 }

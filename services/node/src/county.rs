@@ -73,6 +73,10 @@ pub async fn start_county(config: CountyConfig) -> anyhow::Result<CountyHandle> 
     let own_name = if config.name.is_empty() { config.county.clone() } else { config.name.clone() };
     let names = [("city".to_string(), "市委巡察办".to_string()), (node.to_string(), own_name)].into_iter().collect();
     let api = Api::new(Arc::new(LocalBackend::new(engine.clone())), config.auth.clone())?.with_node_names(names);
+    if !config.name.is_empty() {
+        let code = xuncha_domain::ids::CountyCode::parse("county", &config.county)?;
+        engine.name_counties([(code, config.name.clone())].into_iter().collect()).await;
+    }
     let (routes, _health, access) = xuncha_api::routes(api.clone(), None).await?;
     let listener = bind(config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let rpc = RpcMetrics::default();

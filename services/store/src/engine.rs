@@ -1,11 +1,13 @@
 //! A node's records in SQLite plus the in-memory state decisions read. Writes are serialized:
 //! decide against the state, commit the outcome, then publish it to the state.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::{RwLock, RwLockWriteGuard, watch};
+use xuncha_domain::ids::CountyCode;
 use xuncha_domain::{Decided, DomainError, Envelope, LedgerEvent, NodeId, Outcome, State, decide_once};
 
 use crate::error::{StoreError, StoreResult};
@@ -110,6 +112,11 @@ impl Engine {
         Ok(restored)
     }
 
+    /// Gives the counties' configured names, for labels and refusals (kept across reloads).
+    pub async fn name_counties(&self, names: BTreeMap<CountyCode, String>) {
+        self.state.write().await.county_names = names;
+    }
+
     /// Reads the state.
     pub async fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&*self.state.read().await)
@@ -137,7 +144,9 @@ impl Engine {
     pub async fn reload(&self) -> StoreResult<()> {
         let mut state = self.state.write().await;
         let mut conn = self.store.readers.acquire().await?;
+        let names = std::mem::take(&mut state.county_names);
         *state = load_state(&mut conn).await?;
+        state.county_names = names;
         let seq = last_outbox_seq(&mut conn).await?;
         self.outbox_seq.send_replace(seq);
         drop(state);

@@ -91,5 +91,6 @@ pub fn who_am_i(who: &Principal, state: &State, me: &xuncha_domain::NodeId) -> p
         expires_at: session.map(|s| super::timestamp(s.expires_at)),
         idle_timeout_seconds: session.map(|s| s.idle_timeout_s).unwrap_or_default(),
         must_change_password: who.must_change_password,
+        node_names: Default::default(),
     }
 }

@@ -43,7 +43,9 @@ impl Auth for AuthApi {
     async fn who_am_i(&self, r: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
         let who = principal(&r)?;
         let me = self.0.engine().node().clone();
-        ok(self.0.engine().read(|s| who_am_i(&who, s, &me)).await)
+        let mut answer = self.0.engine().read(|s| who_am_i(&who, s, &me)).await;
+        answer.node_names = self.0.node_names().clone().into_iter().collect();
+        ok(answer)
     }
 
     async fn change_password(&self, r: Request<pb::ChangePasswordRequest>) -> Result<Response<pb::Empty>, Status> {

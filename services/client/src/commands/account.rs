@@ -10,6 +10,7 @@ use xuncha_wire::labels::{self, label};
 
 use crate::Ctx;
 use crate::output::{print, table};
+use crate::refs::NodeLabels;
 use crate::tokens::Saved;
 
 #[derive(Args, Debug, Clone)]
@@ -118,13 +119,13 @@ fn roles_text(roles: &[pb::RoleGrant]) -> String {
         .join("、")
 }
 
-fn accounts_table(accounts: &[pb::Account]) -> String {
+fn accounts_table(accounts: &[pb::Account], nodes: &NodeLabels) -> String {
     let mut t = table(&["登录名", "姓名", "所属", "状态", "角色", "在线会话"]);
     for a in accounts {
         t.add_row(vec![
             a.username.clone(),
             a.display_name.clone(),
-            organisation_label(a.meta.as_ref().map(|m| m.owner.as_str()).unwrap_or("")),
+            nodes.label(a.meta.as_ref().map(|m| m.owner.as_str()).unwrap_or("")),
             format!(
                 "{}{}",
                 label::<pb::AccountStatus>(a.status),
@@ -137,19 +138,11 @@ fn accounts_table(accounts: &[pb::Account]) -> String {
     t.to_string()
 }
 
-fn organisation_label(node: &str) -> String {
-    match node.strip_prefix("county/") {
-        Some(code) => format!("县(市、区){code}"),
-        None if node == "city" => "市委巡察办".into(),
-        None => node.to_string(),
-    }
-}
-
-fn who_table(w: &pb::WhoAmIResponse) -> String {
+fn who_table(w: &pb::WhoAmIResponse, nodes: &NodeLabels) -> String {
     let mut t = table(&["项目", "内容"]);
     t.add_row(vec!["登录名".to_string(), w.username.clone()]);
     t.add_row(vec!["姓名".to_string(), w.display_name.clone()]);
-    t.add_row(vec!["所属".to_string(), organisation_label(&w.organisation)]);
+    t.add_row(vec!["所属".to_string(), nodes.label(&w.organisation)]);
     t.add_row(vec!["角色".to_string(), roles_text(&w.roles)]);
     if let Some(e) = &w.expires_at {
         t.add_row(vec!["登录有效至".to_string(), crate::commands::oversight::ts(&Some(*e))]);
@@ -202,7 +195,8 @@ pub async fn logout(ctx: &Ctx) -> anyhow::Result<()> {
 
 pub async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     let w = AuthClient::new(ctx.channel.clone()).who_am_i(pb::WhoAmIRequest {}).await?.into_inner();
-    print(ctx.format, &w, who_table)
+    let nodes = NodeLabels::of(&ctx.channel).await?;
+    print(ctx.format, &w, |w| who_table(w, &nodes))
 }
 
 pub async fn passwd(ctx: &Ctx, a: PasswdArgs) -> anyhow::Result<()> {
@@ -221,7 +215,8 @@ pub async fn passwd(ctx: &Ctx, a: PasswdArgs) -> anyhow::Result<()> {
 
 pub async fn account(ctx: &Ctx, c: AccountCmd) -> anyhow::Result<()> {
     let mut client = AccountServiceClient::new(ctx.channel.clone());
-    let one = |a: &pb::Account| accounts_table(std::slice::from_ref(a));
+    let nodes = NodeLabels::of(&ctx.channel).await?;
+    let one = |a: &pb::Account| accounts_table(std::slice::from_ref(a), &nodes);
     let changed = match c {
         AccountCmd::Bootstrap { username, name, password_stdin } => {
             let password = read_password(&format!("{username} 的密码: "), password_stdin)?;
@@ -234,7 +229,7 @@ pub async fn account(ctx: &Ctx, c: AccountCmd) -> anyhow::Result<()> {
         }
         AccountCmd::List { organisation } => {
             let r = client.list_accounts(pb::ListAccountsRequest { organisation }).await?.into_inner();
-            return print(ctx.format, &r, |r| accounts_table(&r.accounts));
+            return print(ctx.format, &r, |r| accounts_table(&r.accounts, &nodes));
         }
         AccountCmd::Disable { account, reason } => {
             client.set_status(pb::SetAccountStatusRequest { account, active: false, reason }).await?

@@ -89,7 +89,8 @@ struct PersonChoice {
 #[template(path = "groups.html")]
 struct GroupsPage {
     frame: Frame,
-    round_id: String,
+    /// The round as the addresses name it (its number).
+    round_key: String,
     round: String,
     groups: Vec<GroupRow>,
     may_plan: bool,
@@ -113,12 +114,15 @@ async fn render(app: &App, signed: &Signed, form: GroupForm, error: Option<Strin
     if !signed.who.holds(Permission::RoundRead) {
         return forbidden("您没有查看轮次的权限。");
     }
-    let Ok(round_id) = RoundId::parse("round", &form.round) else {
+    if form.round.trim().is_empty() {
         return Redirect::to("/rounds").into_response();
+    }
+    let me = app.site.node.clone();
+    let Some(round_id) = round_named(app, &form.round).await else {
+        return message(StatusCode::NOT_FOUND, "未找到", "没有这个轮次,或您无权查看。");
     };
     let frame = Frame::of(app, signed, "/rounds").await;
     let who = signed.who.clone();
-    let me = app.site.node.clone();
     let f = form.clone();
     let year = chrono::Datelike::year(&app.api.today());
     let view = app
@@ -172,16 +176,17 @@ async fn render(app: &App, signed: &Signed, form: GroupForm, error: Option<Strin
             } else {
                 (Vec::new(), Vec::new())
             };
-            Some((zh::round_ref(round.number) + " " + &round.name, groups, (units, more), people, warnings))
+            let key = round_key(s, &me, round);
+            Some((key, zh::round_ref(round.number) + " " + &round.name, groups, (units, more), people, warnings))
         })
         .await;
-    let Some((round, groups, (units, more_units), people, warnings)) = view else {
+    let Some((round_key, round, groups, (units, more_units), people, warnings)) = view else {
         return message(StatusCode::NOT_FOUND, "未找到", "没有这个轮次,或您无权查看。");
     };
     let kinds = [TargetKind::Regular, TargetKind::Special, TargetKind::Revisit].map(|k| k.label_zh()).to_vec();
     let body = page(GroupsPage {
         frame,
-        round_id: round_id.to_string(),
+        round_key,
         round,
         groups,
         may_plan: signed.who.holds(Permission::RoundPlan),
@@ -276,7 +281,7 @@ fn problems_of(s: &xuncha_domain::State, me: &xuncha_domain::NodeId, round: Roun
 async fn form_group(State(app): State<App>, posted: Posted<GroupForm>) -> Response {
     let Posted { signed, form: mut f } = posted;
     f.suggest = None;
-    let Ok(round) = RoundId::parse("round", &f.round) else {
+    let Some(round) = round_named(&app, &f.round).await else {
         return bad_request("请从轮次页面进入巡察组。");
     };
     let me = app.site.node.clone();
@@ -332,4 +337,11 @@ async fn form_group(State(app): State<App>, posted: Posted<GroupForm>) -> Respon
         }
         Err(e) => render(&app, &signed, f, Some(refusal(&e)), None).await,
     }
+}
+
+/// The round a form or an address names, by its number (see [`round_key`]).
+async fn round_named(app: &App, key: &str) -> Option<RoundId> {
+    let me = app.site.node.clone();
+    let key = key.to_string();
+    app.api.engine().read(move |s| round_by_key(s, &me, &key)).await
 }

@@ -165,6 +165,48 @@ pub(crate) fn cited(
     if number.is_empty() || *owner == site.node { number } else { format!("{}{number}", site.node_name(owner)) }
 }
 
+/// A round in addresses: its number for this node's own rounds (`/groups?round=7`), the owner's
+/// code before it for another node's (`anping-3`); its id only where the number is not unique
+/// (two terms each with a round of that number), so that an address never names the wrong round.
+pub(crate) fn round_key(
+    s: &xuncha_domain::State,
+    me: &xuncha_domain::NodeId,
+    round: &xuncha_domain::model::Round,
+) -> String {
+    let same = s.rounds.values().filter(|r| r.meta.owner == round.meta.owner && r.number == round.number).count();
+    if same != 1 {
+        return round.id.to_string();
+    }
+    match (round.meta.owner == *me, round.meta.owner.county_code()) {
+        (true, _) => round.number.to_string(),
+        (false, Some(code)) => format!("{code}-{}", round.number),
+        (false, None) => format!("city-{}", round.number),
+    }
+}
+
+/// The round an address names (see [`round_key`]); an id is taken too.
+pub(crate) fn round_by_key(
+    s: &xuncha_domain::State,
+    me: &xuncha_domain::NodeId,
+    key: &str,
+) -> Option<xuncha_domain::ids::RoundId> {
+    let key = key.trim();
+    if let Ok(id) = xuncha_domain::ids::RoundId::parse("round", key) {
+        return s.rounds.contains_key(&id).then_some(id);
+    }
+    let (owner, number) = match key.rsplit_once('-') {
+        Some(("city", n)) => (xuncha_domain::NodeId::city(), n),
+        Some((code, n)) => (xuncha_domain::NodeId::county(code).ok()?, n),
+        None => (me.clone(), key),
+    };
+    let number: u32 = number.parse().ok()?;
+    let mut found = s.rounds.values().filter(|r| r.meta.owner == owner && r.number == number);
+    match (found.next(), found.next()) {
+        (Some(r), None) => Some(r.id),
+        _ => None,
+    }
+}
+
 /// Rows per page of a ledger table.
 pub(crate) const PAGE_ROWS: usize = 100;
 

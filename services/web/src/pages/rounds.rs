@@ -31,6 +31,8 @@ fn next_step(
 
 struct RoundRow {
     id: String,
+    /// The round in addresses (its number).
+    key: String,
     reference: String,
     name: String,
     term: String,
@@ -111,6 +113,7 @@ async fn render_rounds(
 ) -> Response {
     let frame = Frame::of(app, signed, "/rounds").await;
     let who = signed.who.clone();
+    let me = app.site.node.clone();
     let (rounds, terms) = app
         .api
         .engine()
@@ -121,6 +124,7 @@ async fn render_rounds(
                 .into_iter()
                 .map(|r| RoundRow {
                     id: r.id.to_string(),
+                    key: round_key(s, &me, r),
                     reference: zh::round_ref(r.number),
                     name: r.name.clone(),
                     term: s.terms.get(&r.term).map(|t| t.name.clone()).unwrap_or_default(),
