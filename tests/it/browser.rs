@@ -318,6 +318,27 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     let printed = browser.client.execute("return window.printed === true", vec![]).await.unwrap();
     assert_eq!(printed, serde_json::Value::Bool(true), "the 打印 button printed nothing");
 
+    // 督办: a notice to an inspected unit, issued from its page.
+    browser.visit(&format!("{url}notices")).await;
+    browser.click("select[name=addressee] option:nth-child(2)").await;
+    browser.pick_date("respond_by", &crate::scenario::days_from_today(7)).await;
+    let text = browser.client.find(Locator::Css("form[method=post][action='/notices'] [name=text]")).await.unwrap();
+    text.send_keys("请于一周内书面报告整改进展").await.unwrap();
+    browser.click("form[method=post][action='/notices'] button[type=submit]").await;
+    let issued = eventually("the notice issued", Duration::from_secs(30), || async {
+        if let Ok(alert) = browser.client.find(Locator::Css("[role=alert]")).await {
+            panic!("refused: {}", alert.text().await.unwrap_or_default());
+        }
+        let t = browser.text().await;
+        t.contains("已发出督办").then_some(t)
+    })
+    .await;
+    assert!(
+        issued.contains("请于一周内书面报告整改进展") && issued.contains("待回复") && !has_uuid(&issued),
+        "{issued}"
+    );
+    browser.screenshot("notices").await;
+
     // Cut off from the city, a finding is recorded and kept.
     fed.offline("anping", true);
     eventually("the county's banner", Duration::from_secs(60), || async {
@@ -344,7 +365,7 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     assert!(kept);
 
     // No main page shows an id.
-    for page in ["", "plan", "rounds", "linkage", "pool", "findings", "rectification", "ledger"] {
+    for page in ["", "plan", "rounds", "linkage", "pool", "findings", "rectification", "notices", "ledger"] {
         let text = browser.visit(&format!("{url}{page}")).await;
         assert!(!has_uuid(&text), "/{page}: {text}");
     }

@@ -136,7 +136,7 @@ async fn a_workbook_claiming_the_far_corner_is_refused_before_any_allocation() {
         .await
         .expect_err("refused");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    assert!(status.message().contains("row 1048576"), "{status:?}");
+    assert!(status.message().contains("第1048576行"), "{status:?}");
     // Generous for a slow machine; a dense range of that size would not finish at all.
     assert!(t0.elapsed() < std::time::Duration::from_secs(20), "{:?}", t0.elapsed());
     assert_eq!(c.footprint().await, before, "nothing imported");

@@ -808,3 +808,103 @@ async fn the_cli_names_findings_and_items_by_their_numbers() {
     let nodes = refs::NodeLabels::of(&conn).await.unwrap();
     assert_eq!((nodes.me(), nodes.label("county/anping")), ("county/anping", "安平县".to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notice_is_answered_by_its_addressee_and_closed_by_its_issuer() {
+    let fed = Federation::start(&["anping"]).await;
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let head = demo.browser(&fed).await;
+    // The unit whose liaison will answer, and another liaison's unit.
+    let liaisons: Vec<(String, xuncha_domain::ids::UnitId, String)> = demo
+        .county
+        .engine
+        .read(|s| {
+            let mut out: Vec<_> = s
+                .accounts
+                .values()
+                .filter(|a| a.username.starts_with("liaison"))
+                .filter_map(|a| match a.grants.first().map(|g| &g.scope) {
+                    Some(xuncha_domain::authz::Scope::Unit(u)) => {
+                        Some((a.username.clone(), *u, s.units[u].name.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            out.sort();
+            out
+        })
+        .await;
+    assert!(liaisons.len() >= 2, "the demo has liaisons of two units: {liaisons:?}");
+    let (liaison, unit, unit_name) = liaisons[0].clone();
+    let (other, other_unit, _) = liaisons[1].clone();
+    assert_ne!(unit, other_unit);
+
+    // The office issues a general notice to the unit from the 督办 page.
+    let (status, _, page) = head.get("/notices").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("value=\"unit:{unit}\">{unit_name}</option>")), "{page}");
+    let csrf = csrf_of(&page);
+    let (addressee, respond_by) = (format!("unit:{unit}"), days_from_today(7));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("addressee", addressee.as_str()),
+        ("level", "督办"),
+        ("respond_by", respond_by.as_str()),
+        ("text", "请于一周内书面报告整改进展"),
+    ];
+    let (status, page) = head.post("/notices", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(
+        text.contains("已发出督办") && text.contains("请于一周内书面报告整改进展") && text.contains("待回复"),
+        "{text}"
+    );
+    assert!(text.contains(&unit_name) && !has_uuid(&text), "{text}");
+    // A refusal in Chinese, and nothing saved: a reply date already past.
+    let past = days_from_today(-1);
+    let late_form = [form[0], form[1], form[2], ("respond_by", past.as_str()), form[4]];
+    let (status, page) = head.post("/notices", &late_form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(visible_text(&page).contains("回复期限"), "{page}");
+    let ours = demo
+        .county
+        .engine
+        .read(|s| {
+            s.notices.values().filter(|n| n.text == "请于一周内书面报告整改进展").map(|n| n.id).collect::<Vec<_>>()
+        })
+        .await;
+    assert_eq!(ours.len(), 1, "one notice saved, the refused one not: {ours:?}");
+    let notice = ours[0];
+
+    // The other unit's liaison does not see it; the addressed unit's liaison answers it.
+    let (_, _, page) = demo.browser_of(&fed, &other).await.get("/notices").await;
+    assert!(!visible_text(&page).contains("请于一周内书面报告整改进展"), "{page}");
+    let answerer = demo.browser_of(&fed, &liaison).await;
+    let (status, _, page) = answerer.get("/notices").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("action=\"/notices/respond\"") && !page.contains("action=\"/notices/close\""), "{page}");
+    assert!(!page.contains("<h2>发出督办</h2>"), "a liaison issues no notices");
+    let csrf = csrf_of(&page);
+    let id = notice.to_string();
+    let (status, page) = answerer.post("/notices/close", &[("csrf", &csrf), ("notice", &id)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a liaison may not close: {page}");
+    let answer = [("csrf", csrf.as_str()), ("notice", id.as_str()), ("text", "已制定整改措施三条,正在落实")];
+    let (status, page) = answerer.post("/notices/respond", &answer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已回复督办"), "{page}");
+
+    // The office reads the answer and closes the notice.
+    let (_, _, page) = head.get("/notices?open=1").await;
+    assert!(!page.contains("action=\"/notices/respond\""), "the issuer closes, the unit answers: {page}");
+    let text = visible_text(&page);
+    assert!(text.contains("已制定整改措施三条,正在落实") && text.contains("已回复,待办结"), "{text}");
+    let csrf = csrf_of(&page);
+    let (status, page) = head.post("/notices/close", &[("csrf", &csrf), ("notice", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("督办已办结"), "{page}");
+    let closed =
+        demo.county.engine.read(move |s| s.notices[&notice].status == xuncha_domain::model::NoticeStatus::Closed).await;
+    assert!(closed);
+    let (_, _, page) = head.get("/notices?open=1").await;
+    assert!(!visible_text(&page).contains("请于一周内书面报告整改进展"), "closed notices leave the open list");
+}

@@ -36,15 +36,15 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     let mut records = reader.records();
     let header = match records.next() {
         Some(Ok(r)) => row_of(&r, 1)?,
-        Some(Err(e)) => return Err(format!("the file is not readable CSV: {e}")),
+        Some(Err(e)) => return Err(format!("文件不是有效的CSV:{e}")),
         None => return Err("the file is empty".into()),
     };
     let mut rows = Vec::new();
     for (i, r) in records.enumerate() {
         if i >= MAX_ROWS {
-            return Err(format!("the file has more than {MAX_ROWS} data rows; split it"));
+            return Err(format!("文件超过{MAX_ROWS}行数据,请拆分后再导入"));
         }
-        let r = r.map_err(|e| format!("row {} is not readable CSV: {e}", i + 2))?;
+        let r = r.map_err(|e| format!("第{}行不是有效的CSV:{e}", i + 2))?;
         rows.push(row_of(&r, i + 2)?);
     }
     Ok(Table { header, rows })
@@ -52,7 +52,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
 
 fn row_of(r: &csv::StringRecord, row: usize) -> Result<Vec<String>, String> {
     if r.len() > MAX_COLUMNS {
-        return Err(format!("row {row} has {} columns, more than {MAX_COLUMNS}", r.len()));
+        return Err(format!("第{row}行有{}列,超过{MAX_COLUMNS}列的上限", r.len()));
     }
     r.iter().enumerate().map(|(c, v)| checked_cell(v.to_string(), row, c)).collect()
 }
@@ -60,7 +60,7 @@ fn row_of(r: &csv::StringRecord, row: usize) -> Result<Vec<String>, String> {
 fn checked_cell(text: String, row: usize, column: usize) -> Result<String, String> {
     // A char is at least one byte: a short cell needs no count.
     if text.len() > MAX_CELL_CHARS && text.chars().count() > MAX_CELL_CHARS {
-        return Err(format!("row {row} column {} has more than {MAX_CELL_CHARS} characters", column + 1));
+        return Err(format!("第{row}行第{}列超过{MAX_CELL_CHARS}个字符", column + 1));
     }
     Ok(text)
 }
@@ -73,7 +73,7 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
     check_archive(bytes)?;
     let mut workbook: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
-    let first = workbook.sheet_names().into_iter().next().ok_or("the workbook has no sheets")?;
+    let first = workbook.sheet_names().into_iter().next().ok_or("工作簿中没有工作表")?;
     let mut cells =
         workbook.worksheet_cells_reader(&first).map_err(|e| format!("the first sheet is not readable: {e}"))?;
     let mut grid: Vec<Vec<String>> = Vec::new();
@@ -89,10 +89,10 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, String> {
         let r0 = *first_row.get_or_insert(r);
         let (row, col) = (r.saturating_sub(r0) as usize, c as usize);
         if r < r0 || row > MAX_ROWS {
-            return Err(format!("the sheet has data in row {}, beyond {} data rows; split it", r + 1, MAX_ROWS));
+            return Err(format!("工作表第{}行仍有数据,超过{}行数据的上限,请拆分后再导入", r + 1, MAX_ROWS));
         }
         if col >= MAX_COLUMNS {
-            return Err(format!("the sheet has data in column {}, beyond {MAX_COLUMNS} columns", c + 1));
+            return Err(format!("工作表第{}列仍有数据,超过{MAX_COLUMNS}列的上限", c + 1));
         }
         let value = checked_cell(value, r as usize + 1, col)?;
         if grid.len() <= row {
@@ -124,7 +124,7 @@ fn check_archive(bytes: &[u8]) -> Result<(), String> {
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
     if archive.len() > MAX_XLSX_ENTRIES {
-        return Err(format!("the workbook has {} parts, more than {MAX_XLSX_ENTRIES}", archive.len()));
+        return Err(format!("工作簿含{}个部件,超过{MAX_XLSX_ENTRIES}个的上限", archive.len()));
     }
     let mut left = MAX_XLSX_INFLATED_BYTES;
     for i in 0..archive.len() {
@@ -132,10 +132,7 @@ fn check_archive(bytes: &[u8]) -> Result<(), String> {
         let inflated = std::io::copy(&mut std::io::Read::take(entry, left + 1), &mut std::io::sink())
             .map_err(|e| format!("the file is not an XLSX workbook: {e}"))?;
         if inflated > left {
-            return Err(format!(
-                "the workbook inflates to more than {} MiB; save it again or split it",
-                MAX_XLSX_INFLATED_BYTES >> 20
-            ));
+            return Err(format!("工作簿解压后超过{} MiB,请另存或拆分后再导入", MAX_XLSX_INFLATED_BYTES >> 20));
         }
         left -= inflated;
     }
@@ -330,7 +327,7 @@ mod tests {
         sheet.write_string(1_048_575, 16_383, "x").unwrap();
         let bytes = workbook.save_to_buffer().unwrap();
         let refused = read_xlsx(&bytes).err().expect("refused");
-        assert!(refused.contains("row 1048576"), "{refused}");
+        assert!(refused.contains("第1048576行"), "{refused}");
     }
 
     #[test]
@@ -338,9 +335,9 @@ mod tests {
         let header: Vec<String> = (0..=MAX_COLUMNS).map(|c| format!("列{c}")).collect();
         let refs: Vec<&str> = header.iter().map(String::as_str).collect();
         let bytes = write_xlsx("表", &refs, &[]).unwrap();
-        assert!(read_xlsx(&bytes).err().expect("refused").contains("columns"));
+        assert!(read_xlsx(&bytes).err().expect("refused").contains("列的上限"));
         let csv = header.join(",");
-        assert!(read_csv(csv.as_bytes()).err().expect("refused").contains("columns"));
+        assert!(read_csv(csv.as_bytes()).err().expect("refused").contains("列的上限"));
     }
 
     #[test]
@@ -356,17 +353,17 @@ mod tests {
         let bytes = workbook.save_to_buffer().unwrap();
         assert!(bytes.len() < 4 << 20, "fits a request: {}", bytes.len());
         let refused = read_xlsx(&bytes).err().expect("refused");
-        assert!(refused.contains("inflates"), "{refused}");
+        assert!(refused.contains("解压后超过"), "{refused}");
     }
 
     #[test]
     fn more_rows_than_the_limit_are_refused() {
         let rows: Vec<Vec<String>> = (0..=MAX_ROWS).map(|r| vec![r.to_string()]).collect();
         let bytes = write_xlsx("表", &["序号"], &rows).unwrap();
-        assert!(read_xlsx(&bytes).err().expect("refused").contains("data rows"));
+        assert!(read_xlsx(&bytes).err().expect("refused").contains("行数据"));
         let csv: String =
             std::iter::once("序号".to_string()).chain(rows.iter().map(|r| r[0].clone())).collect::<Vec<_>>().join("\n");
-        assert!(read_csv(csv.as_bytes()).err().expect("refused").contains("data rows"));
+        assert!(read_csv(csv.as_bytes()).err().expect("refused").contains("行数据"));
     }
 
     #[test]

@@ -193,7 +193,7 @@ pub fn check_new_password(field: &str, username: &str, password: &str) -> Domain
 
 fn check_password_hash(hash: &str) -> DomainResult<String> {
     ensure(hash.starts_with("$argon2id$") && hash.len() <= 512, || {
-        DomainError::invalid("password", "the password must arrive hashed with argon2id")
+        DomainError::invalid("password", "密码须以argon2id散列后传送")
     })?;
     Ok(hash.to_string())
 }
@@ -276,7 +276,7 @@ fn own_scope(me: &NodeId) -> Scope {
 }
 
 fn account_of<'s>(d: &Decision<'s>, id: AccountId) -> DomainResult<&'s Account> {
-    let a = d.state.accounts.get(&id).ok_or_else(|| DomainError::not_found("account", format!("account {id}")))?;
+    let a = d.state.accounts.get(&id).ok_or_else(|| DomainError::not_found("account", format!("账号{id}")))?;
     d.require_owned("account", &a.meta)?;
     Ok(a)
 }
@@ -330,7 +330,7 @@ fn require_unique_username(d: &Decision, username: &str) -> DomainResult<()> {
 
 pub fn bootstrap_admin(d: &mut Decision, c: &BootstrapAdmin) -> DomainResult<()> {
     ensure(matches!(d.caller, Caller::Operator(_)), || {
-        DomainError::denied("caller", "the first administrator is made with an operator certificate")
+        DomainError::denied("caller", "第一个管理员账号须持运维证书开设")
     })?;
     let own = d.state.accounts.values().filter(|a| &a.meta.owner == d.me).count();
     ensure(own == 0, || {
@@ -491,7 +491,7 @@ pub fn open_session(d: &mut Decision, c: &OpenSession) -> DomainResult<()> {
     let a = d.state.accounts.get(account).ok_or_else(|| gone("用户名或密码错误"))?;
     ensure(a.is_active(), || gone("账号已停用"))?;
     ensure(a.epoch == *epoch, || gone("密码刚被修改,请重新登录"))?;
-    ensure(!d.state.sessions.contains_key(&c.key), || DomainError::exists("key", "the session"))?;
+    ensure(!d.state.sessions.contains_key(&c.key), || DomainError::exists("key", "该会话"))?;
     ensure(c.idle_timeout_s >= 60 && c.idle_timeout_s <= c.lifetime_s && c.lifetime_s <= MAX_SESSION_SECONDS, || {
         DomainError::invalid(
             "lifetime_s",

@@ -432,7 +432,7 @@ impl Scope {
     pub fn label_zh(&self, state: &State) -> String {
         match self {
             Scope::City => "全市".into(),
-            Scope::County(c) => state.county_names.get(c).cloned().unwrap_or_else(|| format!("县(市、区){c}")),
+            Scope::County(c) => state.county_label(c),
             Scope::Round(r) => state.rounds.get(r).map(|x| x.name.clone()).unwrap_or_else(|| "(未知轮次)".into()),
             Scope::Group(g) => match state.groups.get(g) {
                 Some(x) => {
@@ -840,19 +840,19 @@ pub fn check_grant(state: &State, organisation: &NodeId, field: &str, grant: &Gr
             }
         }
         Scope::Round(r) => {
-            let round = state.rounds.get(r).ok_or_else(|| DomainError::not_found(field, format!("round {r}")))?;
+            let round = state.rounds.get(r).ok_or_else(|| DomainError::not_found(field, format!("轮次{r}")))?;
             if !owned_here(&round.meta.owner) {
                 return Err(DomainError::invalid(field, format!("轮次「{}」不属于{organisation}", round.name)));
             }
         }
         Scope::Group(g) => {
-            let group = state.groups.get(g).ok_or_else(|| DomainError::not_found(field, format!("group {g}")))?;
+            let group = state.groups.get(g).ok_or_else(|| DomainError::not_found(field, format!("巡察组{g}")))?;
             if !owned_here(&group.meta.owner) {
                 return Err(DomainError::invalid(field, format!("巡察组「{}」不属于{organisation}", group.name)));
             }
         }
         Scope::Unit(u) => {
-            let unit = state.units.get(u).ok_or_else(|| DomainError::not_found(field, format!("unit {u}")))?;
+            let unit = state.units.get(u).ok_or_else(|| DomainError::not_found(field, format!("单位{u}")))?;
             if !owned_here(&unit.meta.owner) {
                 return Err(DomainError::invalid(field, format!("单位「{}」不属于{organisation}", unit.name)));
             }

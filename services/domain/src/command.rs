@@ -190,7 +190,7 @@ impl Outcome {
 pub fn decide(state: &State, me: &NodeId, envelope: &Envelope) -> DomainResult<Outcome> {
     if !envelope.command.admits(&envelope.caller) {
         return Err(match envelope.caller {
-            Caller::Session(_) => DomainError::denied("caller", "this is not done from a session"),
+            Caller::Session(_) => DomainError::denied("caller", "此操作不能以登录身份办理,须由节点之间的同步完成"),
             _ => DomainError::unauthenticated("请先登录".to_string()),
         });
     }
@@ -354,8 +354,9 @@ impl<'a> Decision<'a> {
             Err(DomainError::denied(
                 field,
                 format!(
-                    "the record is owned by {}; only its owner may change it, this node is {}",
-                    meta.owner, self.me
+                    "该记录属于{},只能由其修改(本节点为{})",
+                    self.state.node_label(&meta.owner),
+                    self.state.node_label(self.me)
                 ),
             ))
         }
@@ -365,14 +366,12 @@ impl<'a> Decision<'a> {
         if self.me.is_city() {
             Ok(())
         } else {
-            Err(DomainError::precondition("node", format!("{what} is done by the city office")))
+            Err(DomainError::precondition("node", format!("{what}由市委巡察办办理")))
         }
     }
 
     pub fn require_county(&self, what: &str) -> DomainResult<&'a str> {
-        self.me
-            .county_code()
-            .ok_or_else(|| DomainError::precondition("node", format!("{what} is done by a county office")))
+        self.me.county_code().ok_or_else(|| DomainError::precondition("node", format!("{what}由县(市、区)巡察办办理")))
     }
 
     /// A record id that no record of this node has yet (ids are made by the caller).

@@ -211,11 +211,11 @@ pub fn hand_over_lead(d: &mut Decision, c: &HandOverLead) -> DomainResult<()> {
 }
 
 pub fn finding_of<'s>(d: &Decision<'s>, id: FindingId) -> DomainResult<&'s Finding> {
-    d.state.findings.get(&id).ok_or_else(|| DomainError::not_found("finding", format!("finding {id}")))
+    d.state.findings.get(&id).ok_or_else(|| DomainError::not_found("finding", format!("问题{id}")))
 }
 
 fn lead_of<'s>(d: &Decision<'s>, id: LeadId) -> DomainResult<&'s Lead> {
-    let lead = d.state.leads.get(&id).ok_or_else(|| DomainError::not_found("lead", format!("lead {id}")))?;
+    let lead = d.state.leads.get(&id).ok_or_else(|| DomainError::not_found("lead", format!("线索{id}")))?;
     d.require_owned("lead", &lead.meta)?;
     Ok(lead)
 }
@@ -251,7 +251,7 @@ pub fn report_lead_result(d: &mut Decision, c: &ReportLeadResult) -> DomainResul
 }
 
 pub fn release_lead(d: &mut Decision, c: &ReleaseLead) -> DomainResult<()> {
-    d.require_county("releasing a lead to the city")?;
+    d.require_county("向市委巡察办移交线索")?;
     let lead = lead_of(d, c.lead)?;
     d.authorize(Permission::LeadRelease, lead)?;
     ensure(!lead.released_to_city, || DomainError::precondition("lead", "该线索已报送市委巡察办"))?;

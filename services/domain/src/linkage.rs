@@ -78,7 +78,7 @@ fn summary_of(round: &Round) -> RoundSummary {
 }
 
 pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> {
-    d.require_city("issuing a linkage plan")?;
+    d.require_city("制定联动方案")?;
     let round = round_of(d, "round", c.round)?;
     d.authorize(Permission::LinkageIssue, round)?;
     d.require_owned("round", &round.meta)?;
@@ -107,12 +107,12 @@ pub fn create_plan(d: &mut Decision, c: &CreateLinkagePlan) -> DomainResult<()> 
 }
 
 pub fn issue_assignment(d: &mut Decision, c: &IssueAssignment) -> DomainResult<()> {
-    d.require_city("issuing a linked assignment")?;
+    d.require_city("下达联动任务")?;
     d.authorize(Permission::LinkageIssue, &Position::owned(d.me, Some(&c.county)))?;
     let plan =
         d.state.linkage_plans.get(&c.plan).ok_or_else(|| DomainError::not_found("plan", "联动方案".to_string()))?;
     ensure(!d.state.assignments.values().any(|a| a.plan == plan.id && a.county == c.county), || {
-        DomainError::exists("county", format!("「{}」已向{}下达过联动任务", plan.name, c.county))
+        DomainError::exists("county", format!("「{}」已向{}下达过联动任务", plan.name, d.state.county_label(&c.county)))
     })?;
     let tasks = required_text("tasks", &c.tasks, 4000)?;
     ensure(c.due_on >= d.today, || DomainError::invalid("due_on", format!("完成期限{}已过", c.due_on)))?;
@@ -167,9 +167,9 @@ pub fn refresh_round_summaries(d: &mut Decision, round: &Round) {
 
 /// An assignment addressed to this county.
 fn my_assignment<'s>(d: &Decision<'s>, id: AssignmentId) -> DomainResult<&'s LinkedAssignment> {
-    let code = d.require_county("answering a linked assignment")?;
+    let code = d.require_county("答复联动任务")?;
     let a =
-        d.state.assignments.get(&id).ok_or_else(|| DomainError::not_found("assignment", format!("assignment {id}")))?;
+        d.state.assignments.get(&id).ok_or_else(|| DomainError::not_found("assignment", format!("联动任务{id}")))?;
     ensure(a.county == code, || DomainError::denied("assignment", "该联动任务属于其他县(市、区)"))?;
     Ok(a)
 }
@@ -270,12 +270,12 @@ pub fn submit_report(d: &mut Decision, c: &SubmitLinkedReport) -> DomainResult<(
 }
 
 pub fn review_report(d: &mut Decision, c: &ReviewLinkedReport) -> DomainResult<()> {
-    d.require_city("reviewing a linked report")?;
+    d.require_city("审核联动报告")?;
     let a = d
         .state
         .assignments
         .get(&c.assignment)
-        .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {}", c.assignment)))?;
+        .ok_or_else(|| DomainError::not_found("assignment", format!("联动任务{}", c.assignment)))?;
     d.authorize(Permission::LinkageReview, a)?;
     d.require_owned("assignment", &a.meta)?;
     let report = d
@@ -327,12 +327,9 @@ pub fn assignment_stage(a: &LinkedAssignment, r: Option<&AssignmentResponse>) ->
 }
 
 pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResult<()> {
-    d.require_city("requesting a secondment")?;
-    let p = d
-        .state
-        .persons
-        .get(&c.person)
-        .ok_or_else(|| DomainError::not_found("person", format!("person {}", c.person)))?;
+    d.require_city("申请抽调")?;
+    let p =
+        d.state.persons.get(&c.person).ok_or_else(|| DomainError::not_found("person", format!("人员{}", c.person)))?;
     d.authorize(Permission::LinkageIssue, p)?;
     let county = p
         .meta
@@ -376,7 +373,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
 }
 
 pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult<()> {
-    let code = d.require_county("deciding a secondment")?;
+    let code = d.require_county("答复抽调申请")?;
     let req = d
         .state
         .secondment_requests

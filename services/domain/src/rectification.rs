@@ -72,7 +72,7 @@ pub fn add_item(d: &mut Decision, c: &AddRectificationItem) -> DomainResult<()> 
     let target = target_of(d, "finding", finding.target)?;
     let round = round_of(d, "finding", finding.round)?;
     ensure(round.status != RoundStatus::Closed, || {
-        DomainError::precondition("finding", format!("round '{}' is closed", round.name))
+        DomainError::precondition("finding", format!("「{}」已结束", round.name))
     })?;
     ensure(!c.measures.is_empty(), || DomainError::invalid("measures", "请至少填写一项整改措施"))?;
     let measures = c
@@ -222,11 +222,11 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
     ensure(c.respond_by >= d.today, || DomainError::invalid("respond_by", format!("回复期限{}已过", c.respond_by)))?;
     let addressee_label = match &c.addressee {
         Addressee::County(code) => {
-            d.require_city("pressing a county office")?;
-            format!("{code} 巡察办")
+            d.require_city("督办县(市、区)巡察办")?;
+            format!("{}巡察办", d.state.county_label(code))
         }
         Addressee::Unit(u) => {
-            let unit = d.state.units.get(u).ok_or_else(|| DomainError::not_found("addressee", format!("unit {u}")))?;
+            let unit = d.state.units.get(u).ok_or_else(|| DomainError::not_found("addressee", format!("单位{u}")))?;
             ensure(&unit.meta.owner == d.me, || {
                 DomainError::invalid("addressee", "只能督办本级单位;督办县(市、区)须发给其巡察办")
             })?;
@@ -253,7 +253,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             d.state
                 .targets
                 .get(id)
-                .ok_or_else(|| DomainError::not_found("subject", format!("target {id}")))?
+                .ok_or_else(|| DomainError::not_found("subject", format!("巡察对象{id}")))?
                 .meta
                 .owner
                 .clone(),
@@ -263,7 +263,7 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
                 .state
                 .assignments
                 .get(id)
-                .ok_or_else(|| DomainError::not_found("subject", format!("assignment {id}")))?;
+                .ok_or_else(|| DomainError::not_found("subject", format!("联动任务{id}")))?;
             ensure(matches!(&c.addressee, Addressee::County(code) if *code == a.county), || {
                 DomainError::invalid("subject", "该联动任务属于其他县(市、区)")
             })?;
@@ -276,11 +276,13 @@ pub fn issue_notice(d: &mut Decision, c: &IssueNotice) -> DomainResult<()> {
             Addressee::County(code) => NodeId::of_county(code),
             Addressee::Unit(_) => d.me.clone(),
         };
-        ensure(owner == expected, || DomainError::invalid("subject", format!("督办事项属于{owner},不属于被督办方")))?;
+        ensure(owner == expected, || {
+            DomainError::invalid("subject", format!("督办事项属于{},不属于被督办方", d.state.node_label(&owner)))
+        })?;
     }
     if let Some(prev) = c.escalates {
         let earlier =
-            d.state.notices.get(&prev).ok_or_else(|| DomainError::not_found("escalates", format!("notice {prev}")))?;
+            d.state.notices.get(&prev).ok_or_else(|| DomainError::not_found("escalates", format!("督办通知{prev}")))?;
         ensure(earlier.addressee == c.addressee, || DomainError::invalid("escalates", "前一份督办通知发给了其他对象"))?;
         ensure(c.level > earlier.level, || {
             DomainError::invalid("level", format!("升级须高于{}", earlier.level.label_zh()))
@@ -307,7 +309,7 @@ pub fn respond_notice(d: &mut Decision, c: &RespondNotice) -> DomainResult<()> {
         .state
         .notices
         .get(&c.notice)
-        .ok_or_else(|| DomainError::not_found("notice", format!("notice {}", c.notice)))?;
+        .ok_or_else(|| DomainError::not_found("notice", format!("督办通知{}", c.notice)))?;
     let text = required_text("text", &c.text, 4000)?;
     match &notice.addressee {
         Addressee::County(code) => {
@@ -335,7 +337,7 @@ pub fn close_notice(d: &mut Decision, c: &CloseNotice) -> DomainResult<()> {
         .state
         .notices
         .get(&c.notice)
-        .ok_or_else(|| DomainError::not_found("notice", format!("notice {}", c.notice)))?;
+        .ok_or_else(|| DomainError::not_found("notice", format!("督办通知{}", c.notice)))?;
     d.authorize(Permission::NoticeIssue, notice)?;
     d.require_owned("notice", &notice.meta)?;
     ensure(notice.status == NoticeStatus::Open, || DomainError::precondition("notice", "该督办通知已办结"))?;

@@ -68,7 +68,7 @@ pub fn validate_draft(
         DomainError::invalid(f("birth_year"), format!("出生年份{}不合理(应在1940至{youngest}年之间)", draft.birth_year))
     })?;
     let known_unit = |field: String, u: &UnitId| -> DomainResult<()> {
-        ensure(state.units.contains_key(u), || DomainError::not_found(field, format!("unit {u}")))
+        ensure(state.units.contains_key(u), || DomainError::not_found(field, format!("单位{u}")))
     };
     if let Some(u) = &draft.home_unit {
         known_unit(f("home_unit"), u)?;
@@ -136,7 +136,7 @@ pub fn add_person(d: &mut Decision, c: &AddPerson) -> DomainResult<()> {
 }
 
 pub fn update_person(d: &mut Decision, c: &UpdatePerson) -> DomainResult<()> {
-    let old = d.state.persons.get(&c.id).ok_or_else(|| DomainError::not_found("id", format!("person {}", c.id)))?;
+    let old = d.state.persons.get(&c.id).ok_or_else(|| DomainError::not_found("id", format!("人员{}", c.id)))?;
     d.authorize(Permission::PoolManage, old)?;
     d.require_owned("id", &old.meta)?;
     let p = validate_draft(d.state, d.me.is_city(), d.today, "person.", &c.person)?;

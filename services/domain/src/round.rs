@@ -92,7 +92,7 @@ fn check_dates(dates: &RoundDates) -> DomainResult<()> {
 }
 
 pub fn round_of<'s>(d: &Decision<'s>, field: &str, id: RoundId) -> DomainResult<&'s Round> {
-    d.state.rounds.get(&id).ok_or_else(|| DomainError::not_found(field, format!("round {id}")))
+    d.state.rounds.get(&id).ok_or_else(|| DomainError::not_found(field, format!("轮次{id}")))
 }
 
 /// A change to the plan of `round`: free while draft, a recorded amendment (with a reason)
@@ -135,7 +135,7 @@ fn save_amended(d: &mut Decision, round: &Round, amendment: Option<Amendment>) {
 }
 
 pub fn create_round(d: &mut Decision, c: &CreateRound) -> DomainResult<()> {
-    let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
+    let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("届次{}", c.term)))?;
     d.authorize(Permission::RoundPlan, term)?;
     d.require_owned("term", &term.meta)?;
     let name = required_text("name", &c.name, 64)?;
@@ -291,8 +291,7 @@ fn check_composition(
     let people = std::iter::once(("leader".to_string(), leader))
         .chain(members.iter().enumerate().map(|(i, m)| (format!("members[{i}]"), *m)));
     for (field, id) in people {
-        let p =
-            d.state.persons.get(&id).ok_or_else(|| DomainError::not_found(field.as_str(), format!("person {id}")))?;
+        let p = d.state.persons.get(&id).ok_or_else(|| DomainError::not_found(field.as_str(), format!("人员{id}")))?;
         if field == "leader" {
             ensure(p.leader_qualified, || {
                 DomainError::precondition(field.as_str(), format!("{}不在组长库中", p.name))
@@ -326,7 +325,7 @@ pub fn form_group(d: &mut Decision, c: &FormGroup) -> DomainResult<()> {
     d.require_owned("round", &round.meta)?;
     let name = required_text("name", &c.name, 32)?;
     ensure(!d.state.groups_of_round(round.id).any(|g| g.name == name), || {
-        DomainError::exists("name", format!("group '{name}' in {}", round.name))
+        DomainError::exists("name", format!("{}的「{name}」", round.name))
     })?;
     let amendment = plan_change(d, round, &c.reason, format!("组建{name}"))?;
     check_composition(d, round, None, c.leader, &c.members)?;
@@ -347,7 +346,7 @@ pub fn form_group(d: &mut Decision, c: &FormGroup) -> DomainResult<()> {
 
 pub fn change_group(d: &mut Decision, c: &ChangeGroup) -> DomainResult<()> {
     let group =
-        d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
+        d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("巡察组{}", c.group)))?;
     d.authorize(Permission::RoundPlan, group)?;
     d.require_owned("group", &group.meta)?;
     let round = round_of(d, "group", group.round)?;
@@ -368,14 +367,17 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
     d.authorize(Permission::RoundPlan, round)?;
     d.require_owned("round", &round.meta)?;
     let group =
-        d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("group {}", c.group)))?;
+        d.state.groups.get(&c.group).ok_or_else(|| DomainError::not_found("group", format!("巡察组{}", c.group)))?;
     ensure(group.round == round.id, || DomainError::invalid("group", format!("{}属于另一轮巡察", group.name)))?;
-    let unit = d.state.units.get(&c.unit).ok_or_else(|| DomainError::not_found("unit", format!("unit {}", c.unit)))?;
+    let unit = d.state.units.get(&c.unit).ok_or_else(|| DomainError::not_found("unit", format!("单位{}", c.unit)))?;
     ensure(&unit.meta.owner == d.me, || {
-        DomainError::invalid("unit", format!("「{}」由{}登记,须由其巡察", unit.name, unit.meta.owner))
+        DomainError::invalid(
+            "unit",
+            format!("「{}」由{}登记,须由其巡察", unit.name, d.state.node_label(&unit.meta.owner)),
+        )
     })?;
     ensure(!d.state.targets_of_round(round.id).any(|t| t.unit == unit.id), || {
-        DomainError::exists("unit", format!("'{}' as a target of {}", unit.name, round.name))
+        DomainError::exists("unit", format!("「{}」作为{}的巡察对象", unit.name, round.name))
     })?;
     let scope = optional_text("scope", c.scope.as_deref().unwrap_or(""), 500)?;
     if c.kind == TargetKind::Special {
@@ -406,12 +408,12 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
     }
     match (c.kind, &c.assignment) {
         (_, Some(a)) => {
-            let code = d.require_county("carrying out a linked assignment")?;
+            let code = d.require_county("承接联动任务")?;
             let assignment = d
                 .state
                 .assignments
                 .get(a)
-                .ok_or_else(|| DomainError::not_found("assignment", format!("assignment {a}")))?;
+                .ok_or_else(|| DomainError::not_found("assignment", format!("联动任务{a}")))?;
             ensure(assignment.county == code, || DomainError::denied("assignment", "该联动任务属于其他县(市、区)"))?;
             let accepted =
                 d.state.assignment_responses.get(a).is_some_and(|r| r.decision == AssignmentDecision::Accepted);
@@ -452,7 +454,7 @@ pub fn add_target(d: &mut Decision, c: &AddTarget) -> DomainResult<()> {
 }
 
 pub fn target_of<'s>(d: &Decision<'s>, field: &str, id: TargetId) -> DomainResult<&'s Target> {
-    d.state.targets.get(&id).ok_or_else(|| DomainError::not_found(field, format!("target {id}")))
+    d.state.targets.get(&id).ok_or_else(|| DomainError::not_found(field, format!("巡察对象{id}")))
 }
 
 /// Findings and feedback belong to a round whose groups have entered (进驻) and not yet closed.
@@ -473,7 +475,7 @@ pub fn give_feedback(d: &mut Decision, c: &GiveFeedback) -> DomainResult<()> {
     ensure(c.on >= round.dates.enter_on, || {
         DomainError::invalid("on", format!("{}早于进驻日期({})", c.on, round.dates.enter_on))
     })?;
-    ensure(c.on <= d.today, || DomainError::invalid("on", format!("{} is in the future", c.on)))?;
+    ensure(c.on <= d.today, || DomainError::invalid("on", format!("{}晚于今天", c.on)))?;
     let mut next = target.clone();
     next.meta = d.next_meta(&target.meta);
     next.feedback_on = Some(c.on);

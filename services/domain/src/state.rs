@@ -44,6 +44,21 @@ pub struct State {
 }
 
 impl State {
+    /// A node as people name it: 市委巡察办, or the county's configured name (its code where
+    /// none is configured).
+    pub fn node_label(&self, node: &NodeId) -> String {
+        match node.county_of() {
+            None if node.is_city() => "市委巡察办".into(),
+            None => node.to_string(),
+            Some(code) => self.county_label(&code),
+        }
+    }
+
+    /// A county as people name it (its code where no name is configured).
+    pub fn county_label(&self, code: &CountyCode) -> String {
+        self.county_names.get(code).cloned().unwrap_or_else(|| format!("县(市、区){code}"))
+    }
+
     /// Stores `record`, replacing any earlier version.
     pub fn put(&mut self, record: Record) {
         match record {

@@ -51,7 +51,7 @@ pub fn create_term(d: &mut Decision, c: &CreateTerm) -> DomainResult<()> {
 }
 
 pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
-    let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("term {}", c.term)))?;
+    let term = d.state.terms.get(&c.term).ok_or_else(|| DomainError::not_found("term", format!("届次{}", c.term)))?;
     d.authorize(Permission::PlanManage, term)?;
     d.require_owned("term", &term.meta)?;
     ensure(!c.add.is_empty() || !c.remove.is_empty(), || {
@@ -59,7 +59,7 @@ pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
     })?;
     for (i, u) in c.add.iter().enumerate() {
         let unit =
-            d.state.units.get(u).ok_or_else(|| DomainError::not_found(format!("add[{i}]"), format!("unit {u}")))?;
+            d.state.units.get(u).ok_or_else(|| DomainError::not_found(format!("add[{i}]"), format!("单位{u}")))?;
         ensure(&unit.meta.owner == d.me, || {
             DomainError::invalid(
                 format!("add[{i}]"),
@@ -69,7 +69,7 @@ pub fn plan_units(d: &mut Decision, c: &PlanUnits) -> DomainResult<()> {
     }
     for (i, u) in c.remove.iter().enumerate() {
         ensure(term.planned_units.contains(u), || {
-            DomainError::invalid(format!("remove[{i}]"), format!("unit {u} is not in the plan"))
+            DomainError::invalid(format!("remove[{i}]"), format!("单位{u}不在规划内"))
         })?;
     }
     let mut next = term.clone();
@@ -105,7 +105,7 @@ pub fn register_unit(d: &mut Decision, c: &RegisterUnit) -> DomainResult<()> {
         DomainError::exists("name", format!("unit '{name}'"))
     })?;
     if let Some(p) = c.parent {
-        let parent = d.state.units.get(&p).ok_or_else(|| DomainError::not_found("parent", format!("unit {p}")))?;
+        let parent = d.state.units.get(&p).ok_or_else(|| DomainError::not_found("parent", format!("单位{p}")))?;
         ensure(&parent.meta.owner == d.me, || DomainError::invalid("parent", "上级单位须由本级登记"))?;
     }
     let unit = Unit { id: d.fresh_id(), meta: d.new_meta(), name: name.clone(), kind: c.kind, parent: c.parent };

@@ -46,7 +46,7 @@ impl std::io::Write for Budget {
 
 fn stored_size(record: &Record) -> DomainResult<()> {
     serde_json::to_writer(Budget(MAX_RECORD_BYTES), record)
-        .map_err(|_| DomainError::invalid("record", format!("stored form over {} KiB", MAX_RECORD_BYTES >> 10)))
+        .map_err(|_| DomainError::invalid("record", format!("记录超过{} KiB", MAX_RECORD_BYTES >> 10)))
 }
 
 fn name(field: &str, v: &str) -> DomainResult<()> {
@@ -59,9 +59,7 @@ fn text(field: &str, v: &str) -> DomainResult<()> {
 
 fn chars(field: &str, v: &str, max: usize) -> DomainResult<()> {
     // Bytes bound characters from above: the cheap test first.
-    ensure(v.len() <= max || v.chars().count() <= max, || {
-        DomainError::invalid(field, format!("at most {max} characters"))
-    })
+    ensure(v.len() <= max || v.chars().count() <= max, || DomainError::invalid(field, format!("最多{max}个字符")))
 }
 
 fn some_text(field: &str, v: &Option<String>) -> DomainResult<()> {
@@ -69,7 +67,7 @@ fn some_text(field: &str, v: &Option<String>) -> DomainResult<()> {
 }
 
 fn list<T>(field: &str, v: &[T], max: usize) -> DomainResult<()> {
-    ensure(v.len() <= max, || DomainError::invalid(field, format!("at most {max} entries")))
+    ensure(v.len() <= max, || DomainError::invalid(field, format!("最多{max}项")))
 }
 
 fn date(field: &str, d: NaiveDate) -> DomainResult<()> {
@@ -85,7 +83,7 @@ fn window(field: &str, w: &DateWindow) -> DomainResult<()> {
 }
 
 fn meta(m: &Meta) -> DomainResult<()> {
-    ensure(m.version >= 1, || DomainError::invalid("meta.version", "versions start at 1"))
+    ensure(m.version >= 1, || DomainError::invalid("meta.version", "版本号从1开始"))
 }
 
 /// The round's dates: in order and in range.
@@ -119,7 +117,7 @@ fn fields(record: &Record) -> DomainResult<()> {
             name("name", &t.name)?;
             window("window", &t.window)?;
             ensure(t.planned_units.len() <= MAX_PLANNED_UNITS, || {
-                DomainError::invalid("planned_units", format!("at most {MAX_PLANNED_UNITS} units"))
+                DomainError::invalid("planned_units", format!("最多{MAX_PLANNED_UNITS}个单位"))
             })
         }
         Record::Unit(u) => name("name", &u.name),
@@ -132,7 +130,7 @@ fn fields(record: &Record) -> DomainResult<()> {
                 post.until.map_or(Ok(()), |d| date("past_posts.until", d))?;
             }
             ensure(p.declared_conflicts.len() <= MAX_LIST_ENTRIES, || {
-                DomainError::invalid("declared_conflicts", format!("at most {MAX_LIST_ENTRIES} entries"))
+                DomainError::invalid("declared_conflicts", format!("最多{MAX_LIST_ENTRIES}项"))
             })?;
             list("unavailable", &p.unavailable, MAX_LIST_ENTRIES)?;
             p.unavailable.iter().try_for_each(|w| window("unavailable", w))?;
@@ -144,10 +142,10 @@ fn fields(record: &Record) -> DomainResult<()> {
         }
         Record::Round(r) => {
             name("name", &r.name)?;
-            ensure(r.number <= 1000, || DomainError::invalid("number", "at most 1000"))?;
+            ensure(r.number <= 1000, || DomainError::invalid("number", "不能超过1000"))?;
             check_round_dates(&r.dates)?;
             ensure((1..=12).contains(&r.report_due_months), || {
-                DomainError::invalid("report_due_months", "must be 1 to 12 months")
+                DomainError::invalid("report_due_months", "须为1至12个月")
             })?;
             let size = &r.group_size;
             ensure(size.min >= 1 && size.min <= size.max && size.max <= MAX_GROUP_SIZE, || {
@@ -173,7 +171,7 @@ fn fields(record: &Record) -> DomainResult<()> {
         }
         Record::Finding(f) => {
             name("category", &f.category)?;
-            ensure(f.tags.len() <= 50, || DomainError::invalid("tags", "at most 50 tags"))?;
+            ensure(f.tags.len() <= 50, || DomainError::invalid("tags", "最多50个标签"))?;
             f.tags.iter().try_for_each(|t| name("tags", t))?;
             name("title", &f.title)?;
             text("description", &f.description)
@@ -257,7 +255,7 @@ fn fields(record: &Record) -> DomainResult<()> {
                 DomainError::invalid("username", "1 to 64 characters")
             })?;
             name("display_name", &a.display_name)?;
-            ensure(a.password_hash.len() <= 512, || DomainError::invalid("password_hash", "at most 512 bytes"))?;
+            ensure(a.password_hash.len() <= 512, || DomainError::invalid("password_hash", "最多512字节"))?;
             list("grants", &a.grants, 100)
         }
     }

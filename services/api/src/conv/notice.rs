@@ -61,7 +61,7 @@ pub fn issue(r: &pb::IssueNoticeRequest) -> DomainResult<IssueNotice> {
     let mut given = subjects.into_iter().flatten();
     let subject = given.next().unwrap_or(NoticeSubject::General);
     if given.next().is_some() {
-        return Err(DomainError::invalid("subject_rectification", "give at most one subject"));
+        return Err(DomainError::invalid("subject_rectification", "督办对象只能有一个"));
     }
     Ok(IssueNotice {
         addressee,

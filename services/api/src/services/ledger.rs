@@ -66,10 +66,7 @@ impl LedgerService for LedgerApi {
         self.0.barrier(&r).await?;
         let q = r.into_inner();
         if q.limit > MAX_PAGE {
-            return Err(bad(DomainError::invalid(
-                "limit",
-                format!("at most {MAX_PAGE} events a page; page on with offset"),
-            )));
+            return Err(bad(DomainError::invalid("limit", format!("每页最多{MAX_PAGE}条,请用offset翻页"))));
         }
         let node = opt_text(&q.node).map(|n| NodeId::parse("node", &n)).transpose().map_err(bad)?;
         let filter = LedgerFilter {

@@ -69,7 +69,7 @@ impl RoundService for RoundApi {
                 })
             })
             .await?
-            .ok_or_else(|| bad(DomainError::not_found("id", format!("round {id}"))))?;
+            .ok_or_else(|| bad(DomainError::not_found("id", format!("轮次{id}"))))?;
         ok(plan)
     }
 

@@ -25,6 +25,7 @@ mod findings;
 mod groups;
 mod ledger;
 mod linkage;
+mod notices;
 mod overview;
 mod plan;
 mod pool;
@@ -43,6 +44,7 @@ pub(crate) fn routes(app: App) -> Router {
         .merge(linkage::routes())
         .merge(plan::routes())
         .merge(rectification::routes())
+        .merge(notices::routes())
         .merge(pool::routes())
         .route("/assets/{file}", get(assets::serve))
         .fallback(not_found)
@@ -81,6 +83,9 @@ impl Frame {
         }
         if who.holds(Permission::RectificationRead) {
             menu.push(("/rectification", "整改台账", true));
+            if who.holds(Permission::NoticeIssue) || who.holds(Permission::NoticeRespond) {
+                menu.push(("/notices", "督办", true));
+            }
         }
         if who.holds(Permission::LedgerRead) {
             menu.push(("/ledger", "台账", true));
@@ -305,7 +310,7 @@ pub(crate) fn refusal(e: &ApiError) -> String {
     match e {
         ApiError::Domain(d) => domain_refusal(d),
         ApiError::Violations { violations, .. } => {
-            violations.iter().map(|(f, r)| format!("{}:{r}", field_zh(f))).collect::<Vec<_>>().join(";")
+            violations.iter().map(|(f, r)| format!("{}:{}", field_zh(f), without_ids(r))).collect::<Vec<_>>().join(";")
         }
         ApiError::Unavailable { .. } => "市委巡察办的服务暂时不可用,请稍后再试。".into(),
         ApiError::Throttled { retry_after } => format!("尝试次数过多,请{}秒后再试。", retry_after.as_secs().max(1)),
@@ -315,8 +320,27 @@ pub(crate) fn refusal(e: &ApiError) -> String {
 
 fn domain_refusal(d: &DomainError) -> String {
     let field = field_zh(&d.field);
+    // The API names a record it cannot find by its id; people are shown none ("轮次不存在").
+    let reason = without_ids(&d.reason);
     // A reason that names its field already needs no prefix.
-    if d.reason.starts_with(&field) { d.reason.clone() } else { format!("{field}:{}", d.reason) }
+    if reason.starts_with(&field) { reason } else { format!("{field}:{reason}") }
+}
+
+/// `text` with every record id (a hyphenated UUID) left out.
+fn without_ids(text: &str) -> String {
+    const LEN: usize = 36;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(ch) = rest.chars().next() {
+        let candidate = rest.get(..LEN).filter(|c| c.as_bytes()[8] == b'-');
+        if let Some(id) = candidate.filter(|c| uuid::Uuid::try_parse(c).is_ok()) {
+            rest = &rest[id.len()..];
+            continue;
+        }
+        out.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
 }
 
 /// The Chinese name of a request field, as the forms label it.
@@ -394,4 +418,20 @@ async fn run(app: &App, who: &Principal, command: Command) -> Result<xuncha_doma
 
 pub(crate) fn parse_date(field: &str, text: &str) -> Result<NaiveDate, DomainError> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| DomainError::invalid(field, "请填写日期(年-月-日)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_shown_to_people_name_no_record_ids() {
+        let id = "0190d7a4-5b2e-7c3d-9e8f-0a1b2c3d4e5f";
+        assert_eq!(without_ids(&format!("轮次{id}不存在")), "轮次不存在");
+        assert_eq!(without_ids("整改〔2026〕42号"), "整改〔2026〕42号");
+        // A near miss (no hyphens) is left as it is, and text after an id survives intact.
+        assert_eq!(without_ids("0190d7a45b2e7c3d9e8f0a1b2c3d4e5f"), "0190d7a45b2e7c3d9e8f0a1b2c3d4e5f");
+        let d = DomainError::not_found("round", format!("轮次{id}"));
+        assert_eq!(domain_refusal(&d), "轮次不存在", "the reason names its field already");
+    }
 }
