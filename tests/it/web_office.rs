@@ -908,3 +908,62 @@ async fn a_notice_is_answered_by_its_addressee_and_closed_by_its_issuer() {
     let (_, _, page) = head.get("/notices?open=1").await;
     assert!(!visible_text(&page).contains("请于一周内书面报告整改进展"), "closed notices leave the open list");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_city_notice_to_a_county_is_answered_there_and_the_answer_comes_up() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let city = fed.city.node(leader);
+    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
+    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let county = demo.browser(&fed).await;
+    let at_city = Browser::new(&fed, &city.web.as_ref().unwrap().url());
+    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The city presses the county's office.
+    let (_, _, page) = at_city.get("/notices").await;
+    assert!(page.contains("value=\"county:anping\">安平县巡察办</option>"), "{page}");
+    let (csrf, respond_by) = (csrf_of(&page), days_from_today(10));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("addressee", "county:anping"),
+        ("level", "约谈"),
+        ("respond_by", respond_by.as_str()),
+        ("text", "联动巡察进度滞后,请说明原因"),
+    ];
+    let (status, page) = at_city.post("/notices", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已发出约谈"), "{page}");
+
+    // It reaches the county by sync, where the office answers it.
+    let page = eventually("the notice at the county", Duration::from_secs(60), || async {
+        let (_, _, page) = county.get("/notices").await;
+        page.contains("联动巡察进度滞后,请说明原因").then_some(page)
+    })
+    .await;
+    let text = visible_text(&page);
+    assert!(text.contains("市委巡察办") && text.contains("约谈") && !has_uuid(&text), "{text}");
+    assert!(!page.contains("action=\"/notices/close\""), "the county cannot close the city's notice");
+    let id = demo.county.engine.read(|s| s.notices.keys().next().unwrap().to_string()).await;
+    let csrf = csrf_of(&page);
+    let answer = [("csrf", csrf.as_str()), ("notice", id.as_str()), ("text", "已调整力量,下周完成全部对应单位")];
+    let (status, page) = county.post("/notices/respond", &answer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+
+    // The answer comes up; the city closes the notice, and the county sees it closed.
+    let page = eventually("the answer at the city", Duration::from_secs(60), || async {
+        let (_, _, page) = at_city.get("/notices").await;
+        page.contains("已调整力量,下周完成全部对应单位").then_some(page)
+    })
+    .await;
+    let csrf = csrf_of(&page);
+    let (status, page) = at_city.post("/notices/close", &[("csrf", &csrf), ("notice", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    eventually("the notice closed at the county", Duration::from_secs(60), || async {
+        let (_, _, page) = county.get("/notices").await;
+        page.contains("已办结").then_some(())
+    })
+    .await;
+}
