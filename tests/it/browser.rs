@@ -365,7 +365,9 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     assert!(kept);
 
     // No main page shows an id.
-    for page in ["", "plan", "rounds", "linkage", "pool", "findings", "rectification", "notices", "ledger"] {
+    for page in
+        ["", "plan", "rounds", "linkage", "pool", "findings", "rectification", "notices", "secondments", "ledger"]
+    {
         let text = browser.visit(&format!("{url}{page}")).await;
         assert!(!has_uuid(&text), "/{page}: {text}");
     }

@@ -967,3 +967,78 @@ async fn a_city_notice_to_a_county_is_answered_there_and_the_answer_comes_up() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_city_asks_a_county_to_second_a_person_and_the_county_answers() {
+    let fed = Federation::start(&["anping"]).await;
+    let leader = fed.city.leader().await;
+    let city = fed.city.node(leader);
+    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
+    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
+    let demo = demo_county(&fed, "anping", "安平县").await;
+    let county = demo.browser(&fed).await;
+    let at_city = Browser::new(&fed, &city.web.as_ref().unwrap().url());
+    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A person of the county's pool, offered at the city once the roster has come up.
+    let (person, name) = demo
+        .county
+        .engine
+        .read(|s| {
+            let p = s.persons.values().find(|p| p.active && p.meta.owner.county_code() == Some("anping")).unwrap();
+            (p.id, p.name.clone())
+        })
+        .await;
+    let page = eventually("the county's person offered at the city", Duration::from_secs(60), || async {
+        let (_, _, page) = at_city.get(&format!("/secondments?q={}", urlencode(&name))).await;
+        page.contains(&format!("value=\"{person}\"")).then_some(page)
+    })
+    .await;
+    assert!(page.contains(&format!("{name}(安平县,")), "named with the county: {page}");
+    let (csrf, person_text) = (csrf_of(&page), person.to_string());
+    let (from, to) = (days_from_today(400), days_from_today(430));
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("person", person_text.as_str()),
+        ("from", to.as_str()),
+        ("to", from.as_str()),
+        ("purpose", "参加市委第八轮巡察"),
+    ];
+    // The period backwards is refused in Chinese; then the request goes.
+    let (status, page) = at_city.post("/secondments", &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(visible_text(&page).contains("结束日期"), "{page}");
+    let form = [form[0], form[1], ("from", from.as_str()), ("to", to.as_str()), form[4]];
+    let (status, page) = at_city.post("/secondments", &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(text.contains("已发出抽调申请") && text.contains("待答复") && !has_uuid(&text), "{text}");
+
+    // The county sees it, may not refuse without a reason, and agrees.
+    let page = eventually("the request at the county", Duration::from_secs(60), || async {
+        let (_, _, page) = county.get("/secondments").await;
+        page.contains("参加市委第八轮巡察").then_some(page)
+    })
+    .await;
+    assert!(page.contains("action=\"/secondments/decide\"") && !page.contains("id=\"request\""), "{page}");
+    let id = demo.county.engine.read(|s| s.secondment_requests.keys().next().unwrap().to_string()).await;
+    let csrf = csrf_of(&page);
+    let refuse = [("csrf", csrf.as_str()), ("request", id.as_str()), ("approve", "0"), ("reason", "")];
+    let (status, page) = county.post("/secondments/decide", &refuse).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(visible_text(&page).contains("拒绝须说明理由"), "{page}");
+    let agree = [("csrf", csrf.as_str()), ("request", id.as_str()), ("approve", "1"), ("reason", "")];
+    let (status, page) = county.post("/secondments/decide", &agree).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(visible_text(&page).contains("已同意抽调"), "{page}");
+    eventually("the answer at the city", Duration::from_secs(60), || async {
+        let (_, _, page) = at_city.get("/secondments").await;
+        page.contains("已同意(").then_some(())
+    })
+    .await;
+}
+
+fn urlencode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}

@@ -352,7 +352,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
     if let Some(b) = overlapping_bookings(&all, p.id, &c.window, None, d.me).first() {
         return Err(DomainError::precondition(
             "person",
-            format!("{} is booked in {} ({}) by {}", p.name, b.label, b.window, b.owner),
+            format!("{}在{}已有安排:{}({})", p.name, b.window, b.label, d.state.node_label(&b.owner)),
         ));
     }
     let req = SecondmentRequest {
@@ -366,7 +366,7 @@ pub fn request_secondment(d: &mut Decision, c: &RequestSecondment) -> DomainResu
     d.save(
         Record::SecondmentRequest(req),
         "secondment.requested",
-        format!("商请{county}抽调{}({},{purpose})", p.name, c.window),
+        format!("商请{}抽调{}({},{purpose})", d.state.county_label(&county), p.name, c.window),
         None,
     );
     Ok(())
@@ -393,7 +393,7 @@ pub fn decide_secondment(d: &mut Decision, c: &DecideSecondment) -> DomainResult
         if let Some(b) = own {
             return Err(DomainError::precondition(
                 "request",
-                format!("{name} is booked in {} ({}) here", b.label, b.window),
+                format!("{name}在{}已有本县的安排:{}", b.window, b.label),
             ));
         }
     } else {

@@ -31,6 +31,7 @@ mod plan;
 mod pool;
 mod rectification;
 mod rounds;
+mod secondments;
 use crate::{App, assets, zh};
 
 pub(crate) fn routes(app: App) -> Router {
@@ -45,6 +46,7 @@ pub(crate) fn routes(app: App) -> Router {
         .merge(plan::routes())
         .merge(rectification::routes())
         .merge(notices::routes())
+        .merge(secondments::routes())
         .merge(pool::routes())
         .route("/assets/{file}", get(assets::serve))
         .fallback(not_found)
@@ -74,6 +76,7 @@ impl Frame {
         }
         if who.holds(Permission::LinkageRead) {
             menu.push(("/linkage", "上下联动", true));
+            menu.push(("/secondments", "抽调", true));
         }
         if who.holds(Permission::FindingRead) {
             menu.push(("/findings", "问题与线索", true));
@@ -406,6 +409,9 @@ fn field_zh(field: &str) -> String {
         "comments" => "审核意见",
         "units_inspected" => "巡察单位数",
         "problems_found" => "发现问题数",
+        "person" => "人员",
+        "purpose" => "用途",
+        "request" => "抽调申请",
         _ => return field.to_string(),
     };
     zh.to_string()
