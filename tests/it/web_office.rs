@@ -880,6 +880,12 @@ async fn a_notice_is_answered_by_its_addressee_and_closed_by_its_issuer() {
     let (_, _, page) = demo.browser_of(&fed, &other).await.get("/notices").await;
     assert!(!visible_text(&page).contains("请于一周内书面报告整改进展"), "{page}");
     let answerer = demo.browser_of(&fed, &liaison).await;
+    // The liaison's 总览: what waits on them, and none of the county's overall figures.
+    let (_, _, page) = answerer.get("/").await;
+    assert!(page.contains("<div class=\"value\">1</div><div class=\"label\">待回复督办</div>"), "{page}");
+    assert!(!visible_text(&page).contains("已覆盖"), "a liaison sees no term coverage: {page}");
+    let (_, _, page) = head.get("/").await;
+    assert!(visible_text(&page).contains("已覆盖") && !page.contains("待回复督办"), "{page}");
     let (status, _, page) = answerer.get("/notices").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("action=\"/notices/respond\"") && !page.contains("action=\"/notices/close\""), "{page}");

@@ -71,7 +71,7 @@ async fn notices_page(State(app): State<App>, signed: Signed, Query(q): Query<No
 
 /// Whether this node is the notice's addressee: the county office it was sent to, or, for a
 /// notice to an inspected unit, the node that inspected the unit (its liaison signs in there).
-fn addressed_here(me: &NodeId, n: &SupervisionNotice) -> bool {
+pub(super) fn addressed_here(me: &NodeId, n: &SupervisionNotice) -> bool {
     match &n.addressee {
         Addressee::County(code) => me.county_code() == Some(code.as_str()),
         Addressee::Unit(_) => n.meta.owner == *me,

@@ -69,20 +69,31 @@ pub(super) async fn overview(State(app): State<App>, signed: Signed) -> Response
                 s.rectifications.values().filter(|i| who.may(s, Permission::RectificationRead, *i)).collect();
             let done = items.iter().filter(|i| !i.status.is_pending()).count();
             let overdue = items.iter().filter(|i| i.status.is_pending() && i.deadline < today).count();
-            let figures = vec![
+            let mut figures = vec![
                 Figure { label: "轮次", value: rounds.to_string() },
                 Figure { label: "进行中的轮次", value: open_rounds.to_string() },
                 Figure { label: "整改事项", value: items.len().to_string() },
                 Figure { label: "整改完成率", value: percent(done, items.len()) },
                 Figure { label: "逾期未完成", value: overdue.to_string() },
             ];
-            // Each node's standing, for the nodes the person may oversee.
-            let mut nodes: Vec<NodeOversight> = oversight(s, today)
-                .into_iter()
-                .filter(|o| {
-                    o.node == me || who.may(s, Permission::RoundRead, &xuncha_domain::authz::Position::node(&o.node))
-                })
-                .collect();
+            // What waits on this person: 督办 addressed here and not yet answered.
+            if who.holds(Permission::NoticeRespond) && !who.holds(Permission::NoticeIssue) {
+                let waiting = s
+                    .notices
+                    .values()
+                    .filter(|n| n.status == xuncha_domain::model::NoticeStatus::Open)
+                    .filter(|n| !s.notice_responses.contains_key(&n.id))
+                    .filter(|n| notices::addressed_here(&me, n) && who.may(s, Permission::NoticeRespond, *n))
+                    .count();
+                figures.push(Figure { label: "待回复督办", value: waiting.to_string() });
+            }
+            // Each node's standing, for the nodes the person oversees as a whole: a liaison or a
+            // group member, whose scope is one unit or one group, sees only their own figures.
+            let whole = |node: &xuncha_domain::NodeId| {
+                who.holds(Permission::OversightRead)
+                    && who.may(s, Permission::OversightRead, &xuncha_domain::authz::Position::node(node))
+            };
+            let mut nodes: Vec<NodeOversight> = oversight(s, today).into_iter().filter(|o| whole(&o.node)).collect();
             // Planned terms only; the one whose window holds today first, then the later ones.
             for o in &mut nodes {
                 o.coverage.retain(|c| c.planned > 0);
@@ -113,7 +124,7 @@ pub(super) async fn overview(State(app): State<App>, signed: Signed) -> Response
         })
         .unwrap_or_default();
     let is_city = app.site.is_city();
-    let (counties, coverage_chart, rectification_chart) = if is_city {
+    let (counties, coverage_chart, rectification_chart) = if is_city && signed.who.holds(Permission::OversightRead) {
         let rows = county_rows(&app, &nodes).await;
         (rows, Some(coverage_chart(&app, &nodes)), Some(rectification_chart(&app, &nodes)))
     } else {
