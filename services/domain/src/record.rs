@@ -303,7 +303,7 @@ pub fn check_remote(origin: &NodeId, me: &NodeId, record: &Record) -> crate::Dom
     if record.owner() != origin {
         return Err(DomainError::denied(
             "changes",
-            format!("{origin} sent {kind} {} owned by {}", record.id_string(), record.owner()),
+            format!("{origin}发来的{kind} {}属于{}", record.id_string(), record.owner()),
         ));
     }
     let allowed = if origin.is_city() { kind.city_may_own() } else { kind.county_may_own() };

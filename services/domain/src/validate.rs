@@ -282,7 +282,11 @@ pub fn check_received(
     if let Some(held) = state.get(kind, &id)
         && held.owner() != origin
     {
-        return Err(refused(format!("held here as {}'s record; {origin} may not change it", held.owner())));
+        return Err(refused(format!(
+            "此记录属于{}({}),{origin}不能修改",
+            state.node_label(held.owner()),
+            held.owner()
+        )));
     }
     check_record(record).map_err(|e| refused(format!("{}: {}", e.field, e.reason)))?;
     let Some(county) = origin.county_code() else {
@@ -291,23 +295,21 @@ pub fn check_received(
     let addressed = |to: Option<&str>, what: &str| -> DomainResult<()> {
         match to {
             Some(c) if c == county => Ok(()),
-            Some(c) => Err(refused(format!("answers a {what} addressed to county/{c}"))),
-            None => Err(refused(format!("answers a {what} this node does not hold"))),
+            Some(c) => Err(refused(format!("答复的{what}发给了county/{c}"))),
+            None => Err(refused(format!("答复的{what}本节点没有"))),
         }
     };
     match record {
-        Record::AssignmentResponse(r) => {
-            addressed(state.assignments.get(&r.id).map(|a| a.county.as_str()), "linked assignment")
-        }
+        Record::AssignmentResponse(r) => addressed(state.assignments.get(&r.id).map(|a| a.county.as_str()), "联动任务"),
         Record::SecondmentDecision(r) => {
-            addressed(state.secondment_requests.get(&r.id).map(|s| s.county.as_str()), "secondment request")
+            addressed(state.secondment_requests.get(&r.id).map(|s| s.county.as_str()), "抽调申请")
         }
         Record::NoticeResponse(r) => {
             let to = state.notices.get(&r.id).map(|n| match &n.addressee {
                 Addressee::County(c) => c.as_str(),
                 Addressee::Unit(_) => "",
             });
-            addressed(to, "supervision notice")
+            addressed(to, "督办通知")
         }
         Record::Account(a) => {
             for g in &a.grants {
@@ -318,7 +320,7 @@ pub fn check_received(
                     Scope::Group(g) => owned_by(state, in_batch, origin, Kind::Group, &g.to_string()),
                     Scope::Unit(u) => owned_by(state, in_batch, origin, Kind::Unit, &u.to_string()),
                 };
-                ensure(within, || refused(format!("grants {} outside county/{county}", g.role.code())))?;
+                ensure(within, || refused(format!("授予{}的范围超出county/{county}", g.role.code())))?;
             }
             Ok(())
         }
