@@ -107,6 +107,19 @@ impl Chromium {
         .await
     }
 
+    /// Waits for a form's outcome to say `needle`; a refusal shown instead fails at once with
+    /// its text.
+    async fn wait_for_done(&self, needle: &str) -> String {
+        eventually(&format!("the page to say {needle}"), Duration::from_secs(30), || async {
+            if let Ok(alert) = self.client.find(Locator::Css("[role=alert]")).await {
+                panic!("refused: {}", alert.text().await.unwrap_or_default());
+            }
+            let t = self.text().await;
+            t.contains(needle).then_some(t)
+        })
+        .await
+    }
+
     /// Saves a screenshot as `target/screenshots/<name>.png`.
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
@@ -325,14 +338,7 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     let text = browser.client.find(Locator::Css("form[method=post][action='/notices'] [name=text]")).await.unwrap();
     text.send_keys("请于一周内书面报告整改进展").await.unwrap();
     browser.click("form[method=post][action='/notices'] button[type=submit]").await;
-    let issued = eventually("the notice issued", Duration::from_secs(30), || async {
-        if let Ok(alert) = browser.client.find(Locator::Css("[role=alert]")).await {
-            panic!("refused: {}", alert.text().await.unwrap_or_default());
-        }
-        let t = browser.text().await;
-        t.contains("已发出督办").then_some(t)
-    })
-    .await;
+    let issued = browser.wait_for_done("已发出督办").await;
     assert!(
         issued.contains("请于一周内书面报告整改进展") && issued.contains("待回复") && !has_uuid(&issued),
         "{issued}"
@@ -351,14 +357,7 @@ async fn a_county_office_imports_staffs_exports_and_records_offline_in_chromium(
     browser.fill("title", "村务公开不及时").await;
     browser.fill("description", "2026年第三季度财务收支未公开").await;
     browser.click("form[action='/findings'] button[type=submit]").await;
-    let recorded = eventually("the finding recorded", Duration::from_secs(30), || async {
-        if let Ok(alert) = browser.client.find(Locator::Css("[role=alert]")).await {
-            panic!("refused: {}", alert.text().await.unwrap_or_default());
-        }
-        let t = browser.text().await;
-        t.contains("已记录问题「村务公开不及时」").then_some(t)
-    })
-    .await;
+    let recorded = browser.wait_for_done("已记录问题「村务公开不及时」").await;
     assert!(!has_uuid(&recorded), "{recorded}");
     browser.screenshot("finding-recorded-offline").await;
     let kept = demo.county.engine.read(|s| s.findings.values().any(|f| f.title == "村务公开不及时")).await;

@@ -568,6 +568,21 @@ async fn the_city_overview_charts_each_countys_coverage_and_rectification() {
     assert!(page.contains(&format!("{items}项,逾期{overdue}")), "the chart's figure for the county");
 }
 
+/// The city's demo records on its raft leader and the demo county 安平县; the county's head
+/// signed in at the county's web app and the city's head at the leader's.
+async fn city_and_county(fed: &Federation) -> (DemoCounty<'_>, Browser, Browser) {
+    let leader = fed.city.leader().await;
+    let city = fed.city.node(leader);
+    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
+    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
+    let demo = demo_county(fed, "anping", "安平县").await;
+    let county = demo.browser(fed).await;
+    let at_city = Browser::new(fed, &city.web.as_ref().unwrap().url());
+    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
+    assert_eq!(status, StatusCode::OK);
+    (demo, county, at_city)
+}
+
 /// Takes a step on the assignment `id` through the form at `path`, as the page's forms post it.
 async fn act(browser: &Browser, id: &str, path: &str, pairs: &[(&str, &str)]) -> (StatusCode, String) {
     let (_, _, page) = browser.get("/linkage").await;
@@ -580,15 +595,8 @@ async fn act(browser: &Browser, id: &str, path: &str, pairs: &[(&str, &str)]) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn linked_assignments_go_down_and_reports_come_up_through_the_web_apps() {
     let fed = Federation::start(&["anping"]).await;
-    let leader = fed.city.leader().await;
-    let city = fed.city.node(leader);
-    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
-    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
-    let demo = demo_county(&fed, "anping", "安平县").await;
-    let county = demo.browser(&fed).await;
-    let at_city = Browser::new(&fed, &city.web.as_ref().unwrap().url());
-    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
-    assert_eq!(status, StatusCode::OK);
+    let (demo, county, at_city) = city_and_county(&fed).await;
+    let city = fed.city.node(fed.city.leader().await);
 
     // The city's assignment reaches the county, which sees it in Chinese.
     eventually("the assignment to reach the county", Duration::from_secs(60), || async {
@@ -918,15 +926,7 @@ async fn a_notice_is_answered_by_its_addressee_and_closed_by_its_issuer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_city_notice_to_a_county_is_answered_there_and_the_answer_comes_up() {
     let fed = Federation::start(&["anping"]).await;
-    let leader = fed.city.leader().await;
-    let city = fed.city.node(leader);
-    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
-    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
-    let demo = demo_county(&fed, "anping", "安平县").await;
-    let county = demo.browser(&fed).await;
-    let at_city = Browser::new(&fed, &city.web.as_ref().unwrap().url());
-    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
-    assert_eq!(status, StatusCode::OK);
+    let (demo, county, at_city) = city_and_county(&fed).await;
 
     // The city presses the county's office.
     let (_, _, page) = at_city.get("/notices").await;
@@ -977,15 +977,7 @@ async fn a_city_notice_to_a_county_is_answered_there_and_the_answer_comes_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_city_asks_a_county_to_second_a_person_and_the_county_answers() {
     let fed = Federation::start(&["anping"]).await;
-    let leader = fed.city.leader().await;
-    let city = fed.city.node(leader);
-    let accounts = xuncha_node::demo::seed_city(&city.api, &[("anping", "安平县")], 3).await.unwrap();
-    let city_head = accounts.iter().find(|a| a.username == "head").unwrap();
-    let demo = demo_county(&fed, "anping", "安平县").await;
-    let county = demo.browser(&fed).await;
-    let at_city = Browser::new(&fed, &city.web.as_ref().unwrap().url());
-    let (status, _) = at_city.sign_in(&city_head.username, &city_head.password).await;
-    assert_eq!(status, StatusCode::OK);
+    let (demo, county, at_city) = city_and_county(&fed).await;
 
     // A person of the county's pool, offered at the city once the roster has come up.
     let (person, name) = demo
