@@ -12,6 +12,7 @@ mod federation;
 mod fixtures;
 mod invalid;
 mod ledger_chain;
+mod linearizability;
 mod metrics;
 mod pool_import;
 mod proxy;
