@@ -1,11 +1,16 @@
 //! How the pages write dates, numbers and references in Chinese.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use xuncha_domain::common::{OFFICE_UTC_OFFSET_HOURS, office_date};
+use xuncha_domain::common::{DateWindow, OFFICE_UTC_OFFSET_HOURS, office_date};
 
 /// 2026年12月5日
 pub fn date(d: NaiveDate) -> String {
     format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+/// A period, both days included: 2026年1月1日至2030年12月31日.
+pub fn window(w: &DateWindow) -> String {
+    format!("{}至{}", date(w.from), date(w.to))
 }
 
 /// A moment as the office's date and time: 2026年12月5日 14:03.

@@ -93,7 +93,7 @@ async fn render(app: &App, signed: &Signed, error: Option<String>, done: Option<
                         id: t.id.to_string(),
                         owner: site.node_name(&t.meta.owner),
                         name: t.name.clone(),
-                        window: format!("{}至{}", zh::date(t.window.from), zh::date(t.window.to)),
+                        window: zh::window(&t.window),
                         planned: c.planned,
                         covered: c.covered,
                         in_progress: c.in_progress,

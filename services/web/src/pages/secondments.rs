@@ -55,10 +55,6 @@ async fn secondments_page(State(app): State<App>, signed: Signed, Query(q): Quer
     render(&app, &signed, q.q, None, None).await
 }
 
-fn window_zh(w: &DateWindow) -> String {
-    format!("{}至{}", zh::date(w.from), zh::date(w.to))
-}
-
 async fn render(app: &App, signed: &Signed, q: String, error: Option<String>, done: Option<String>) -> Response {
     if !signed.who.holds(Permission::LinkageRead) {
         return forbidden("您没有查看抽调申请的权限。");
@@ -86,7 +82,7 @@ async fn render(app: &App, signed: &Signed, q: String, error: Option<String>, do
                         id: r.id.to_string(),
                         person: person.map(|p| format!("{}({})", p.name, p.work_unit)).unwrap_or_default(),
                         county: site.node_name(&NodeId::of_county(&r.county)),
-                        window: window_zh(&r.window),
+                        window: zh::window(&r.window),
                         purpose: r.purpose.clone(),
                         answer: match decision {
                             None => "待答复".into(),
@@ -165,7 +161,7 @@ async fn request(State(app): State<App>, posted: Posted<RequestForm>) -> Respons
         let window = DateWindow::new("ends_on", from, to).map_err(ApiError::Domain)?;
         let purpose = f.purpose.trim().to_string();
         run(&app, &signed.who, Command::RequestSecondment(RequestSecondment { person, window, purpose })).await?;
-        Ok(format!("已发出抽调申请({})。", window_zh(&window)))
+        Ok(format!("已发出抽调申请({})。", zh::window(&window)))
     }
     .await;
     after(&app, &signed, outcome).await
