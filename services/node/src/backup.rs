@@ -51,7 +51,7 @@ pub async fn restore_backup(file: &Path, data_dir: &Path, target: &RestoreAs) ->
             if node != "city" {
                 bail!("the backup is of {node}, not of the city");
             }
-            if data_dir.join("raft-log.db").exists() {
+            if data_dir.join("raft-log.db").exists() || data_dir.join("raft-log").exists() {
                 bail!("{} already holds a replica; restore into an empty folder", data_dir.display());
             }
             data_dir.join("state.db")

@@ -298,7 +298,7 @@ impl CountyConfig {
 pub struct CityConfig {
     /// This replica's raft id (1, 2, 3, ...). Never reuse an id, not even for a wiped replica.
     pub replica_id: u64,
-    /// Folder of the replica's files: `raft-log.db`, `state.db`, `snapshots/`.
+    /// Folder of the replica's files: `raft-log/` (the raft log's segments), `state.db`, `snapshots/`.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// Address the gRPC API (and raft) listens on.

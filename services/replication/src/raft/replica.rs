@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use xuncha_domain::{Envelope, NodeId};
 use xuncha_store::{Durability, Engine};
 
-use super::log_store::LogStore;
+use super::log_store::{LogStore, import_sqlite_log, log_dir};
 use super::network::{Expect, Peers, decode, encode};
 use super::state_machine::{StateMachine, ids_seen};
 use super::types::{CityRequest, CityResponse, Decided, PushedChanges, Raft, ReplicaId, ReplicaNode, SyncApplied};
@@ -152,7 +152,8 @@ impl CityReplica {
     /// replica does nothing until it is initialised or added to a cluster.
     pub async fn open(opts: ReplicaOptions) -> anyhow::Result<Arc<Self>> {
         let engine = Engine::open(&opts.data_dir.join("state.db"), &NodeId::city(), Durability::Normal).await?;
-        let log = LogStore::open(&opts.data_dir.join("raft-log.db"), opts.id).await?;
+        let mut log = LogStore::open(&log_dir(&opts.data_dir), opts.id).await?;
+        import_sqlite_log(&opts.data_dir, &mut log).await?;
         let mut sm = StateMachine::new(engine.clone(), opts.data_dir.join("snapshots"))?;
         sm.catch_up_to_snapshot().await?;
         let config = Arc::new(opts.raft.to_openraft()?);
